@@ -1,0 +1,370 @@
+"""The only surface the CLI uses (and the public Python API).
+
+Functions here tie the stages together: load (parse → check → data) and then
+evaluate, differentiate, check derivatives, solve, format or draw a graph.
+They return plain result dataclasses (diffopt.results) and raise DopError for
+anything the user wrote wrong; they never print.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from diffopt.errors import DopError, UsageError, did_you_mean
+from diffopt.results import EvalResult, GradResult, ObjectiveInfo, SolveResult
+from diffopt.source import Source
+
+MODES = ("forward", "reverse")
+
+
+# ------------------------------------------------------------------- loading
+
+
+def read_source(path: str, stdin_text: str | None = None) -> Source:
+    """Read a .dop file (or standard input for "-") into a Source."""
+    from diffopt.syntax.parser import decode
+
+    if path == "-":
+        text = stdin_text if stdin_text is not None else sys.stdin.read()
+        return decode(text.encode("utf-8"), "<stdin>")
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UsageError(f"cannot read '{path}': {reason.lower()}") from None
+    return decode(data, path)
+
+
+def parse_source(source: Source):
+    """Parse and statically check a Source; returns the AST Program."""
+    from diffopt.sema import check_names
+    from diffopt.syntax.parser import parse
+
+    if not source.text.strip():
+        raise DopError("the file is empty: a problem needs at least an objective",
+                       source.span(0),
+                       hint="for example: param x = 1; minimize (x - 2)^2")
+    program = parse(source)
+    check_names(program)
+    return program
+
+
+def load_problem(
+    path: str | Path,
+    *,
+    sets: Mapping[str, object] | None = None,
+    data: Mapping[str, str] | None = None,
+    seed: int = 0,
+    stdin_text: str | None = None,
+):
+    """Read, parse, check and load the data of a problem.
+
+    Args:
+        path: the .dop file, or "-" for standard input (``stdin_text`` if given).
+        sets: ``--set`` overrides: name -> number, array or the option's text.
+        data: ``--data`` overrides: data name -> CSV path, or "-" for stdin.
+        seed: the random seed (``~ normal(...)`` starts, random functions).
+
+    Returns:
+        A checked ``diffopt.program.Problem``.
+    """
+    from diffopt import program as program_module
+    from diffopt.data import parse_value
+
+    path = str(path)
+    source = read_source(path, stdin_text if path == "-" else None)
+    ast_program = parse_source(source)
+    parsed_sets = {}
+    for name, value in (sets or {}).items():
+        parsed_sets[name] = np.asarray(
+            parse_value(value, "--set") if isinstance(value, str) else value, dtype=np.float64
+        )
+    problem = program_module.Problem(
+        source=source,
+        program=ast_program,
+        seed=int(seed),
+        sets=parsed_sets,
+        data_paths=dict(data or {}),
+        stdin_text=stdin_text if path != "-" else None,
+    )
+    if problem.data_paths.get(next(iter(problem.data_paths), None)) == "-" and path == "-":
+        raise UsageError("the problem and a data table cannot both come from standard input")
+    if any(v == "-" for v in problem.data_paths.values()) and problem.stdin_text is None:
+        problem.stdin_text = sys.stdin.read()
+    _check_overrides(problem)
+    program_module.check(problem)
+    return problem
+
+
+def _declared(problem, kinds: tuple[str, ...]) -> list[str]:
+    from diffopt.syntax import ast
+
+    names = []
+    for stmt in problem.program.statements:
+        if isinstance(stmt, ast.Decl) and stmt.kind in kinds:
+            names.extend(b.name for b in stmt.bindings)
+        elif isinstance(stmt, ast.ParamDecl) and "param" in kinds:
+            names.extend(item.name for item in stmt.items)
+    return names
+
+
+def _check_overrides(problem) -> None:
+    settable = _declared(problem, ("const", "param"))
+    for name in problem.sets:
+        if name not in settable:
+            raise UsageError(f"--set {name}: no const or param named '{name}'",
+                             hint=did_you_mean(name, settable))
+    tables = _declared(problem, ("data",))
+    for name in problem.data_paths:
+        if name not in tables:
+            raise UsageError(f"--data {name}: no data named '{name}'",
+                             hint=did_you_mean(name, tables))
+
+
+# ------------------------------------------------------------------- points
+
+
+def resolve_point(problem, at) -> np.ndarray:
+    """A flat point from ``--at``: None/"init", "random", or {name: value}."""
+    x = problem.start_point()
+    if at is None or (isinstance(at, str) and at == "init"):
+        return x
+    if isinstance(at, str) and at == "random":
+        return random_point(problem, np.random.default_rng(problem.seed))
+    if isinstance(at, str):
+        from diffopt.data import parse_at
+
+        return resolve_point(problem, parse_at(at))
+    values = problem.unflatten(x)
+    names = [p.name for p in problem.params]
+    for name, value in at.items():
+        if name not in values:
+            raise UsageError(f"--at: no parameter named '{name}'", hint=did_you_mean(name, names))
+        spec = next(p for p in problem.params if p.name == name)
+        try:
+            values[name] = np.broadcast_to(np.asarray(value, dtype=np.float64), spec.shape)
+        except ValueError:
+            raise UsageError(f"--at: '{name}' has shape {spec.shape}, "
+                             f"the value given has shape {np.shape(value)}") from None
+    return problem.flatten(values)
+
+
+def random_point(problem, rng) -> np.ndarray:
+    """Uniform inside finite bounds, else the start plus a standard normal step."""
+    lower, upper = problem.bounds()
+    x = problem.start_point() + rng.normal(size=problem.n)
+    finite = np.isfinite(lower) & np.isfinite(upper)
+    x[finite] = rng.uniform(lower[finite], upper[finite])
+    return np.clip(x, lower, upper)
+
+
+def _objective(problem, value: float) -> ObjectiveInfo:
+    return ObjectiveInfo(problem.objective_name, float(value), problem.sense)
+
+
+def _engine(problem):
+    from diffopt.engine import Engine
+
+    engine = getattr(problem, "_engine", None)
+    if engine is None:
+        engine = Engine(problem)
+        problem._engine = engine
+    return engine
+
+
+def _warnings(engine, x, values) -> tuple:
+    if all(np.all(np.isfinite(v)) for v in values):
+        return ()
+    found = engine.diagnose(x, "value")
+    if found is None:
+        found = engine.diagnose(x, "gradient")
+    return (found,) if found is not None else ()
+
+
+# --------------------------------------------------------------- evaluation
+
+
+def evaluate(problem, at=None) -> EvalResult:
+    """The objective, every let and var, and the constraints at a point."""
+    engine = _engine(problem)
+    x = resolve_point(problem, at)
+    report = engine.report(x)
+    constraints = [
+        {"name": name, "value": value, "violation": violation}
+        for name, _, value, violation in report["constraints"]
+    ]
+    return EvalResult(
+        objective=_objective(problem, report["objective"]),
+        lets=report["lets"],
+        params=problem.unflatten(x),
+        constraints=constraints,
+        warnings=_warnings(engine, x, [report["objective"]]),
+    )
+
+
+def gradient(problem, at=None, mode: str = "reverse", repeat: int = 0) -> GradResult:
+    """Objective and gradient at a point by forward or reverse mode.
+
+    With ``repeat`` > 0 the value and the gradient are each evaluated that
+    many times and the medians (seconds per evaluation) are reported.
+    """
+    if mode not in MODES:
+        raise UsageError(f"--mode must be forward or reverse, not '{mode}'")
+    engine = _engine(problem)
+    x = resolve_point(problem, at)
+    sign = -1.0 if problem.sense == "maximize" else 1.0
+    compute = engine.gradient_forward if mode == "forward" else engine.value_and_grad
+    f, g = compute(x)
+    timing = None
+    if repeat and repeat > 0:
+        timing = {
+            "value_s": _median_time(lambda: engine.value(x), repeat),
+            "gradient_s": _median_time(lambda: compute(x), repeat),
+        }
+    return GradResult(
+        objective=_objective(problem, sign * f),
+        gradient=problem.unflatten(sign * g),
+        mode=mode,
+        params=problem.unflatten(x),
+        timing=timing,
+        warnings=_warnings(engine, x, [f, g]),
+    )
+
+
+def _median_time(fn: Callable, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def check(problem, at="init", points: int = 1, rtol: float = 1e-6, atol: float = 1e-8,
+          eps: float | None = None):
+    """Forward vs reverse vs central differences (see diffopt.ad.check)."""
+    from diffopt.ad.check import check_problem
+
+    return check_problem(problem, _engine(problem), at=at, points=points, rtol=rtol,
+                         atol=atol, eps=eps)
+
+
+# -------------------------------------------------------------------- solving
+
+
+def solve(problem, *, method: str | None = None, max_iter: int | None = None,
+          tol: float | None = None, lr: float | None = None, mode: str | None = None,
+          callback: Callable | None = None) -> SolveResult:
+    """Minimize (or maximize) the problem from its start point.
+
+    Options given here override the file's ``option`` lines.
+    """
+    from diffopt.solve.loop import minimize
+
+    options = problem.options
+    method = method or options.get("method", "auto")
+    max_iter = max_iter if max_iter is not None else options.get("max_iter")
+    tol = tol if tol is not None else options.get("tol")
+    lr = lr if lr is not None else options.get("lr")
+    mode = mode or options.get("mode", "auto")
+    engine = _engine(problem)
+    x0 = problem.start_point()
+    started = time.perf_counter()
+    oracle = engine.oracle()
+    if mode == "forward":
+        from dataclasses import replace
+
+        oracle = replace(oracle, value_and_grad=engine.gradient_forward)
+    outcome = minimize(oracle, x0, method=method, max_iter=max_iter, tol=tol, lr=lr,
+                       callback=callback)
+    elapsed = time.perf_counter() - started
+    report = engine.report(outcome.x)
+    constraints = [
+        {"name": name, "value": value, "violation": violation}
+        for name, _, value, violation in report["constraints"]
+    ]
+    fit = _fit_report(problem, engine, outcome.x) if oracle.residuals is not None else None
+    return SolveResult(
+        problem=Path(problem.source.name).name if problem.source.name != "<stdin>" else "<stdin>",
+        status=outcome.status,
+        message=outcome.message,
+        method=outcome.method,
+        mode="forward" if mode == "forward" else "reverse",
+        objective=_objective(problem, report["objective"]),
+        params=problem.unflatten(outcome.x),
+        start=problem.unflatten(x0),
+        lets=report["lets"],
+        gradient_norm=float(outcome.gradient_norm),
+        iterations=int(outcome.iterations),
+        evaluations=dict(outcome.evaluations),
+        constraints=constraints,
+        time_s=elapsed,
+        fit=fit,
+        warnings=_warnings(engine, outcome.x, [outcome.objective]),
+    )
+
+
+def _fit_report(problem, engine, x) -> dict:
+    """Standard errors, correlations and reduced χ² from the residual Jacobian.
+
+    For f = c·Σ rᵢ², the covariance of the parameters is s²·(JᵀJ)⁻¹ with
+    s² = Σ rᵢ² / (m − n) (the reduced χ² when residuals are unweighted),
+    as lmfit and scipy.optimize.curve_fit report it.
+    """
+    r, J = engine.residual_jacobian(x)
+    m, n = J.shape
+    dof = m - n
+    chi2 = float(r @ r)
+    reduced = chi2 / dof if dof > 0 else float("nan")
+    names = []
+    for p in problem.params:
+        if p.shape == ():
+            names.append(p.name)
+        else:
+            names.extend(f"{p.name}[{', '.join(map(str, i))}]" for i in np.ndindex(*p.shape))
+    try:
+        covariance = np.linalg.pinv(J.T @ J) * (reduced if dof > 0 else np.nan)
+    except np.linalg.LinAlgError:
+        covariance = np.full((n, n), np.nan)
+    stderr_flat = np.sqrt(np.abs(np.diag(covariance)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = covariance / np.outer(stderr_flat, stderr_flat)
+    stderr = {}
+    for p in problem.params:
+        piece = stderr_flat[p.offset: p.offset + p.size]
+        stderr[p.name] = float(piece[0]) if p.shape == () else piece.reshape(p.shape).tolist()
+    return {
+        "residuals": int(m),
+        "dof": int(dof),
+        "reduced_chi2": reduced,
+        "stderr": stderr,
+        "correlation": {"names": names, "matrix": correlation.tolist()},
+    }
+
+
+# --------------------------------------------------------------- fmt / graph
+
+
+def format_source(path: str, stdin_text: str | None = None) -> tuple[str, str]:
+    """(original text, canonical text) of a .dop file; see diffopt.syntax.fmt."""
+    from diffopt.syntax.fmt import format_program
+
+    source = read_source(path, stdin_text)
+    from diffopt.syntax.parser import parse
+
+    program = parse(source)
+    return source.text, format_program(program, source)
+
+
+def graph(problem, fmt: str = "text") -> str:
+    """The expression graph of the objective at the start point (text or dot)."""
+    from diffopt.graphview import render_graph
+
+    engine = _engine(problem)
+    recording = engine.trace(problem.start_point())
+    return render_graph(problem, recording, fmt)

@@ -1,0 +1,93 @@
+"""What every command shares: options, consoles, error → exit-status mapping."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+
+from diffopt.errors import DopError
+from diffopt.status import ExitStatus
+
+FileArg = Annotated[str, typer.Argument(help="The .dop file, or - to read standard input.",
+                                        metavar="FILE")]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override a const or a param's start: NAME=VALUE (a number or JSON array).",
+    metavar="NAME=VALUE")]
+DataOpt = Annotated[list[str] | None, typer.Option(
+    "--data", help="Replace a data table: NAME=PATH, or NAME=- for standard input.",
+    metavar="NAME=PATH")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for random starts and functions.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final result.")]
+AtOpt = Annotated[str | None, typer.Option(
+    "--at", help='Point: init, random, or a JSON object like \'{"x1": 3}\'.')]
+
+
+def consoles():
+    """(stdout console, stderr console); plain text when not a terminal."""
+    from rich.console import Console
+
+    return Console(highlight=False), Console(stderr=True, highlight=False)
+
+
+def load(file: str, sets, data, seed):
+    from diffopt import api
+    from diffopt.data import parse_assignment
+
+    set_values = dict(parse_assignment(item, "--set") for item in sets or [])
+    data_paths = dict(parse_assignment(item, "--data") for item in data or [])
+    return api.load_problem(file, sets=set_values, data=data_paths, seed=seed)
+
+
+def print_json(document) -> None:
+    from diffopt.report.jsonout import dumps
+
+    sys.stdout.write(dumps(document) + "\n")
+    sys.stdout.flush()
+
+
+def report_warnings(warnings) -> None:
+    """Numerical warnings (first NaN/inf and where it came from) go to stderr."""
+    if not warnings:
+        return
+    from diffopt.report.diagnostics import render_warning
+
+    for found in warnings:
+        sys.stderr.write(render_warning(found.describe(), found.span) + "\n")
+
+
+def command(fn):
+    """Run a command body; map DopError to a diagnostic and exit status 2.
+
+    Anything else escaping is a bug: one line on stderr (the traceback only
+    with DIFFOPT_TRACEBACK=1) and exit status 70.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            status = fn(*args, **kwargs)
+        except DopError as error:
+            from diffopt.report.diagnostics import render
+
+            sys.stderr.write(render(error) + "\n")
+            raise typer.Exit(ExitStatus.BAD_INPUT) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted\n")
+            raise typer.Exit(ExitStatus.INTERRUPTED) from None
+        except Exception as exc:  # a bug in diffopt, not in the user's input
+            if os.environ.get("DIFFOPT_TRACEBACK"):
+                traceback.print_exc()
+            sys.stderr.write(f"diffopt: internal error: {type(exc).__name__}: {exc}\n"
+                             "(set DIFFOPT_TRACEBACK=1 to see where; please report it)\n")
+            raise typer.Exit(70) from None
+        raise typer.Exit(int(status or 0))
+
+    return wrapper

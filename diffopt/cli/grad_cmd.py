@@ -1,0 +1,50 @@
+"""``diffopt grad FILE``: objective and gradient at a point, forward or reverse mode."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from diffopt.cli import app
+from diffopt.cli.common import (
+    AtOpt,
+    DataOpt,
+    FileArg,
+    JsonOpt,
+    QuietOpt,
+    SeedOpt,
+    SetOpt,
+    command,
+    consoles,
+    load,
+    print_json,
+    report_warnings,
+)
+from diffopt.status import ExitStatus
+
+
+@app.command("grad")
+@command
+def grad_command(
+    file: FileArg,
+    mode: Annotated[str, typer.Option("--mode", help="forward or reverse.")] = "reverse",
+    at: AtOpt = None,
+    repeat: Annotated[int, typer.Option("--repeat", min=0,
+                                        help="Time N evaluations; report medians.")] = 0,
+    set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
+    json: JsonOpt = False, quiet: QuietOpt = False,
+):
+    """Print the objective and its gradient."""
+    from diffopt import api
+
+    problem = load(file, set, data, seed)
+    result = api.gradient(problem, at=at, mode=mode, repeat=repeat)
+    report_warnings(result.warnings)
+    if json:
+        print_json(result.to_json())
+    else:
+        from diffopt.report.console import print_grad
+
+        print_grad(consoles()[0], result)
+    return ExitStatus.SUCCESS

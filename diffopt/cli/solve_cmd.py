@@ -1,0 +1,122 @@
+"""``diffopt solve FILE``: minimize, with live progress and a final report."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from diffopt.cli import app
+from diffopt.cli.common import (
+    DataOpt,
+    FileArg,
+    JsonOpt,
+    QuietOpt,
+    SeedOpt,
+    SetOpt,
+    command,
+    consoles,
+    load,
+    print_json,
+    report_warnings,
+)
+from diffopt.errors import UsageError
+from diffopt.status import ExitStatus
+
+METHOD_HELP = "auto, gd, momentum, adam, bfgs, lbfgs, newton, lm or nelder-mead (default auto)."
+
+
+@app.command("solve")
+@command
+def solve_command(
+    file: FileArg,
+    method: Annotated[str | None, typer.Option("--method", help=METHOD_HELP)] = None,
+    max_iter: Annotated[int | None, typer.Option("--max-iter", help="Iteration limit.")] = None,
+    tol: Annotated[float | None, typer.Option("--tol", help="Gradient tolerance.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Step (gd, momentum, adam).")] = None,
+    mode: Annotated[str | None, typer.Option(
+        "--mode", help="Gradient mode: forward, reverse or auto (default auto).")] = None,
+    trace: Annotated[str | None, typer.Option(
+        "--trace", help="Write one JSON object per iteration to this file (JSON Lines).",
+        metavar="FILE")] = None,
+    set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
+    json: JsonOpt = False, quiet: QuietOpt = False,
+):
+    """Minimize (or maximize) the problem; exit 1 if it does not converge."""
+    from diffopt import api
+    from diffopt.report.console import ProgressDisplay
+
+    if mode is not None and mode not in ("auto", "forward", "reverse"):
+        raise UsageError(f"--mode must be forward, reverse or auto, not '{mode}'")
+    problem = load(file, set, data, seed)
+    _refuse_to_overwrite(trace, file, data)
+    out, _ = consoles()
+    writer = _TraceWriter(trace, problem) if trace else None
+    try:
+        with ProgressDisplay(out, quiet=quiet or json) as progress:
+            def callback(info):
+                progress(info)
+                if writer is not None:
+                    writer(info)
+
+            result = api.solve(problem, method=method, max_iter=max_iter, tol=tol, lr=lr,
+                               mode=mode, callback=callback)
+    finally:
+        if writer is not None:
+            writer.close()
+    report_warnings(result.warnings)
+    if json:
+        print_json(result.to_json())
+    else:
+        from diffopt.report.console import print_solve_report
+
+        print_solve_report(out, result)
+    if result.status == "converged":
+        return ExitStatus.SUCCESS
+    if result.status == "interrupted":
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.FAILURE
+
+
+def _refuse_to_overwrite(trace: str | None, file: str, data) -> None:
+    """--trace must not clobber the problem or a data file the user wrote."""
+    if not trace:
+        return
+    inputs = [file] + [item.partition("=")[2] for item in data or []]
+    target = os.path.realpath(trace)
+    for path in inputs:
+        if path not in ("-", "") and os.path.exists(path) and os.path.realpath(path) == target:
+            raise UsageError(f"--trace {trace}: that is an input file; choose another name")
+    if trace.endswith(".dop") or trace.endswith(".csv"):
+        raise UsageError(f"--trace {trace}: refusing to write a trace over a .dop or .csv file")
+
+
+class _TraceWriter:
+    """One JSON object per iteration (JSON Lines), flushed as it goes."""
+
+    def __init__(self, path: str, problem):
+        try:
+            self.handle = open(path, "w", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--trace {path}: {exc.strerror or exc}") from None
+        self.problem = problem
+
+    def __call__(self, info) -> None:
+        from diffopt.report.jsonout import dumps
+
+        record = {
+            "iteration": info.iteration,
+            "objective": info.objective,
+            "gradient_norm": info.gradient_norm,
+            "step": info.step,
+            "elapsed": info.elapsed,
+            "params": self.problem.unflatten(info.x),
+        }
+        if info.max_violation:
+            record["max_violation"] = info.max_violation
+        self.handle.write(dumps(record) + "\n")
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()

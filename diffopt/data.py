@@ -1,0 +1,413 @@
+"""Data from outside the .dop file: CSV tables and command-line values.
+
+This module owns reading ``csv("...")`` tables (and their ``--data``
+replacements) into float64 column vectors, and parsing the values of
+``--set``, ``--data`` and ``--at``. Every failure is a ``DataError`` (bad
+files) or a ``UsageError`` (bad option values) with a message that names the
+file, row and column or the option and the text. It never prints and imports
+neither Rich nor the parser or the engine.
+
+CSV rules (mirrored in man/dop.5):
+
+- UTF-8, with or without a BOM; CRLF, LF or CR line ends; comma-separated,
+  double-quoted fields as the ``csv`` module reads them; spaces around a
+  field are ignored.
+- The first row is a header naming the columns. Names are kept as written
+  (spaces around them dropped), so ``distance (km)`` is reached as
+  ``table["distance (km)"]``. Empty and repeated names are errors; a header
+  whose names all read as numbers is taken for a missing header, an error.
+- Every cell is a number as Python's ``float`` reads it; ``inf`` and ``-inf``
+  are accepted, ``nan`` is not (missing values are not supported), nor is
+  an empty cell.
+- Rows are numbered as a spreadsheet shows them: the header is row 1, the
+  first data row is row 2 (for files without line breaks inside quoted
+  fields this is also the line number). Blank lines at the end of the file
+  are ignored; a blank line between rows is an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import io
+import json
+import math
+import os
+import re
+from typing import Any
+
+import numpy as np
+
+from diffopt.errors import DataError, UsageError
+from diffopt.source import Span
+
+STDIN_NAME = "<stdin>"
+
+_NUMBER_HELP = (
+    "write a number (3, -1.5e-3, inf) or a JSON array of numbers ([1, 2], [[1, 2], [3, 4]])"
+)
+
+
+# ---------------------------------------------------------------------- CSV
+
+
+def load_csv(
+    path_or_text: str | os.PathLike,
+    *,
+    name: str,
+    span: Span,
+    from_stdin_text: str | None = None,
+) -> dict[str, np.ndarray]:
+    """Read a CSV table into named float64 column vectors.
+
+    Args:
+        path_or_text: the file to read (already resolved by the caller: relative
+            to the .dop file for ``csv("...")``, to the working directory for
+            ``--data``). When ``from_stdin_text`` is given it only names the
+            source; ``"-"`` is shown as ``<stdin>``.
+        name: the data table's name in the .dop file (``trips``); errors carry
+            the note "while reading data 'trips'".
+        span: the span of the ``csv("...")`` call (or of the data declaration);
+            every error points there.
+        from_stdin_text: the CSV text read from standard input, for ``--data NAME=-``.
+
+    Returns:
+        Column name → float64 vector, in header order, all of one length (≥ 1).
+
+    Raises:
+        DataError: unreadable or empty file, bad header, ragged row, or a cell
+            that is not a number; the message names the file, row and column.
+    """
+    if from_stdin_text is not None:
+        shown = os.fspath(path_or_text)
+        file = STDIN_NAME if shown in ("-", "") else shown
+        text = from_stdin_text
+    else:
+        file = os.fspath(path_or_text)
+        text = _read_text(file, name, span)
+    return parse_csv(text, file=file, name=name, span=span)
+
+
+def parse_csv(text: str, *, file: str, name: str, span: Span) -> dict[str, np.ndarray]:
+    """The table in CSV ``text`` (see ``load_csv``); ``file`` names it in messages."""
+    errs = _Errors(file, name, span)
+    text = text.removeprefix("\ufeff")
+    if "\x00" in text:
+        raise errs("the file contains a NUL byte; is it a binary file?")
+    rows = _records(text, errs)
+    while rows and _is_blank(rows[-1]):
+        rows.pop()
+    if not rows:
+        raise errs("the file is empty; a header row naming the columns is required")
+    header = _header(rows[0], errs)
+    if len(rows) == 1:
+        raise errs("the header is not followed by any data rows")
+    hint = _separator_hint(rows[0])
+    columns: list[list[float]] = [[] for _ in header]
+    for row_number, row in enumerate(rows[1:], start=2):
+        if _is_blank(row) and len(header) > 1:
+            raise errs(f"row {row_number} is empty", hint=hint)
+        if len(row) != len(header) and not (_is_blank(row) and len(header) == 1):
+            raise errs(
+                f"row {row_number} has {len(row)} fields, but the header has {len(header)} columns",
+                hint=hint,
+            )
+        cells = row if row else [""]
+        for column, (col_name, cell) in enumerate(zip(header, cells, strict=True)):
+            columns[column].append(_cell(cell, row_number, col_name, errs, hint))
+    return {
+        col_name: np.array(values, dtype=np.float64)
+        for col_name, values in zip(header, columns, strict=True)
+    }
+
+
+class _Errors:
+    """Builds the DataErrors of one file: ``file: message``, at the csv() span."""
+
+    def __init__(self, file: str, name: str, span: Span):
+        self.file, self.name, self.span = file, name, span
+
+    def __call__(self, message: str, hint: str | None = None, prefix: bool = True) -> DataError:
+        notes = (f"while reading data '{self.name}'",) if self.name else ()
+        text = f"{self.file}: {message}" if prefix else message
+        return DataError(text, self.span, notes=notes, hint=hint)
+
+
+def _read_text(file: str, name: str, span: Span) -> str:
+    errs = _Errors(file, name, span)
+    try:
+        with open(file, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise errs(f"cannot read data file '{file}': {_os_reason(exc)}", prefix=False) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise errs(
+            f"the file is not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start}",
+            hint='save it as UTF-8 ("CSV UTF-8" in spreadsheet programs)',
+        ) from None
+
+
+def _os_reason(exc: OSError) -> str:
+    """An OSError in plain words, without the errno number and file name."""
+    plain = {
+        errno.ENOENT: "no such file",
+        errno.EACCES: "permission denied",
+        errno.EISDIR: "it is a directory, not a file",
+    }
+    if exc.errno in plain:
+        return plain[exc.errno]
+    reason = exc.strerror or str(exc)
+    return reason[:1].lower() + reason[1:]
+
+
+def _records(text: str, errs: _Errors) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            rows.append(row)
+    except csv.Error as exc:
+        raise errs(f"row {len(rows) + 1}: {_csv_reason(exc)}") from None
+    return rows
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    reason = str(exc)
+    if "field larger than field limit" in reason:
+        return f"a field is longer than {csv.field_size_limit()} characters"
+    return reason
+
+
+def _is_blank(row: list[str]) -> bool:
+    return all(not cell.strip() for cell in row) and len(row) <= 1
+
+
+def _header(row: list[str], errs: _Errors) -> list[str]:
+    names = [cell.strip() for cell in row]
+    seen: dict[str, int] = {}
+    for column, col_name in enumerate(names, start=1):
+        if not col_name:
+            raise errs(f"column {column} of the header row has no name")
+        if col_name in seen:
+            raise errs(
+                f"column name '{col_name}' appears twice in the header "
+                f"(columns {seen[col_name]} and {column})"
+            )
+        seen[col_name] = column
+    if all(_is_number(col_name) for col_name in names):
+        raise errs(
+            "the first row holds numbers, not column names; a header row is required",
+            hint="add a first line naming the columns, e.g. x,y",
+        )
+    return names
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _separator_hint(header: list[str]) -> str | None:
+    if len(header) == 1:
+        for sep, label in ((";", "';'"), ("\t", "tabs")):
+            if sep in header[0]:
+                return f"the header seems to use {label} between columns; diffopt reads commas"
+    return None
+
+
+def _cell(cell: str, row: int, column: str, errs: _Errors, hint: str | None) -> float:
+    where = f"row {row}, column '{column}'"
+    text = cell.strip()
+    if "\n" in cell or "\r" in cell:
+        raise errs(f"{where}: a quoted field runs over several lines; is a closing quote missing?")
+    if not text:
+        raise errs(f"{where}: the cell is empty", hint="every cell must hold a number")
+    try:
+        value = float(text)
+    except ValueError:
+        if re.fullmatch(r"[-+]?\d+,\d+", text):
+            hint = "use '.' as the decimal point (1.5, not 1,5)"
+        raise errs(f"{where}: '{_short(text)}' is not a number", hint=hint) from None
+    if math.isnan(value):
+        raise errs(f"{where}: 'nan' is not allowed (missing values are not supported)")
+    return value
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """``text`` for a message: control characters escaped, long text cut."""
+    if not text.isprintable():
+        text = repr(text)[1:-1]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ------------------------------------------------------- command-line values
+
+
+def parse_assignment(text: str, option: str) -> tuple[str, str]:
+    """Split a ``NAME=VALUE`` (or ``NAME=PATH``) option value at its first ``=``.
+
+    Args:
+        text: the option's value as typed, e.g. ``"x1=3"`` or ``"trips=other.csv"``.
+        option: the option's spelling for messages, e.g. ``"--set"``.
+
+    Returns:
+        (name, value), the name stripped of spaces, the value as typed.
+
+    Raises:
+        UsageError: no ``=``, an empty name or an empty value.
+    """
+    form = "NAME=PATH" if option == "--data" else "NAME=VALUE"
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep:
+        raise UsageError(f"{option} expects {form}, got '{text}' (no '=')")
+    if not name:
+        raise UsageError(f"{option} expects {form}, got '{text}' (no name before '=')")
+    if not value.strip():
+        raise UsageError(f"{option} expects {form}, got '{text}' (nothing after '=')")
+    return name, value.strip()
+
+
+def parse_value(text: str, option: str) -> float | np.ndarray:
+    """A ``--set`` value: a number, or a JSON array of numbers (nested for matrices).
+
+    ``inf`` and ``-inf`` are accepted (also as the strings "inf"/"-inf" inside
+    arrays, as ``--json`` writes them); ``nan`` is not.
+
+    Args:
+        text: the value after ``=``.
+        option: the option's spelling for messages (``"--set"``, ``"--set x"``).
+
+    Returns:
+        A float, or a float64 array for an array value.
+
+    Raises:
+        UsageError: naming the option and the text.
+    """
+    stripped = text.strip()
+    if stripped.startswith("["):
+        data = _loads(stripped, option)
+        return _numbers(data, option, text)
+    return _scalar(stripped, option, text)
+
+
+def parse_at(text: str) -> str | dict[str, float | np.ndarray]:
+    """An ``--at`` value: ``"init"``, ``"random"``, or parameter values.
+
+    Values are a JSON object (``{"x1": 3, "w": [1, 2]}``) or, as a shorthand,
+    ``NAME=VALUE`` pairs separated by commas (``x1=3,w=[1,2]``).
+
+    Returns:
+        ``"init"``, ``"random"``, or a dict name → float | float64 array.
+
+    Raises:
+        UsageError: bad JSON (with the position of the problem), a value that
+            is not a number or array of numbers, or a repeated name.
+    """
+    option = "--at"
+    stripped = text.strip()
+    if stripped in ("init", "random"):
+        return stripped
+    if stripped.startswith("{"):
+        data = _loads(stripped, option)
+        if not isinstance(data, dict):
+            raise UsageError(f"{option}: expected a JSON object, got '{text}'")
+        return {key: _numbers(value, f"{option} {key}", text) for key, value in data.items()}
+    if "=" in stripped:
+        values: dict[str, float | np.ndarray] = {}
+        for item in _split_top_level(stripped):
+            key, value = parse_assignment(item, option)
+            if key in values:
+                raise UsageError(f"{option}: '{key}' is given twice in '{text}'")
+            values[key] = parse_value(value, f"{option} {key}")
+        return values
+    raise UsageError(
+        f"{option} expects init, random, or parameter values, got '{text}'",
+        hint='for example --at random or --at \'{"x1": 3, "w": [1, 2]}\'',
+    )
+
+
+def _loads(text: str, option: str) -> Any:
+    def constant(word: str) -> float:
+        if word == "NaN":
+            raise UsageError(f"{option}: NaN is not allowed in '{text}'")
+        return float(word.replace("Infinity", "inf"))
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise UsageError(f"{option}: '{key}' is given twice in '{text}'")
+            out[key] = value
+        return out
+
+    try:
+        return json.loads(text, parse_constant=constant, object_pairs_hook=unique)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{option}: bad JSON in '{text}': {exc.msg} at character {exc.pos + 1}",
+            notes=(text, " " * exc.pos + "^"),
+        ) from None
+
+
+def _scalar(word: str, option: str, text: str) -> float:
+    try:
+        value = float(word)
+    except ValueError:
+        raise UsageError(
+            f"{option}: '{text}' is not a number or a JSON array of numbers", hint=_NUMBER_HELP
+        ) from None
+    if math.isnan(value):
+        raise UsageError(f"{option}: nan is not allowed (got '{text}')")
+    return value
+
+
+def _numbers(data: Any, option: str, text: str) -> float | np.ndarray:
+    """A JSON value (number, "inf" string, nested list) → float or float64 array."""
+    if not isinstance(data, list):
+        return _leaf(data, option, text)
+    try:
+        return np.array(_checked(data, option, text), dtype=np.float64)
+    except ValueError:
+        raise UsageError(
+            f"{option}: the rows of '{text}' have different lengths", hint=_NUMBER_HELP
+        ) from None
+
+
+def _checked(node: Any, option: str, text: str) -> Any:
+    """Nested lists with every leaf checked and made a float (arrays nest shallowly)."""
+    if isinstance(node, list):
+        return [_checked(item, option, text) for item in node]
+    return _leaf(node, option, text)
+
+
+def _leaf(value: Any, option: str, text: str) -> float:
+    if isinstance(value, str) and value.strip().lower() in ("inf", "+inf", "-inf"):
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(
+            f"{option}: {json.dumps(value)} in '{text}' is not a number", hint=_NUMBER_HELP
+        )
+    return float(value)
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split ``a=1,w=[1,2]`` at commas outside brackets."""
+    items, depth, current = [], 0, []
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    items.append("".join(current))
+    return [item for item in items if item.strip()]

@@ -1,0 +1,316 @@
+"""Turning a checked Problem into fast value/gradient/Hessian functions.
+
+A ``Recording`` is one trace of the program at a point (diffopt.tape), with
+the gradient staged onto the same tape and the pieces each caller needs
+compiled into straight-line functions. ``Engine`` keeps the current
+recording and re-traces only when a recorded branch decision (guard) no
+longer holds at the new point, so a program without parameter-dependent
+control flow is traced once.
+
+Maximization is handled here: the engine's ``objective`` is what the solver
+minimizes (``-f`` for ``maximize``); reports convert back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from diffopt.ops import random as dop_random
+from diffopt.ops.registry import Var, as_array
+from diffopt.program import Problem, run_traced
+from diffopt.solve.oracle import Constraints, Oracle
+from diffopt.tape import (
+    Compiled,
+    NonFinite,
+    Tape,
+    compile_outputs,
+    first_nonfinite,
+    forward,
+    stage_gradient,
+)
+
+
+@dataclass
+class Recording:
+    """One trace: the tape, what the program produced, and compiled views."""
+
+    tape: Tape
+    objective: object  # slot (int) or constant array: the value minimized
+    reported: object  # slot or constant: the objective as the user wrote it
+    lets: dict  # name -> slot or constant
+    constraints: list  # (name, kind, slot or constant, shape)
+    gradient: list  # per parameter: slot or constant
+    residual: object | None = None  # slot of r for least squares
+    residual_scale: float = 1.0
+    guard_slots: list = field(default_factory=list)
+    guard_expected: list = field(default_factory=list)
+    _compiled: dict = field(default_factory=dict)
+
+    def compiled(self, key: str, outputs: list) -> Compiled:
+        program = self._compiled.get(key)
+        if program is None:
+            program = compile_outputs(self.tape, outputs + self.guard_slots)
+            self._compiled[key] = program
+        return program
+
+    def guards_hold(self, guard_values) -> bool:
+        for value, taken in zip(guard_values, self.guard_expected):
+            if bool(np.all(value != 0)) != taken:
+                return False
+        return True
+
+
+def _slot(value):
+    return value.id if isinstance(value, Var) else as_array(value)
+
+
+class Engine:
+    """Value, gradient, Hessian and Jacobian functions of a flat parameter vector."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        self.recording: Recording | None = None
+        self.traces = 0
+        self.counts = {"objective": 0, "gradient": 0, "hessian": 0}
+
+    # ---------------------------------------------------------------- tracing
+
+    def trace(self, x: np.ndarray) -> Recording:
+        problem = self.problem
+        tape = Tape()
+        values = problem.unflatten(np.asarray(x, dtype=np.float64))
+        inputs = {p.name: tape.new_input(values[p.name]) for p in problem.params}
+        dop_random.set_seed(problem.seed)
+        result = run_traced(problem, tape, inputs)
+        reported = result.objective
+        tape.span = problem.objective_span
+        minimized = -reported if problem.sense == "maximize" else reported
+        gradient = stage_gradient(tape, minimized, tape.inputs)
+        lets = {name: _slot(v) for name, v in {**result.lets, **result.vars}.items()}
+        constraints = [
+            (c.name, c.kind, _slot(c.value), np.shape(c.value.value if isinstance(c.value, Var)
+                                                      else c.value))
+            for c in result.constraints
+        ]
+        recording = Recording(
+            tape=tape,
+            objective=_slot(minimized),
+            reported=_slot(reported),
+            lets=lets,
+            constraints=constraints,
+            gradient=[_slot(g) for g in gradient],
+            guard_slots=[g.slot for g in tape.guards],
+            guard_expected=[g.taken for g in tape.guards],
+        )
+        if problem.sense == "minimize":
+            _recognize_least_squares(recording)
+        self.recording = recording
+        self.traces += 1
+        return recording
+
+    def _run(self, key: str, outputs_of, x: np.ndarray):
+        """Run compiled outputs at x, re-tracing if a guard fails there."""
+        x = np.asarray(x, dtype=np.float64)
+        recording = self.recording or self.trace(x)
+        inputs = self._inputs(x)
+        outputs = outputs_of(recording)
+        result = recording.compiled(key, outputs).run(inputs)
+        n = len(outputs)
+        if not recording.guards_hold(result[n:]):
+            recording = self.trace(x)
+            outputs = outputs_of(recording)
+            result = recording.compiled(key, outputs).run(inputs)
+        return recording, result[:n]
+
+    def _inputs(self, x: np.ndarray) -> list:
+        values = self.problem.unflatten(x)
+        return [values[p.name] for p in self.problem.params]
+
+    # ------------------------------------------------------------ evaluations
+
+    def value(self, x) -> float:
+        self.counts["objective"] += 1
+        _, (f,) = self._run("value", lambda r: [r.objective], x)
+        return float(f)
+
+    def value_and_grad(self, x) -> tuple[float, np.ndarray]:
+        self.counts["objective"] += 1
+        self.counts["gradient"] += 1
+        _, out = self._run("value_and_grad", lambda r: [r.objective] + r.gradient, x)
+        f, grads = out[0], out[1:]
+        return float(f), self._flat(grads)
+
+    def _flat(self, pieces) -> np.ndarray:
+        return self.problem.flatten(
+            {p.name: g for p, g in zip(self.problem.params, pieces)}
+        ) if self.problem.params else np.zeros(0)
+
+    def gradient_forward(self, x) -> tuple[float, np.ndarray]:
+        """The gradient by forward mode: n tangent directions in one sweep."""
+        self.counts["objective"] += 1
+        self.counts["gradient"] += 1
+        recording = self._ensure(x)
+        values, dots = self._forward(recording, x, np.eye(self.problem.n), [recording.objective])
+        return float(values[0]), dots[0].reshape(self.problem.n)
+
+    def _ensure(self, x) -> Recording:
+        recording, _ = self._run("value", lambda r: [r.objective], x)
+        return recording
+
+    def _forward(self, recording, x, directions: np.ndarray, outputs):
+        """Forward mode with the rows of ``directions`` (k, n) as tangents."""
+        k = directions.shape[0]
+        inputs = self._inputs(x)
+        tangents = [
+            directions[:, p.offset: p.offset + p.size].reshape((k,) + p.shape)
+            for p in self.problem.params
+        ]
+        return forward(recording.tape, inputs, tangents, outputs, k)
+
+    def hvp(self, x, v) -> np.ndarray:
+        """H(x) v: forward mode over the staged gradient (forward over reverse)."""
+        self.counts["hessian"] += 1
+        recording = self._ensure(x)
+        _, dots = self._forward(recording, x, np.asarray(v, dtype=np.float64)[None, :],
+                                recording.gradient)
+        return self._flat([d[0] for d in dots])
+
+    def hessian(self, x) -> np.ndarray:
+        self.counts["hessian"] += 1
+        recording = self._ensure(x)
+        n = self.problem.n
+        _, dots = self._forward(recording, x, np.eye(n), recording.gradient)
+        columns = np.concatenate([d.reshape(n, -1) for d in dots], axis=1) if dots else \
+            np.zeros((n, 0))
+        H = columns  # row i: d(gradient)/d(x_i); symmetric up to rounding
+        return 0.5 * (H + H.T)
+
+    def residuals(self, x) -> np.ndarray:
+        self.counts["objective"] += 1
+        _, (r,) = self._run("residuals", lambda rec: [rec.residual], x)
+        return np.ravel(r)
+
+    def residual_jacobian(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """(r, J) with J = dr/dx, by forward mode (n tangent directions)."""
+        self.counts["gradient"] += 1
+        recording, _ = self._run("residuals", lambda rec: [rec.residual], x)
+        values, dots = self._forward(recording, x, np.eye(self.problem.n), [recording.residual])
+        r = np.ravel(values[0])
+        return r, dots[0].reshape(self.problem.n, r.size).T
+
+    def constraint_values(self, x) -> np.ndarray:
+        _, out = self._run("constraints", lambda r: [c[2] for c in r.constraints], x)
+        return np.concatenate([np.ravel(v) for v in out]) if out else np.zeros(0)
+
+    def constraint_jacobian(self, x) -> tuple[np.ndarray, np.ndarray]:
+        recording = self._ensure(x)
+        outputs = [c[2] for c in recording.constraints]
+        values, dots = self._forward(recording, x, np.eye(self.problem.n), outputs)
+        c = np.concatenate([np.ravel(v) for v in values]) if values else np.zeros(0)
+        n = self.problem.n
+        J = np.concatenate([d.reshape(n, -1) for d in dots], axis=1).T if dots else \
+            np.zeros((0, n))
+        return c, J
+
+    def report(self, x) -> dict:
+        """Objective (as written), lets and constraints at x."""
+        recording, out = self._run(
+            "report",
+            lambda r: [r.reported] + list(r.lets.values()) + [c[2] for c in r.constraints],
+            x,
+        )
+        names = list(recording.lets)
+        lets = dict(zip(names, out[1: 1 + len(names)]))
+        constraints = []
+        for (name, kind, _, _), value in zip(recording.constraints, out[1 + len(names):]):
+            violation = np.abs(value) if kind == "eq" else np.maximum(value, 0.0)
+            constraints.append((name, kind, value, violation))
+        return {"objective": float(out[0]), "lets": lets, "constraints": constraints}
+
+    def diagnose(self, x, mode: str = "value") -> NonFinite | None:
+        """Where the first NaN/inf of the objective (or gradient) came from."""
+        recording = self._ensure(x)
+        outputs = [recording.objective] if mode == "value" else recording.gradient
+        slots = [o for o in outputs if isinstance(o, int)]
+        return first_nonfinite(recording.tape, self._inputs(x), slots)
+
+    # ------------------------------------------------------------------ oracle
+
+    def oracle(self) -> Oracle:
+        problem = self.problem
+        lower, upper = problem.bounds()
+        recording = self.recording or self.trace(problem.start_point())
+        constraints = None
+        if recording.constraints:
+            names, kinds = [], []
+            for name, kind, _, shape in recording.constraints:
+                size = int(np.prod(shape, dtype=np.int64))
+                if size == 1 and shape == ():
+                    names.append(name)
+                    kinds.append(kind)
+                else:
+                    for index in np.ndindex(*shape):
+                        names.append(f"{name}[{', '.join(map(str, index))}]")
+                        kinds.append(kind)
+            constraints = Constraints(tuple(names), tuple(kinds), self.constraint_values,
+                                      self.constraint_jacobian)
+        least_squares = recording.residual is not None
+        return Oracle(
+            n=problem.n,
+            value=self.value,
+            value_and_grad=self.value_and_grad,
+            hvp=self.hvp,
+            hessian=self.hessian,
+            residuals=self.residuals if least_squares else None,
+            jacobian=self.residual_jacobian if least_squares else None,
+            residual_scale=recording.residual_scale,
+            lower=lower,
+            upper=upper,
+            constraints=constraints,
+        )
+
+
+# ------------------------------------------------------- least-squares shape
+
+
+def _recognize_least_squares(recording: Recording) -> None:
+    """Find r in objectives c·sumsq(r), c·sum(r^2), c·mean(r^2) (c > 0 constant)."""
+    tape = recording.tape
+    slot = recording.objective
+    scale = 1.0
+    while isinstance(slot, int) and tape.producer[slot] >= 0:
+        eqn = tape.eqns[tape.producer[slot]]
+        name = eqn.prim.name
+        args = eqn.args
+        if name == "mul" and _positive_constant(args[0]) and isinstance(args[1], int):
+            scale *= float(args[0])
+            slot = args[1]
+        elif name == "mul" and _positive_constant(args[1]) and isinstance(args[0], int):
+            scale *= float(args[1])
+            slot = args[0]
+        elif name == "div" and _positive_constant(args[1]) and isinstance(args[0], int):
+            scale /= float(args[1])
+            slot = args[0]
+        elif name == "sumsq" and not eqn.params.get("axis") and isinstance(args[0], int):
+            recording.residual, recording.residual_scale = args[0], scale
+            return
+        elif name in ("sum", "mean") and not eqn.params.get("axis") and isinstance(args[0], int):
+            inner = tape.producer[args[0]]
+            if inner < 0:
+                return
+            square = tape.eqns[inner]
+            if square.prim.name == "pow" and isinstance(square.args[0], int) and \
+                    not isinstance(square.args[1], int) and np.all(square.args[1] == 2.0):
+                r = square.args[0]
+                if name == "mean":
+                    scale /= max(tape.values[args[0]].size, 1)
+                recording.residual, recording.residual_scale = r, scale
+            return
+        else:
+            return
+
+
+def _positive_constant(a) -> bool:
+    return not isinstance(a, int) and np.ndim(a) == 0 and float(a) > 0

@@ -1,0 +1,240 @@
+"""Core primitives the engine itself relies on: arithmetic, broadcasting, choice.
+
+Arithmetic operators of the language (``+ - * / ^ %  //``), the unbroadcast
+pair ``sum_to``/``broadcast_to`` used by every reverse rule, ``dmul`` (the
+zero-safe product of reverse mode), comparisons and logic (conditions are
+float arrays of 0.0/1.0), and ``select`` (``where`` and branch merging).
+
+Each stanza: value, partials or rules, and a first-order expansion comment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from diffopt.errors import ShapeError
+from diffopt.ops.registry import (
+    Abstract,
+    Var,
+    batched_zeros,
+    broadcast_shapes,
+    broadcast_to,
+    format_shape,
+    lift,
+    prim,
+    sum_to,
+)
+
+
+def _quiet(fn):
+    """Run a NumPy kernel without floating-point warnings (NaN is tracked, not printed)."""
+
+    def kernel(*args, **params):
+        with np.errstate(all="ignore"):
+            return fn(*args, **params)
+
+    kernel.__name__ = getattr(fn, "__name__", "kernel")
+    return kernel
+
+
+# ------------------------------------------------------------------ arithmetic
+
+# (a + h) + (b + k) = (a + b) + h + k
+add = prim("add", _quiet(np.add), nargs=2, d=(lambda x, y, out: 1.0, lambda x, y, out: 1.0),
+           doc="x + y")
+# (a + h) - (b + k) = (a - b) + h - k
+sub = prim("sub", _quiet(np.subtract), nargs=2,
+           d=(lambda x, y, out: 1.0, lambda x, y, out: -1.0), doc="x - y")
+# (a + h)(b + k) ≈ ab + bh + ak
+mul = prim("mul", _quiet(np.multiply), nargs=2, d=(lambda x, y, out: y, lambda x, y, out: x),
+           doc="x * y")
+# (a + h)/(b + k) ≈ a/b + h/b - a k/b²
+div = prim("div", _quiet(np.divide), nargs=2,
+           d=(lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y),
+           domain=("real", "nonzero"), doc="x / y")
+# -(a + h) = -a - h
+neg = prim("neg", np.negative, d=lambda x, out: -1.0, doc="-x")
+
+
+def _pow_dx(x, y, out):
+    # d/dx x^y = y x^(y-1): the power rule alone, no log of the base, so a
+    # negative base with an integer exponent is fine. x^0 has derivative 0.
+    if not isinstance(y, (Var, Abstract)) and np.all(np.asarray(y) == 0.0):
+        return 0.0
+    return y * pow(x, y - 1.0)
+
+
+def _pow_dy(x, y, out):
+    # d/dy x^y = x^y log x; defined as 0 where x <= 0 (a constant exponent
+    # never reaches this rule: only traced exponents are differentiated).
+    return select(gt(x, 0.0), out * log_pos(x), 0.0)
+
+
+# (a + h)^b ≈ a^b + b a^(b-1) h ;  a^(b + k) ≈ a^b + a^b log(a) k
+pow = prim("pow", _quiet(np.power), nargs=2, d=(_pow_dx, _pow_dy),
+           domain=("positive", "real"), doc="x ^ y (also x ** y)")
+
+# log restricted to x > 0 with 0 elsewhere: only used by pow's exponent rule,
+# where the other branch is selected away.
+log_pos = prim("log_pos", _quiet(lambda x: np.log(np.where(x > 0, x, 1.0))),
+               d=lambda x, out: select(gt(x, 0.0), 1.0 / x, 0.0), domain="positive",
+               doc="log(x) for x > 0, else 0 (internal)")
+
+# floor division and remainder: piecewise constant / identity with jumps.
+floordiv = prim("floordiv", _quiet(np.floor_divide), nargs=2, nondiff=True,
+                domain=("real", "nonzero"), doc="x // y (zero derivative)")
+# x % y = x - y floor(x/y): d/dx = 1, d/dy = -floor(x/y) away from the jumps
+mod = prim("mod", _quiet(np.mod), nargs=2,
+           d=(lambda x, y, out: 1.0, lambda x, y, out: -floordiv(x, y)),
+           domain=("real", "nonzero"), doc="x % y")
+
+
+# dmul(g, d) = g·d with 0·(inf or NaN) = 0: the product reverse mode uses,
+# so that a zero cotangent (an untaken branch) stays exactly zero.
+def _dmul_impl(g, d):
+    with np.errstate(invalid="ignore", over="ignore"):
+        product = g * d
+    if np.all(np.isfinite(d)):
+        return product
+    return np.where(g == 0.0, 0.0, product)
+
+
+dmul = prim("dmul", _dmul_impl, nargs=2,
+            d=(lambda g, d, out: d, lambda g, d, out: g),
+            doc="g · d with 0 · inf = 0 (internal, reverse mode)")
+
+
+# ------------------------------------------------------------- broadcasting
+
+
+def _sum_to_impl(x, shape):
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
+    )
+    out = x.sum(axis=axes, keepdims=True) if axes else x
+    return out.reshape(shape)
+
+
+def _sum_to_shape(x, shape):
+    if broadcast_shapes(shape, x) != tuple(x):
+        raise ShapeError(f"cannot sum {format_shape(x)} to {format_shape(shape)}")
+    return tuple(shape)
+
+
+def _sum_to_jvp(tangents, inputs, out, shape):
+    # Sum each direction on its own: the batch axis moves last, where
+    # _sum_to_impl keeps it (it only sums leading and size-1 axes).
+    (t,) = tangents
+    summed = _sum_to_impl(np.moveaxis(t, 0, -1), tuple(shape) + (t.shape[0],))
+    return np.moveaxis(summed, -1, 0)
+
+
+# Σ over broadcast axes is linear: its adjoint is broadcast_to.
+sum_to_p = prim(
+    "sum_to",
+    _sum_to_impl,
+    shape=_sum_to_shape,
+    jvp=_sum_to_jvp,
+    vjp=lambda g, inputs, out, shape: [broadcast_to(g, inputs[0].shape)],
+    doc="sum x down to a broadcast-compatible shape (internal)",
+)
+
+
+def _broadcast_jvp(tangents, inputs, out, shape):
+    (t,) = tangents
+    k = t.shape[0]
+    return np.broadcast_to(lift(t, len(shape)), (k,) + tuple(shape))
+
+
+broadcast_to_p = prim(
+    "broadcast_to",
+    lambda x, shape: np.broadcast_to(x, shape).copy(),
+    shape=lambda x, shape: broadcast_shapes(x, shape) and tuple(shape),
+    jvp=_broadcast_jvp,
+    vjp=lambda g, inputs, out, shape: [sum_to(g, inputs[0].shape)],
+    doc="broadcast x to a shape (internal)",
+)
+
+
+def _reshape_jvp(tangents, inputs, out, shape):
+    (t,) = tangents
+    return t.reshape((t.shape[0],) + tuple(shape))
+
+
+def _reshape_shape(x, shape):
+    if int(np.prod(x, dtype=np.int64)) != int(np.prod(shape, dtype=np.int64)):
+        raise ShapeError(f"cannot reshape {format_shape(x)} to {format_shape(shape)}")
+    return tuple(shape)
+
+
+reshape = prim(
+    "reshape",
+    lambda x, shape: np.reshape(x, shape),
+    shape=_reshape_shape,
+    jvp=_reshape_jvp,
+    vjp=lambda g, inputs, out, shape: [reshape(g, shape=inputs[0].shape)],
+    doc="reshape x (internal)",
+)
+
+
+# ------------------------------------------------ conditions (0.0 / 1.0 arrays)
+
+
+def _condition(name, fn, doc, nargs=2):
+    return prim(name, lambda *a: fn(*a).astype(np.float64), nargs=nargs, nondiff=True,
+                boolean=True, doc=doc)
+
+
+lt = _condition("lt", np.less, "x < y")
+le = _condition("le", np.less_equal, "x <= y")
+gt = _condition("gt", np.greater, "x > y")
+ge = _condition("ge", np.greater_equal, "x >= y")
+eq = _condition("eq", np.equal, "x == y")
+ne = _condition("ne", np.not_equal, "x != y")
+logical_and = _condition("logical_and", lambda a, b: (a != 0) & (b != 0), "a and b")
+logical_or = _condition("logical_or", lambda a, b: (a != 0) | (b != 0), "a or b")
+logical_not = _condition("logical_not", lambda a: a == 0, "not a", nargs=1)
+
+
+# ------------------------------------------------------------------ choice
+
+
+def _select_shape(c, a, b):
+    return broadcast_shapes(c, a, b)
+
+
+def _select_jvp(tangents, inputs, out, **_):
+    # The tangent of the untaken side is masked away, NaN or not.
+    c, a, b = inputs
+    _, ta, tb = tangents
+    k = next(t.shape[0] for t in tangents if t is not None)
+    ta = lift(ta, out.ndim) if ta is not None else 0.0
+    tb = lift(tb, out.ndim) if tb is not None else 0.0
+    return np.broadcast_to(np.where(c != 0, ta, tb), (k,) + out.shape).copy() + batched_zeros(
+        k, out.shape
+    )
+
+
+def _select_vjp(g, inputs, out, **_):
+    c, a, b = inputs
+    ga = sum_to(select(c, g, 0.0), _shape(a)) if isinstance(a, (Var, Abstract)) else None
+    gb = sum_to(select(c, 0.0, g), _shape(b)) if isinstance(b, (Var, Abstract)) else None
+    return [None, ga, gb]
+
+
+def _shape(x):
+    return x.shape if hasattr(x, "shape") else np.shape(x)
+
+
+# where(c, a + h, b + k) = where(c, a, b) + where(c, h, k)
+select = prim(
+    "select",
+    lambda c, a, b: np.where(c != 0, a, b),
+    nargs=3,
+    shape=_select_shape,
+    jvp=_select_jvp,
+    vjp=_select_vjp,
+    domain=("condition", "real", "real"),
+    doc="where(c, a, b): a where c holds, else b, elementwise",
+)

@@ -1,0 +1,113 @@
+"""Linear algebra: the matrix product ``@`` and ``transpose``.
+
+``a @ b`` follows NumPy for vectors and matrices: vector·vector is the inner
+product (a scalar), matrix·vector and vector·matrix are vectors,
+matrix·matrix a matrix. Scalars and arrays of more than two dimensions are
+shape errors, as are differing inner dimensions (the message shows both
+shapes). ``transpose`` swaps the axes of a matrix and leaves vectors and
+scalars unchanged.
+
+Must not import the front end, the CLI or Rich.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from diffopt.errors import ShapeError
+from diffopt.ops.core import reshape
+from diffopt.ops.registry import Abstract, Var, builtin, format_shape, prim, shape_of
+
+# ------------------------------------------------------------------ matmul
+
+
+def _subscripts(a_ndim: int, b_ndim: int) -> tuple[str, str, str]:
+    # einsum subscripts of a @ b: a is (m?, n), b is (n, p?), the result (m?, p?).
+    a = ("m" if a_ndim == 2 else "") + "n"
+    b = "n" + ("p" if b_ndim == 2 else "")
+    out = ("m" if a_ndim == 2 else "") + ("p" if b_ndim == 2 else "")
+    return a, b, out
+
+
+def _matmul_shape(a, b):
+    for s in (a, b):
+        if len(s) not in (1, 2):
+            kind = "a scalar" if s == () else f"an array of shape {format_shape(s)}"
+            raise ShapeError(
+                f"matrix product of {format_shape(a)} and {format_shape(b)}: "
+                f"@ needs vectors or matrices, not {kind}"
+            )
+    if a[-1] != b[0]:
+        raise ShapeError(
+            f"matrix product of {format_shape(a)} and {format_shape(b)}: "
+            f"inner dimensions {a[-1]} and {b[0]} differ"
+        )
+    return tuple(a[:-1]) + tuple(b[1:])
+
+
+def _matmul_jvp(tangents, inputs, out):
+    ta, tb = tangents
+    a, b = inputs
+    sa, sb, so = _subscripts(a.ndim, b.ndim)
+    total = 0.0
+    if ta is not None:
+        total = total + np.einsum(f"k{sa},{sb}->k{so}", ta, b)
+    if tb is not None:
+        total = total + np.einsum(f"{sa},k{sb}->k{so}", a, tb)
+    return total
+
+
+def _matmul_vjp(g, inputs, out):
+    # ā = ḡ bᵀ and b̄ = aᵀ ḡ, with vectors read as a row (a) or a column (b).
+    a, b = inputs
+    sa, sb = shape_of(a), shape_of(b)
+    ga = gb = None
+    if isinstance(a, (Var, Abstract)):
+        if len(sb) == 1:  # out = a b: ā_mn = ḡ_m b_n (an outer product; scalar ḡ for a vector a)
+            ga = (reshape(g, shape=(sa[0], 1)) if len(sa) == 2 else g) * b
+        else:
+            ga = matmul(g, transpose(b))
+    if isinstance(b, (Var, Abstract)):
+        if len(sa) == 1:  # b̄_np = a_n ḡ_p
+            gb = (reshape(a, shape=(sa[0], 1)) if len(sb) == 2 else a) * g
+        else:
+            gb = matmul(transpose(a), g)
+    return [ga, gb]
+
+
+# (A + H)(B + K) ≈ AB + HB + AK
+matmul = prim(
+    "matmul",
+    np.matmul,
+    nargs=2,
+    shape=_matmul_shape,
+    jvp=_matmul_jvp,
+    vjp=_matmul_vjp,
+    doc="a @ b: matrix and vector products",
+)
+
+# ------------------------------------------------------------------ transpose
+
+
+def _transpose_shape(x):
+    if len(x) > 2:
+        raise ShapeError(f"transpose needs a vector or a matrix, got {format_shape(x)}")
+    return tuple(reversed(x))
+
+
+def _transpose_batched(t):
+    return np.swapaxes(t, 1, 2) if t.ndim == 3 else t
+
+
+# (A + H)ᵀ = Aᵀ + Hᵀ ; its own adjoint
+transpose = prim(
+    "transpose",
+    lambda x: np.transpose(x).copy(),
+    shape=_transpose_shape,
+    jvp=lambda tangents, inputs, out: _transpose_batched(tangents[0]),
+    vjp=lambda g, inputs, out: [transpose(g)],
+    doc="swap the rows and columns of a matrix (vectors are unchanged)",
+)
+
+builtin("transpose", lambda x: transpose(x) if len(shape_of(x)) == 2 else x,
+        doc="swap rows and columns of a matrix; vectors and scalars are unchanged")

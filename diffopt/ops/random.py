@@ -1,0 +1,82 @@
+"""Seeded random values: normal, uniform, gumbel_softmax.
+
+Random values are drawn when the program is traced and are then constants:
+the derivative never flows into the noise. To keep them fixed within one run
+although the engine traces again at new points, every draw comes from its
+own generator keyed by (seed, n) where n counts the draws since the last
+``set_seed``. The tracer calls ``set_seed(seed)`` before every trace, so the
+n-th draw of a trace (one call site, in program order) repeats exactly
+across re-traces, and a different ``--seed`` gives different values.
+
+* ``normal(mean, std, shape)`` and ``uniform(lo, hi, shape)``: constant
+  arguments; ``shape`` is a number n (a vector), ``[rows, cols]``, or omitted
+  (a scalar).
+* ``gumbel_softmax(logits, tau=1)`` = softmax((logits + g)/tau) with g
+  standard Gumbel noise of the shape of ``logits`` (drawn once per call site
+  per run), differentiable in ``logits``.
+
+Must not import the front end, the CLI or Rich.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from diffopt.errors import DopTypeError, ShapeError
+from diffopt.ops.registry import builtin, shape_of
+from diffopt.ops.relax import softmax
+from diffopt.ops.structure import shape_argument
+
+_state = {"seed": 0, "draws": 0}
+
+
+def set_seed(seed: int) -> None:
+    """Start the sequence of draws for ``seed`` again (call before every trace)."""
+    _state["seed"] = int(seed)
+    _state["draws"] = 0
+
+
+def generator() -> np.random.Generator:
+    """The generator of the next draw: keyed by the seed and the draw number."""
+    n = _state["draws"]
+    _state["draws"] = n + 1
+    return np.random.default_rng([_state["seed"], n])
+
+
+def _scalar(value, what: str) -> float:
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim != 0:
+        raise ShapeError(f"{what} must be a number")
+    return float(a)
+
+
+def normal(mean, std, shape=None):
+    """Independent normal samples of the given shape (constants)."""
+    size = () if shape is None else shape_argument(shape, "normal")
+    std = _scalar(std, "normal: std")
+    if std < 0:
+        raise DopTypeError(f"normal: std must be >= 0, got {std:g}")
+    return generator().normal(_scalar(mean, "normal: mean"), std, size=size)
+
+
+def uniform(lo, hi, shape=None):
+    """Independent uniform samples on [lo, hi) of the given shape (constants)."""
+    size = () if shape is None else shape_argument(shape, "uniform")
+    lo, hi = _scalar(lo, "uniform: lo"), _scalar(hi, "uniform: hi")
+    if not lo <= hi:
+        raise DopTypeError(f"uniform: lo must be <= hi, got {lo:g} and {hi:g}")
+    return generator().uniform(lo, hi, size=size)
+
+
+def gumbel_softmax(logits, tau=1.0):
+    """softmax((logits + g) / tau) with Gumbel noise g fixed for the run."""
+    noise = generator().gumbel(size=shape_of(logits))
+    return softmax(logits + noise, tau)
+
+
+builtin("normal", normal, positional=("mean", "std", "shape"), optional=1, constant_args=True,
+        doc="normal(mean, std, shape): seeded normal samples (constants)")
+builtin("uniform", uniform, positional=("lo", "hi", "shape"), optional=1, constant_args=True,
+        doc="uniform(lo, hi, shape): seeded uniform samples on [lo, hi) (constants)")
+builtin("gumbel_softmax", gumbel_softmax, positional=("logits",), keywords={"tau": 1.0},
+        doc="softmax((logits + Gumbel noise) / tau); the noise is fixed within a run")

@@ -1,0 +1,399 @@
+"""Reductions: sum, mean, prod, max, min, norm, dot, sumsq, cumsum, logsumexp.
+
+A reduction runs over all elements and gives a scalar, or, with the keyword
+``axis=0``/``axis=1`` (negative counts from the end), over one axis of a
+matrix: ``sum(A, axis=0)`` are the column sums. ``sum``/``prod`` of nothing
+are 0/1; ``mean``, ``max``, ``min`` and ``logsumexp`` of nothing are shape
+errors. ``max(a, b, ...)`` with two or more arguments is the elementwise
+``maximum`` of them (``min`` likewise).
+
+Decisions at singular points (mirrored in man/dop.5):
+
+* ``max``/``min`` ties: the derivative is split evenly among the tied
+  elements (a subgradient; each of m tied elements gets 1/m).
+* ``norm(v)`` at ``v = 0``: gradient 0 (the minimum-norm subgradient).
+* ``prod``: derivatives are exact at zeros (products of the other elements,
+  never a division by the element).
+
+Must not import the front end, the CLI or Rich.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from diffopt.errors import DopTypeError, ShapeError
+from diffopt.ops.core import _quiet, eq, gt, reshape, select
+from diffopt.ops.elementwise import exp, maximum, minimum
+from diffopt.ops.linalg import matmul
+from diffopt.ops.registry import (
+    broadcast_to,
+    builtin,
+    format_shape,
+    prim,
+    shape_of,
+)
+from diffopt.ops.structure import axis_slice, concat, index
+
+# ------------------------------------------------------------------ axis helpers
+
+
+def _check_axis(shape, axis, name):
+    if axis is not None and not 0 <= axis < len(shape):
+        raise ShapeError(f"{name}: axis {axis} is out of range for shape {format_shape(shape)}")
+
+
+def _reduced(shape, axis):
+    return () if axis is None else tuple(shape[:axis]) + tuple(shape[axis + 1:])
+
+
+def _kept(shape, axis):
+    # The reduced shape with the axis kept as length 1 (broadcasts against the input).
+    return () if axis is None else tuple(shape[:axis]) + (1,) + tuple(shape[axis + 1:])
+
+
+def _keep(y, shape, axis):
+    """Staged: a reduced value reshaped so that it broadcasts against ``shape``."""
+    return y if axis is None else reshape(y, shape=_kept(shape, axis))
+
+
+def _keep_numeric(y, axis):
+    return y if axis is None else np.expand_dims(y, axis)
+
+
+def _tangent_axes(t, axis):
+    # Axes of a batched tangent (k, *shape) that the reduction sums over.
+    return tuple(range(1, t.ndim)) if axis is None else (axis + 1,)
+
+
+def _shape_rule(name, *, empty_ok=True):
+    def rule(x, axis=None, **_):
+        _check_axis(x, axis, name)
+        n = int(np.prod(x, dtype=np.int64)) if axis is None else x[axis]
+        if n == 0 and not empty_ok:
+            what = "an empty vector" if len(x) <= 1 else f"an empty array {format_shape(x)}"
+            raise ShapeError(f"{name} of {what}")
+        return _reduced(x, axis)
+
+    return rule
+
+
+# ------------------------------------------------------------------ sum
+
+
+def _sum_jvp(tangents, inputs, out, axis=None):
+    (t,) = tangents
+    return t.sum(axis=_tangent_axes(t, axis))
+
+
+# Σ(a + h) = Σa + Σh ; its adjoint broadcasts ḡ back over the summed axes
+sum = prim(
+    "sum",
+    lambda x, axis=None: np.sum(x, axis=axis),
+    shape=_shape_rule("sum"),
+    jvp=_sum_jvp,
+    vjp=lambda g, inputs, out, axis=None: [
+        broadcast_to(_keep(g, shape_of(inputs[0]), axis), shape_of(inputs[0]))
+    ],
+    doc="sum of the elements (0 for none)",
+)
+
+# ------------------------------------------------------------------ prod
+
+
+def _exclusive_products(x, axis):
+    """Numeric: Π_{j≠i} x_j along ``axis`` (all elements if None), without division."""
+    flat = x.reshape(-1) if axis is None else np.moveaxis(x, axis, -1)
+    ones = np.ones(flat.shape[:-1] + (1,))
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = left * right
+    return others.reshape(x.shape) if axis is None else np.moveaxis(others, -1, axis)
+
+
+def _others_product(x, axis):
+    """Staged: Π_{j≠i} x_j along ``axis`` by halving (exact at zeros, to any order)."""
+    n = shape_of(x)[axis]
+    if n == 1:
+        return np.ones(shape_of(x))
+    h = n // 2
+    left = index(x, spec=axis_slice(axis, 0, h))
+    right = index(x, spec=axis_slice(axis, h, n))
+    p_left = _keep(prod(left, axis=axis), shape_of(left), axis)
+    p_right = _keep(prod(right, axis=axis), shape_of(right), axis)
+    return concat(_others_product(left, axis) * p_right, _others_product(right, axis) * p_left,
+                  axis=axis)
+
+
+def _prod_jvp(tangents, inputs, out, axis=None):
+    (t,) = tangents
+    (x,) = inputs
+    return (t * _exclusive_products(x, axis)).sum(axis=_tangent_axes(t, axis))
+
+
+def _prod_vjp(g, inputs, out, axis=None):
+    (x,) = inputs
+    shape = shape_of(x)
+    if int(np.prod(shape, dtype=np.int64)) == 0:
+        return [None]
+    if axis is None:
+        others = reshape(_others_product(reshape(x, shape=(-1,)), 0), shape=shape)
+    else:
+        others = _others_product(x, axis)
+    return [_keep(g, shape, axis) * others]
+
+
+# Π(a + h) ≈ Πa + Σ_i (Π_{j≠i} a_j) h_i
+prod = prim(
+    "prod",
+    lambda x, axis=None: np.prod(x, axis=axis),
+    shape=_shape_rule("prod"),
+    jvp=_prod_jvp,
+    vjp=_prod_vjp,
+    doc="product of the elements (1 for none); exact derivatives at zeros",
+)
+
+# ------------------------------------------------------------------ max, min
+
+
+def _tie_weights_numeric(x, out, axis):
+    hits = (x == _keep_numeric(out, axis)).astype(np.float64)
+    return hits / hits.sum(axis=axis, keepdims=axis is not None)
+
+
+def _extremum_jvp(tangents, inputs, out, axis=None):
+    (t,) = tangents
+    (x,) = inputs
+    return (t * _tie_weights_numeric(x, out, axis)).sum(axis=_tangent_axes(t, axis))
+
+
+def _extremum_vjp(g, inputs, out, axis=None):
+    # x̄ = ḡ · [x = out] / #ties: piecewise constant weights, split at ties.
+    (x,) = inputs
+    shape = shape_of(x)
+    hits = eq(x, _keep(out, shape, axis))
+    weights = hits / _keep(sum(hits, axis=axis), shape, axis)
+    return [_keep(g, shape, axis) * weights]
+
+
+# max(a + h) ≈ max(a) + mean of h over the elements where a attains the max
+max = prim(
+    "max",
+    lambda x, axis=None: np.max(x, axis=axis),
+    shape=_shape_rule("max", empty_ok=False),
+    jvp=_extremum_jvp,
+    vjp=_extremum_vjp,
+    domain="distinct",
+    doc="largest element; ties share the derivative evenly",
+)
+
+# min(a + h) ≈ min(a) + mean of h over the elements where a attains the min
+min = prim(
+    "min",
+    lambda x, axis=None: np.min(x, axis=axis),
+    shape=_shape_rule("min", empty_ok=False),
+    jvp=_extremum_jvp,
+    vjp=_extremum_vjp,
+    domain="distinct",
+    doc="smallest element; ties share the derivative evenly",
+)
+
+# ------------------------------------------------------------------ norm
+
+
+def _norm_jvp(tangents, inputs, out, axis=None):
+    (t,) = tangents
+    (x,) = inputs
+    o = _keep_numeric(out, axis)
+    with np.errstate(all="ignore"):
+        unit = np.where(o > 0, x / o, 0.0)
+    return (t * unit).sum(axis=_tangent_axes(t, axis))
+
+
+def _norm_vjp(g, inputs, out, axis=None):
+    # x̄ = ḡ x / ‖x‖, and 0 where ‖x‖ = 0 (the untaken branch does not leak).
+    (x,) = inputs
+    shape = shape_of(x)
+    o = _keep(out, shape, axis)
+    return [_keep(g, shape, axis) * select(gt(o, 0.0), x / o, 0.0)]
+
+
+# ‖a + h‖ ≈ ‖a‖ + ⟨a, h⟩ / ‖a‖ ; at a = 0 the gradient is taken as 0
+norm = prim(
+    "norm",
+    _quiet(lambda x, axis=None: np.sqrt(np.sum(x * x, axis=axis))),
+    shape=_shape_rule("norm"),
+    jvp=_norm_jvp,
+    vjp=_norm_vjp,
+    doc="Euclidean norm sqrt(sum(v^2)) (Frobenius for a matrix); gradient 0 at v = 0",
+)
+
+# ------------------------------------------------------------------ cumulative sums
+
+
+def _cumsum_shape(x):
+    if len(x) != 1:
+        raise ShapeError(f"cumsum needs a vector, got {format_shape(x)}")
+    return tuple(x)
+
+
+def _rcumsum_impl(x):
+    return np.cumsum(x[::-1])[::-1].copy()
+
+
+# cumsum(a + h) = cumsum(a) + cumsum(h) ; adjoint: reverse cumulative sum
+cumsum = prim(
+    "cumsum",
+    np.cumsum,
+    shape=_cumsum_shape,
+    jvp=lambda tangents, inputs, out: np.cumsum(tangents[0], axis=1),
+    vjp=lambda g, inputs, out: [rcumsum(g)],
+    doc="running sums [v0, v0+v1, ...] of a vector",
+)
+
+# rcumsum(a + h) = rcumsum(a) + rcumsum(h): out_i = Σ_{j>=i} a_j ; adjoint: cumsum
+rcumsum = prim(
+    "rcumsum",
+    _rcumsum_impl,
+    shape=_cumsum_shape,
+    jvp=lambda tangents, inputs, out: np.cumsum(tangents[0][:, ::-1], axis=1)[:, ::-1],
+    vjp=lambda g, inputs, out: [cumsum(g)],
+    doc="reverse running sums (internal: the adjoint of cumsum)",
+)
+
+# ------------------------------------------------------------------ logsumexp
+
+
+def _logsumexp_impl(x, tau=1.0, axis=None):
+    # m + tau log Σ exp((x - m)/tau) with m = max: no overflow; all -inf gives -inf.
+    with np.errstate(all="ignore"):
+        m = np.max(x, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0.0)
+        s = np.sum(np.exp((x - m) / tau), axis=axis, keepdims=True)
+        out = m + tau * np.log(s)
+    return out.reshape(_reduced(x.shape, axis))
+
+
+def _logsumexp_jvp(tangents, inputs, out, tau=1.0, axis=None):
+    (t,) = tangents
+    (x,) = inputs
+    with np.errstate(all="ignore"):
+        p = np.exp((x - _keep_numeric(out, axis)) / tau)  # softmax(x / tau)
+    return (t * p).sum(axis=_tangent_axes(t, axis))
+
+
+def _logsumexp_vjp(g, inputs, out, tau=1.0, axis=None):
+    # x̄ = ḡ softmax(x/tau) = ḡ exp((x - out)/tau): written with exp, so differentiable again.
+    (x,) = inputs
+    shape = shape_of(x)
+    return [_keep(g, shape, axis) * exp((x - _keep(out, shape, axis)) / tau)]
+
+
+# lse(a + h) ≈ lse(a) + ⟨softmax(a/tau), h⟩
+logsumexp = prim(
+    "logsumexp",
+    _logsumexp_impl,
+    shape=_shape_rule("logsumexp", empty_ok=False),
+    jvp=_logsumexp_jvp,
+    vjp=_logsumexp_vjp,
+    doc="tau * log(sum(exp(v / tau))), computed stably (a smooth max)",
+)
+
+# ------------------------------------------------------------------ keyword helpers
+
+
+def keyword_tau(tau) -> float:
+    """The temperature keyword as a float; DopTypeError unless it is a number > 0."""
+    a = np.asarray(tau, dtype=np.float64)
+    if a.ndim != 0:
+        raise DopTypeError(f"tau must be a number, got an array of shape {format_shape(a.shape)}")
+    if not a > 0:
+        raise DopTypeError(f"tau must be > 0, got {float(a):g}")
+    return float(a)
+
+
+def keyword_axis(axis, x, name: str) -> int | None:
+    """The ``axis`` keyword as a non-negative int (None: all elements)."""
+    if axis is None:
+        return None
+    a = np.asarray(axis, dtype=np.float64)
+    if a.ndim != 0 or a != np.floor(a):
+        raise DopTypeError(f"{name}: axis must be an integer, got {axis!r}")
+    ndim = len(shape_of(x))
+    k = int(a)
+    if not -ndim <= k < ndim:
+        raise ShapeError(f"{name}: axis {k} is out of range for shape {format_shape(shape_of(x))}")
+    return k % ndim
+
+
+# ------------------------------------------------------------------ built-ins
+
+
+def _sum(v, axis=None):
+    return sum(v, axis=keyword_axis(axis, v, "sum"))
+
+
+def _mean(v, axis=None):
+    axis = keyword_axis(axis, v, "mean")
+    shape = shape_of(v)
+    n = int(np.prod(shape, dtype=np.int64)) if axis is None else shape[axis]
+    if n == 0:
+        raise ShapeError("mean of an empty vector")
+    return sum(v, axis=axis) / float(n)
+
+
+def _prod(v, axis=None):
+    return prod(v, axis=keyword_axis(axis, v, "prod"))
+
+
+def _extremum(reduction, pairwise, name):
+    def fn(*args, axis=None):
+        if len(args) == 1:
+            return reduction(args[0], axis=keyword_axis(axis, args[0], name))
+        if axis is not None:
+            raise DopTypeError(f"{name}: axis= applies only to {name} of one argument")
+        result = args[0]
+        for a in args[1:]:
+            result = pairwise(result, a)
+        return result
+
+    return fn
+
+
+def _norm(v, axis=None):
+    return norm(v, axis=keyword_axis(axis, v, "norm"))
+
+
+def _sumsq(v, axis=None):
+    return sum(v * v, axis=keyword_axis(axis, v, "sumsq"))
+
+
+def _dot(a, b):
+    sa, sb = shape_of(a), shape_of(b)
+    if len(sa) != 1 or sa != sb:
+        raise ShapeError(
+            "dot needs two vectors of the same length, "
+            f"got {format_shape(sa)} and {format_shape(sb)}"
+        )
+    return matmul(a, b)
+
+
+def _logsumexp(v, tau=1.0, axis=None):
+    return logsumexp(v, tau=keyword_tau(tau), axis=keyword_axis(axis, v, "logsumexp"))
+
+
+_AXIS = {"axis": None}
+
+builtin("sum", _sum, keywords=_AXIS, generator=True, doc="sum of the elements (0 for none)")
+builtin("mean", _mean, keywords=_AXIS, generator=True, doc="mean of the elements")
+builtin("prod", _prod, keywords=_AXIS, generator=True, doc="product of the elements (1 for none)")
+builtin("max", _extremum(max, maximum, "max"), variadic=True, keywords=_AXIS, generator=True,
+        doc="largest element; max(a, b, ...) is the elementwise maximum")
+builtin("min", _extremum(min, minimum, "min"), variadic=True, keywords=_AXIS, generator=True,
+        doc="smallest element; min(a, b, ...) is the elementwise minimum")
+builtin("norm", _norm, keywords=_AXIS, generator=True, doc="Euclidean norm; gradient 0 at 0")
+builtin("sumsq", _sumsq, keywords=_AXIS, generator=True, doc="sum of squares sum(v^2)")
+builtin("dot", _dot, positional=("a", "b"), doc="inner product of two vectors")
+builtin("cumsum", positional=("v",))
+builtin("logsumexp", _logsumexp, keywords={"tau": 1.0, "axis": None}, generator=True,
+        doc="tau * log(sum(exp(v / tau))), stable")

@@ -1,0 +1,402 @@
+"""The primitive registry: value, shape, JVP and VJP rules of every op, together.
+
+A primitive is one ``prim(...)`` stanza. Every consumer is derived from
+``REGISTRY``: the checker (shape rules, via abstract values), the tracer
+(``bind`` records onto the current tape), forward mode (``jvp``), reverse
+mode (``vjp``), the tests (parametrized over the registry) and the man-page
+check. Language built-ins (``BUILTINS``) are primitives marked ``user=True``
+or composites written with ``builtin(...)`` in terms of primitives.
+
+How ``bind`` decides what a call means (Autodidax's interpreters, collapsed
+into one dispatch on argument types):
+
+* all arguments concrete (``np.ndarray``)  → compute ``impl`` now (constant folding);
+* any argument ``Abstract`` (the checker)  → apply the ``shape`` rule only;
+* any argument a ``Var`` (tracing)          → compute the value and record an
+  equation on the tape that owns the Var.
+
+Rule conventions:
+
+* ``d``: elementwise ops give one local partial per input,
+  ``d_i(*inputs, out)`` (``None`` for zero). Both modes derive from it:
+  forward ``t_out = Σ d_i · t_i``; reverse ``x̄_i += sum_to(ḡ · d_i, shape_i)``.
+* ``jvp(tangents, inputs, out, **params)``: numeric, batched: each tangent is
+  an array of shape ``(k,) + input.shape`` (or None for zero) and the result
+  has shape ``(k,) + out.shape``.
+* ``vjp(cotangent, inputs, out, **params)``: written with primitives (so it
+  works on Vars and arrays alike) and returns one cotangent per input (None
+  for zero). Because it is staged, the gradient of a program is itself a tape:
+  it compiles like the value, and forward mode over it gives Hessian-vector
+  products.
+
+Must not import the front end, the CLI or Rich.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from diffopt.errors import ShapeError
+
+Shape = tuple[int, ...]
+
+
+# ------------------------------------------------------------------ value kinds
+
+
+class Abstract:
+    """A value known only by its shape (the checker's view of a parameter)."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: Shape):
+        self.shape = tuple(shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"Abstract{self.shape}"
+
+
+class Var:
+    """A traced value: slot ``id`` on ``tape``, with its value at the trace point."""
+
+    __slots__ = ("tape", "id", "value")
+
+    def __init__(self, tape, id: int, value: np.ndarray):
+        self.tape = tape
+        self.id = id
+        self.value = value
+
+    @property
+    def shape(self) -> Shape:
+        return self.value.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.value.ndim
+
+    def __repr__(self) -> str:
+        return f"Var(%{self.id}, shape={self.shape})"
+
+
+# Operator overloading lets rules read like math (``g * cos(x)``) on Vars,
+# Abstracts and arrays alike; each operator binds the matching primitive.
+def _binary_method(name, swap=False):
+    def method(self, other):
+        prim = REGISTRY[name]
+        return bind(prim, other, self) if swap else bind(prim, self, other)
+
+    return method
+
+
+for _cls in (Abstract, Var):
+    _cls.__add__ = _binary_method("add")
+    _cls.__radd__ = _binary_method("add", swap=True)
+    _cls.__sub__ = _binary_method("sub")
+    _cls.__rsub__ = _binary_method("sub", swap=True)
+    _cls.__mul__ = _binary_method("mul")
+    _cls.__rmul__ = _binary_method("mul", swap=True)
+    _cls.__truediv__ = _binary_method("div")
+    _cls.__rtruediv__ = _binary_method("div", swap=True)
+    _cls.__matmul__ = _binary_method("matmul")
+    _cls.__rmatmul__ = _binary_method("matmul", swap=True)
+    _cls.__neg__ = lambda self: bind(REGISTRY["neg"], self)
+    _cls.__array_priority__ = 1000  # ndarray op Var defers to Var's reflected method
+
+
+def is_traced(x) -> bool:
+    return isinstance(x, Var)
+
+
+def shape_of(x) -> Shape:
+    return tuple(np.shape(x)) if not isinstance(x, (Var, Abstract)) else x.shape
+
+
+def as_array(x) -> np.ndarray:
+    """A concrete float64 array (for constants entering an op)."""
+    if isinstance(x, np.ndarray) and x.dtype == np.float64:
+        return x
+    return np.asarray(x, dtype=np.float64)
+
+
+# ------------------------------------------------------------------ primitives
+
+
+@dataclass(frozen=True, eq=False)
+class Prim:
+    """One primitive. See the module docstring for the rule conventions.
+
+    Attributes:
+        name: the DSL name (``sin``) or an internal name (``sum_to``).
+        impl: ``(*arrays, **params) -> array``.
+        shape: ``(*shapes, **params) -> shape``; raises ShapeError.
+        d: elementwise local partials, one per input (None = zero partial).
+        jvp, vjp: structural rules (see module docstring).
+        nondiff: the derivative is zero everywhere (floor, comparisons, ...).
+        nargs: number of array inputs; -1 for a variadic primitive (one or
+            more inputs, e.g. ``concat``), whose ``domain`` has one entry used
+            for every input.
+        domain: per-input sampler name for tests (tests/test_ops.py draws from it):
+            "real" uniform in [-2, 2]; "positive" in [0.5, 2.5]; "nonzero"
+            ±[0.5, 2]; "unit" in [-0.9, 0.9] (asin, acos, tan); "low" in
+            [-1.5, -0.5] and "high" in [0.5, 1.5] (clip bounds, so that all
+            three pieces are exercised); "distinct" real entries at least 0.1
+            apart (max, min, sorting: no ties within a finite-difference
+            step); "condition" 0.0 or 1.0 (not differentiated).
+        doc: one line for the man page.
+        boolean: the output is a condition (0/1), usable by ``if``/``where``.
+    """
+
+    name: str
+    impl: Callable[..., np.ndarray]
+    shape: Callable[..., Shape]
+    nargs: int
+    d: tuple | None = None
+    jvp: Callable | None = None
+    vjp: Callable | None = None
+    nondiff: bool = False
+    domain: tuple[str, ...] = ()
+    doc: str = ""
+    boolean: bool = False
+
+    def __call__(self, *args, **params):
+        return bind(self, *args, **params)
+
+    @property
+    def elementwise(self) -> bool:
+        return self.d is not None
+
+    def __repr__(self) -> str:
+        return f"<prim {self.name}>"
+
+
+REGISTRY: dict[str, Prim] = {}
+
+
+def prim(
+    name: str,
+    impl: Callable,
+    *,
+    nargs: int = 1,
+    d: Any = None,
+    shape: Callable | None = None,
+    jvp: Callable | None = None,
+    vjp: Callable | None = None,
+    nondiff: bool = False,
+    domain: tuple[str, ...] | str = "real",
+    doc: str = "",
+    boolean: bool = False,
+) -> Prim:
+    """Register a primitive and return it (calling it binds it).
+
+    Elementwise primitives pass ``d`` (a partial, or a tuple of one per
+    input; ``None`` entries are zero) and get the broadcasting shape rule and
+    both derivative rules for free. Structural primitives pass ``shape``,
+    ``jvp`` and ``vjp``. ``nondiff=True`` declares a zero derivative.
+    """
+    if name in REGISTRY:
+        raise ValueError(f"primitive {name!r} registered twice")
+    if d is not None and not isinstance(d, tuple):
+        d = (d,)
+    if nondiff and d is None and shape is None:
+        d = (None,) * nargs  # elementwise, zero partials
+    if d is not None:
+        assert len(d) == nargs, name  # variadic primitives are structural
+        shape = shape or broadcast_shapes
+        jvp = jvp or functools.partial(_elementwise_jvp, d)
+        vjp = vjp or functools.partial(_elementwise_vjp, d)
+    if isinstance(domain, str):
+        domain = (domain,) * max(nargs, 1)  # variadic (nargs=-1): one sampler for all
+    assert shape is not None, f"{name}: needs a shape rule"
+    entry = Prim(name, impl, shape, nargs, d, jvp, vjp, nondiff, domain, doc, boolean)
+    REGISTRY[name] = entry
+    return entry
+
+
+# ------------------------------------------------------------------ binding
+
+_current_tape = None  # set by diffopt.tape.recording(); bind only reads it
+
+
+def set_current_tape(tape):
+    """Install the tape new equations are recorded on; returns the previous one."""
+    global _current_tape
+    previous, _current_tape = _current_tape, tape
+    return previous
+
+
+def bind(p: Prim, *args, **params):
+    """Apply primitive ``p``: compute, check shapes, or record (see module doc)."""
+    traced = False
+    abstract = False
+    for a in args:
+        if isinstance(a, Var):
+            traced = True
+        elif isinstance(a, Abstract):
+            abstract = True
+    if abstract:
+        return Abstract(p.shape(*(shape_of(a) for a in args), **params))
+    if not traced:
+        arrays = [as_array(a) for a in args]
+        p.shape(*(a.shape for a in arrays), **params)
+        return as_array(p.impl(*arrays, **params))
+    tape = next(a.tape for a in args if isinstance(a, Var))
+    return tape.record(p, args, params)
+
+
+# ------------------------------------------------------------ shape helpers
+
+
+def broadcast_shapes(*shapes: Shape, **_params) -> Shape:
+    """NumPy broadcasting, with an error that shows both shapes."""
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        shown = " and ".join(format_shape(s) for s in shapes)
+        raise ShapeError(f"shapes {shown} cannot be broadcast together") from None
+
+
+def format_shape(shape: Shape) -> str:
+    if shape == ():
+        return "() (a scalar)"
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def lift(tangent: np.ndarray, ndim: int) -> np.ndarray:
+    """Reshape a batched tangent (k, *s) so that s right-aligns with ndim axes."""
+    k = tangent.shape[0]
+    inner = tangent.shape[1:]
+    return tangent.reshape((k,) + (1,) * (ndim - len(inner)) + inner)
+
+
+def batched_zeros(k: int, shape: Shape) -> np.ndarray:
+    return np.zeros((k,) + tuple(shape))
+
+
+# ---------------------------------------------------- elementwise rules
+
+
+def _elementwise_jvp(d, tangents, inputs, out, **params):
+    # t_out = Σ_i d_i(inputs, out) · t_i, in float64 with a leading batch axis.
+    # A zero tangent contributes exactly zero even where d_i is inf or NaN.
+    total = None
+    for d_i, t_i in zip(d, tangents, strict=True):
+        if d_i is None or t_i is None:
+            continue
+        term = zero_safe_mul(lift(t_i, out.ndim), as_array(d_i(*inputs, out, **params)))
+        total = term if total is None else total + term
+    if total is None:
+        return None
+    k = next(t.shape[0] for t in tangents if t is not None)
+    return np.broadcast_to(total, (k,) + out.shape)
+
+
+def _elementwise_vjp(d, cotangent, inputs, out, **params):
+    # x̄_i = sum_to(ḡ · d_i(inputs, out), shape_i): broadcasting undone. Only
+    # traced inputs get a cotangent; ḡ = 0 gives exactly 0 even where d_i is
+    # inf/NaN, which is what keeps untaken `where` branches from leaking.
+    grads = []
+    for d_i, x in zip(d, inputs, strict=True):
+        if d_i is None or not isinstance(x, (Var, Abstract)):
+            grads.append(None)
+            continue
+        partial = d_i(*inputs, out, **params)
+        grads.append(sum_to(REGISTRY["dmul"](cotangent, partial), shape_of(x)))
+    return grads
+
+
+def zero_safe_mul(t: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """t · d, but exactly 0 where t == 0 (even if d is inf or NaN)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        product = t * d
+    if np.all(np.isfinite(d)):
+        return product
+    return np.where(t == 0.0, 0.0, product)
+
+
+def sum_to(x, shape: Shape):
+    """Sum ``x`` down to ``shape`` (the adjoint of broadcasting)."""
+    if shape_of(x) == tuple(shape):
+        return x
+    return REGISTRY["sum_to"](x, shape=tuple(shape))
+
+
+def broadcast_to(x, shape: Shape):
+    if shape_of(x) == tuple(shape):
+        return x
+    return REGISTRY["broadcast_to"](x, shape=tuple(shape))
+
+
+# ------------------------------------------------------------ user built-ins
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A function of the language: its signature and how it is computed.
+
+    ``fn`` receives evaluated positional arguments (arrays, Vars or
+    Abstracts) and keyword values (constants: Python floats or arrays), and
+    returns a value through primitives. ``positional`` names the parameters,
+    ``optional`` how many trailing ones may be omitted; ``keywords`` maps
+    keyword names to defaults. ``variadic`` built-ins take one or more
+    positional arguments. ``generator`` built-ins accept a comprehension as
+    their only positional argument (it becomes a vector).
+    """
+
+    name: str
+    fn: Callable
+    positional: tuple[str, ...]
+    keywords: dict[str, Any] = field(default_factory=dict)
+    optional: int = 0
+    variadic: bool = False
+    generator: bool = False
+    constant_args: bool = False
+    doc: str = ""
+
+    @property
+    def arity(self) -> str:
+        if self.variadic:
+            return "1 or more"
+        hi = len(self.positional)
+        lo = hi - self.optional
+        return str(hi) if lo == hi else f"{lo} to {hi}"
+
+
+BUILTINS: dict[str, Builtin] = {}
+
+
+def builtin(
+    name: str,
+    fn: Callable | None = None,
+    *,
+    positional: tuple[str, ...] = ("x",),
+    keywords: dict[str, Any] | None = None,
+    optional: int = 0,
+    variadic: bool = False,
+    generator: bool = False,
+    constant_args: bool = False,
+    doc: str = "",
+) -> Builtin:
+    """Expose a function to the language (a primitive, or a composite ``fn``)."""
+    if name in BUILTINS:
+        raise ValueError(f"built-in {name!r} registered twice")
+    if fn is None:
+        fn = REGISTRY[name]
+        doc = doc or fn.doc
+    entry = Builtin(
+        name, fn, positional, keywords or {}, optional, variadic, generator, constant_args, doc
+    )
+    BUILTINS[name] = entry
+    return entry
+
+
+# Built-in constants of the language (not redefinable).
+CONSTANTS = {"pi": np.pi, "e": np.e, "inf": np.inf}

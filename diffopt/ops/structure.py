@@ -1,0 +1,330 @@
+"""Structural primitives: indexing, its adjoint, functional update, joining arrays.
+
+The evaluator lowers ``v[i]``, ``A[:, j]`` to ``index``; ``v[i] = e`` on a
+``var`` vector to ``set_index``; ``[a, b, c]`` with traced entries to
+``stack``; ``concat(...)`` to ``concat``. ``scatter`` is the adjoint of
+``index`` (its staged VJP). Also the constant-only built-ins ``zeros``,
+``ones``, ``arange``, ``len``.
+
+Index specs are static and hashable: a tuple with one item per leading axis,
+each a Python int (negative counts from the end) or ``("slice", start, stop,
+step)`` with ints or None, as in ``v[1::2]`` → ``(("slice", 1, None, 2),)``.
+Axes not mentioned are taken whole. Out of range is a ShapeError naming the
+index and the axis length.
+
+Must not import the front end, the CLI or Rich.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from diffopt.errors import ShapeError
+from diffopt.ops.core import reshape
+from diffopt.ops.registry import (
+    Abstract,
+    Var,
+    batched_zeros,
+    broadcast_shapes,
+    builtin,
+    format_shape,
+    lift,
+    prim,
+    shape_of,
+    sum_to,
+)
+
+ALL = ("slice", None, None, None)  # the spec item of a whole axis (``:``)
+
+# ------------------------------------------------------------------ index specs
+
+
+def np_index(spec) -> tuple:
+    """The NumPy basic index of a spec."""
+    return tuple(slice(*item[1:]) if isinstance(item, tuple) else item for item in spec)
+
+
+def _batched(spec) -> tuple:
+    # The same index on a batched tangent (leading direction axis kept whole).
+    return (slice(None),) + np_index(spec)
+
+
+def indexed_shape(shape, spec) -> tuple:
+    """Shape of ``x[spec]`` for ``x`` of ``shape``; ShapeError when out of range."""
+    shape = tuple(shape)
+    if len(spec) > len(shape):
+        raise ShapeError(
+            f"too many indices: {len(spec)} for a value of shape {format_shape(shape)}"
+        )
+    out = []
+    for axis, (item, n) in enumerate(zip(spec, shape[: len(spec)], strict=True)):
+        if isinstance(item, tuple):
+            _, start, stop, step = item
+            if step == 0:
+                raise ShapeError("slice step cannot be zero")
+            out.append(len(range(*slice(start, stop, step).indices(n))))
+        elif not -n <= item < n:
+            raise ShapeError(f"index {item} is out of range for axis {axis} of length {n}")
+    return tuple(out) + shape[len(spec):]
+
+
+def axis_slice(axis: int, start: int, stop: int) -> tuple:
+    """The spec of ``start:stop`` along ``axis`` (other axes whole)."""
+    return (ALL,) * axis + (("slice", start, stop, None),)
+
+
+# ------------------------------------------------------------------ index / scatter
+
+
+def _index_jvp(tangents, inputs, out, spec):
+    (t,) = tangents
+    return t[_batched(spec)]
+
+
+# (x + h)[s] = x[s] + h[s] ; linear, its adjoint is scatter
+index = prim(
+    "index",
+    lambda x, spec: x[np_index(spec)].copy(),
+    shape=lambda x, spec: indexed_shape(x, spec),
+    jvp=_index_jvp,
+    vjp=lambda g, inputs, out, spec: [scatter(g, shape=shape_of(inputs[0]), spec=spec)],
+    doc="x[spec] with a static index spec (internal: v[i], A[:, j], v[1:])",
+)
+
+
+def _scatter_impl(g, shape, spec):
+    z = np.zeros(shape)
+    z[np_index(spec)] = g
+    return z
+
+
+def _scatter_shape(g, shape, spec):
+    target = indexed_shape(shape, spec)
+    if tuple(g) != target:
+        raise ShapeError(
+            f"cannot place {format_shape(g)} at elements of shape {format_shape(target)}"
+        )
+    return tuple(shape)
+
+
+def _scatter_jvp(tangents, inputs, out, shape, spec):
+    (t,) = tangents
+    z = batched_zeros(t.shape[0], shape)
+    z[_batched(spec)] = t
+    return z
+
+
+# scatter(g + h) = scatter(g) + scatter(h): zeros of ``shape`` with g at spec
+scatter = prim(
+    "scatter",
+    _scatter_impl,
+    shape=_scatter_shape,
+    jvp=_scatter_jvp,
+    vjp=lambda g, inputs, out, shape, spec: [index(g, spec=spec)],
+    doc="zeros of a shape with g placed at an index spec (internal: the adjoint of index)",
+)
+
+# ------------------------------------------------------------------ functional update
+
+
+def _set_index_impl(x, value, spec):
+    out = x.copy()
+    out[np_index(spec)] = value
+    return out
+
+
+def _set_index_shape(x, value, spec):
+    target = indexed_shape(x, spec)
+    if broadcast_shapes(value, target) != target:
+        raise ShapeError(
+            f"cannot assign a value of shape {format_shape(value)} "
+            f"to elements of shape {format_shape(target)}"
+        )
+    return tuple(x)
+
+
+def _set_index_jvp(tangents, inputs, out, spec):
+    tx, tv = tangents
+    k = next(t.shape[0] for t in tangents if t is not None)
+    result = batched_zeros(k, out.shape) if tx is None else np.array(tx, dtype=np.float64)
+    target = result[_batched(spec)]
+    result[_batched(spec)] = 0.0 if tv is None else lift(tv, target.ndim - 1)
+    return result
+
+
+def _set_index_vjp(g, inputs, out, spec):
+    x, value = inputs
+    gx = set_index(g, 0.0, spec=spec) if isinstance(x, (Var, Abstract)) else None
+    gv = None
+    if isinstance(value, (Var, Abstract)):
+        gv = sum_to(index(g, spec=spec), shape_of(value))
+    return [gx, gv]
+
+
+# set(x + h, s, v + k) = set(x, s, v) + set(h, s, k): x with x[s] replaced by v
+set_index = prim(
+    "set_index",
+    _set_index_impl,
+    nargs=2,
+    shape=_set_index_shape,
+    jvp=_set_index_jvp,
+    vjp=_set_index_vjp,
+    doc="x with x[spec] replaced by value (internal: v[i] = e on a var vector)",
+)
+
+# ------------------------------------------------------------------ joining
+
+
+def _concat_shape(*shapes, axis=0):
+    first = shapes[0]
+    for s in shapes:
+        if len(s) != len(first) or len(s) <= axis:
+            shown = ", ".join(format_shape(x) for x in shapes)
+            raise ShapeError(f"concat needs vectors (or matrices with equal columns), got {shown}")
+        if s[:axis] + s[axis + 1:] != first[:axis] + first[axis + 1:]:
+            raise ShapeError(
+                f"cannot concatenate {format_shape(first)} and {format_shape(s)} along axis {axis}"
+            )
+    return first[:axis] + (sum(s[axis] for s in shapes),) + first[axis + 1:]
+
+
+def _dense_tangents(tangents, inputs):
+    # Zero tangents (None) made explicit, for rules that join tangents together.
+    k = next(t.shape[0] for t in tangents if t is not None)
+    return [
+        batched_zeros(k, x.shape) if t is None else t
+        for t, x in zip(tangents, inputs, strict=True)
+    ]
+
+
+def _concat_jvp(tangents, inputs, out, axis=0):
+    return np.concatenate(_dense_tangents(tangents, inputs), axis=axis + 1)
+
+
+def _concat_vjp(g, inputs, out, axis=0):
+    grads, start = [], 0
+    for x in inputs:
+        n = shape_of(x)[axis]
+        if isinstance(x, (Var, Abstract)):
+            grads.append(index(g, spec=axis_slice(axis, start, start + n)))
+        else:
+            grads.append(None)
+        start += n
+    return grads
+
+
+# concat(a + h, b + k) = concat(a, b) + concat(h, k)
+concat = prim(
+    "concat",
+    lambda *xs, axis=0: np.concatenate(xs, axis=axis),
+    nargs=-1,
+    shape=_concat_shape,
+    jvp=_concat_jvp,
+    vjp=_concat_vjp,
+    doc="join arrays along an axis (default 0)",
+)
+
+
+def _stack_shape(*shapes):
+    for s in shapes:
+        if s != shapes[0]:
+            raise ShapeError(
+                f"stack needs values of the same shape, got {format_shape(shapes[0])} "
+                f"and {format_shape(s)}"
+            )
+    return (len(shapes),) + tuple(shapes[0])
+
+
+def _stack_jvp(tangents, inputs, out):
+    return np.stack(_dense_tangents(tangents, inputs), axis=1)
+
+
+def _stack_vjp(g, inputs, out):
+    return [
+        index(g, spec=(i,)) if isinstance(x, (Var, Abstract)) else None
+        for i, x in enumerate(inputs)
+    ]
+
+
+# stack(a + h, b + k) = stack(a, b) + stack(h, k)
+stack = prim(
+    "stack",
+    lambda *xs: np.stack(xs),
+    nargs=-1,
+    shape=_stack_shape,
+    jvp=_stack_jvp,
+    vjp=_stack_vjp,
+    doc="rows of a new leading axis: scalars make a vector, vectors a matrix",
+)
+
+# ------------------------------------------------------------------ built-ins
+
+
+def _as_vector(x):
+    # concat treats a scalar as a vector of length 1
+    return reshape(x, shape=(1,)) if shape_of(x) == () else x
+
+
+def _concat(*xs):
+    return concat(*(_as_vector(x) for x in xs))
+
+
+def constant_int(value, what: str) -> int:
+    """A non-negative integer from a constant argument, or a ShapeError naming it."""
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim != 0 or not np.isfinite(a) or a != np.floor(a) or a < 0:
+        raise ShapeError(f"{what} must be a non-negative integer, got {_show(a)}")
+    return int(a)
+
+
+def shape_argument(value, name: str) -> tuple[int, ...]:
+    """A shape given as a number ``n`` (a vector) or ``[rows, cols]``."""
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim == 0:
+        return (constant_int(a, f"{name}: the size"),)
+    if a.ndim == 1 and 1 <= a.size <= 2:
+        return tuple(constant_int(n, f"{name}: each dimension") for n in a)
+    raise ShapeError(f"{name}: the shape must be a number or [rows, cols], got {_show(a)}")
+
+
+def _show(a: np.ndarray) -> str:
+    return np.array2string(a, separator=", ") if a.ndim else f"{float(a):g}"
+
+
+def _zeros(shape):
+    return np.zeros(shape_argument(shape, "zeros"))
+
+
+def _ones(shape):
+    return np.ones(shape_argument(shape, "ones"))
+
+
+def _arange(a, b=None):
+    # arange(n) = [0, 1, ..., n-1]; arange(a, b) = [a, a+1, ..., b-1] (floats allowed)
+    start, stop = (0.0, a) if b is None else (a, b)
+    start, stop = (np.asarray(v, dtype=np.float64) for v in (start, stop))
+    if start.ndim or stop.ndim:
+        raise ShapeError("arange takes numbers, not arrays")
+    return np.arange(float(start), float(stop), dtype=np.float64)
+
+
+def _len(v):
+    # Only the shape is read: len of a parameter is a constant too.
+    shape = shape_of(v)
+    if shape == ():
+        raise ShapeError("len of a scalar: len needs a vector or a matrix")
+    return np.asarray(float(shape[0]))
+
+
+builtin("concat", _concat, positional=("a",), variadic=True,
+        doc="join vectors (a scalar counts as a vector of length 1)")
+builtin("stack", stack, positional=("a",), variadic=True,
+        doc="rows of a matrix (scalars make a vector)")
+builtin("zeros", _zeros, positional=("shape",), constant_args=True,
+        doc="zeros(n) or zeros([rows, cols])")
+builtin("ones", _ones, positional=("shape",), constant_args=True,
+        doc="ones(n) or ones([rows, cols])")
+builtin("arange", _arange, positional=("a", "b"), optional=1, constant_args=True,
+        doc="arange(n) = [0, ..., n-1]; arange(a, b) = [a, a+1, ..., < b]")
+builtin("len", _len, positional=("v",),
+        doc="the length of a vector (rows of a matrix); always a constant")

@@ -1,0 +1,158 @@
+"""Result dataclasses of the API, whose ``to_json`` follows ../shared/cli.md.
+
+Fields carry the JSON contract's names. Values are floats or NumPy arrays;
+``report.jsonout`` turns them into plain JSON (NaN/inf as strings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def _plain(value):
+    if isinstance(value, np.ndarray):
+        return float(value) if value.ndim == 0 else value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return float(value)
+    return value
+
+
+def _plain_dict(d: dict) -> dict:
+    return {k: _plain(v) for k, v in d.items()}
+
+
+@dataclass(frozen=True)
+class ObjectiveInfo:
+    name: str | None
+    value: float
+    sense: str
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "value": self.value, "sense": self.sense}
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    objective: ObjectiveInfo
+    lets: dict
+    params: dict
+    constraints: list = field(default_factory=list)
+    warnings: tuple = ()
+
+    def to_json(self) -> dict:
+        return {
+            "objective": self.objective.value,
+            "lets": _plain_dict(self.lets),
+            "params": _plain_dict(self.params),
+        }
+
+
+@dataclass(frozen=True)
+class GradResult:
+    objective: ObjectiveInfo
+    gradient: dict
+    mode: str
+    params: dict = field(default_factory=dict)
+    timing: dict | None = None
+    warnings: tuple = ()
+
+    def to_json(self) -> dict:
+        out = {
+            "objective": self.objective.value,
+            "gradient": _plain_dict(self.gradient),
+            "mode": self.mode,
+        }
+        if self.timing is not None:
+            out["timing"] = dict(self.timing)
+        return out
+
+
+@dataclass(frozen=True)
+class CheckEntry:
+    param: str
+    index: tuple
+    forward: float
+    reverse: float
+    numeric: float
+    abs_error: float
+    rel_error: float
+    ok: bool
+
+    def to_json(self) -> dict:
+        return {
+            "param": self.param,
+            "index": list(self.index),
+            "forward": self.forward,
+            "reverse": self.reverse,
+            "numeric": self.numeric,
+            "abs_error": self.abs_error,
+            "rel_error": self.rel_error,
+            "ok": self.ok,
+        }
+
+
+@dataclass(frozen=True)
+class CheckPoint:
+    at: dict
+    entries: list
+    taylor: dict | None = None
+    notes: tuple = ()
+
+    def to_json(self) -> dict:
+        out = {"at": _plain_dict(self.at), "entries": [e.to_json() for e in self.entries]}
+        if self.taylor is not None:
+            out["taylor"] = self.taylor
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    passed: bool
+    points: list
+
+    def to_json(self) -> dict:
+        return {"passed": self.passed, "points": [p.to_json() for p in self.points]}
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    problem: str
+    status: str
+    message: str
+    method: str
+    mode: str
+    objective: ObjectiveInfo
+    params: dict
+    start: dict
+    lets: dict
+    gradient_norm: float
+    iterations: int
+    evaluations: dict
+    constraints: list
+    time_s: float
+    fit: dict | None = None
+    warnings: tuple = ()
+
+    def to_json(self) -> dict:
+        out = {
+            "problem": self.problem,
+            "status": self.status,
+            "message": self.message,
+            "method": self.method,
+            "mode": self.mode,
+            "objective": self.objective.to_json(),
+            "params": _plain_dict(self.params),
+            "lets": _plain_dict(self.lets),
+            "gradient_norm": self.gradient_norm,
+            "iterations": self.iterations,
+            "evaluations": dict(self.evaluations),
+            "constraints": [_plain_dict(c) for c in self.constraints],
+            "time_s": self.time_s,
+        }
+        if self.fit is not None:
+            out["fit"] = self.fit
+        return out

@@ -1,0 +1,223 @@
+"""Static checks of a parsed program, before anything is evaluated.
+
+Owns the rules that need no values: every name used is declared before its
+use (with "did you mean" from the names in scope and the built-ins), nothing
+is declared twice or shadows a built-in, ``def``s do not recurse, ``break``
+sits in a loop, top-level-only statements are at top level, and there is
+exactly one objective. Shapes, arity and constness are checked by running
+the program abstractly (diffopt/program.py ``check``). Walks are iterative.
+"""
+
+from __future__ import annotations
+
+from diffopt.errors import DopNameError, DopTypeError, did_you_mean
+from diffopt.ops.registry import BUILTINS, CONSTANTS
+from diffopt.syntax import ast
+
+_SPECIAL_FUNCTIONS = ("csv", "root", "argmin")
+_TOP_LEVEL_ONLY = {"const", "data", "param", "def", "option", "var", "objective", "constraint"}
+
+
+def _statement_kind(stmt) -> str:
+    if isinstance(stmt, ast.Decl):
+        return stmt.kind
+    return {ast.ParamDecl: "param", ast.Def: "def", ast.Objective: "objective",
+            ast.Constraint: "constraint"}.get(type(stmt), "")
+
+
+def check_names(program: ast.Program) -> None:
+    """Raise the first name or structure error in ``program`` (source order)."""
+    declared: dict[str, tuple] = {}  # name -> (kind, span) of top-level declarations
+    later = _all_declarations(program)
+    objectives = []
+    # (statements, index, depth in loops, local names of the block)
+    frames = [[program.statements, 0, 0, {}]]
+    while frames:
+        frame = frames[-1]
+        statements, index, loops, local = frame
+        if index >= len(statements):
+            frames.pop()
+            continue
+        frame[1] += 1
+        stmt = statements[index]
+        top = len(frames) == 1
+        kind = _statement_kind(stmt)
+        if kind in _TOP_LEVEL_ONLY and not top:
+            word = {"objective": "minimize/maximize", "constraint": "subject to"}.get(kind, kind)
+            raise DopTypeError(f"'{word}' is only allowed at the top level, not inside a block",
+                               stmt.span)
+        scope = _Scope(declared, local, later)
+        if isinstance(stmt, ast.Decl):
+            for binding in stmt.bindings:
+                if stmt.kind != "option":
+                    scope.check_expr(binding.value)
+                    scope.declare(binding.name, stmt.kind, binding.name_span, top)
+        elif isinstance(stmt, ast.ParamDecl):
+            for item in stmt.items:
+                for part in (*(item.dims or ()), item.lower, item.upper):
+                    if part is not None:
+                        scope.check_expr(part)
+                if item.start is not None:
+                    if item.random_start and isinstance(item.start, ast.Call):
+                        for arg in item.start.args:
+                            scope.check_expr(arg)
+                    else:
+                        scope.check_expr(item.start)
+                scope.declare(item.name, "param", item.name_span, top)
+        elif isinstance(stmt, ast.Def):
+            _check_def(stmt, scope)
+            scope.declare(stmt.name, "def", stmt.name_span, top)
+        elif isinstance(stmt, ast.Objective):
+            objectives.append(stmt)
+            if len(objectives) > 1:
+                raise DopTypeError(
+                    "a problem has exactly one objective; this is a second one",
+                    stmt.span,
+                    notes=[f"the first is at {objectives[0].span.location}"],
+                )
+            scope.check_expr(stmt.expr)
+        elif isinstance(stmt, ast.Constraint):
+            scope.check_expr(stmt.expr)
+        elif isinstance(stmt, ast.Assign):
+            target = scope.resolve(stmt.name, stmt.name_span)
+            if target != "var":
+                raise DopTypeError(
+                    f"cannot assign to '{stmt.name}': it is a {target}, not a var",
+                    stmt.name_span,
+                    hint=f"declare it with 'var {stmt.name} = ...' to change it in a loop",
+                )
+            for item in stmt.index or ():
+                scope.check_expr(item)
+            scope.check_expr(stmt.value)
+        elif isinstance(stmt, ast.For):
+            scope.check_expr(stmt.range.start)
+            scope.check_expr(stmt.range.stop)
+            frames.append([stmt.body, 0, loops + 1, {**local, stmt.var: "loop index"}])
+        elif isinstance(stmt, ast.If):
+            scope.check_expr(stmt.test)
+            if stmt.orelse:
+                frames.append([stmt.orelse, 0, loops, dict(local)])
+            frames.append([stmt.body, 0, loops, dict(local)])
+        elif isinstance(stmt, ast.Break):
+            if loops == 0:
+                raise DopTypeError("'break' outside a loop", stmt.span)
+    if not objectives:
+        end = program.span.source.span(len(program.span.source.text)) if program.span else None
+        raise DopTypeError("the problem has no objective", end,
+                           hint="add 'minimize <expression>' or 'maximize <expression>'")
+
+
+def _all_declarations(program: ast.Program) -> dict:
+    found = {}
+    for stmt in program.statements:
+        if isinstance(stmt, ast.Decl):
+            for b in stmt.bindings:
+                found.setdefault(b.name, b.name_span)
+        elif isinstance(stmt, ast.ParamDecl):
+            for item in stmt.items:
+                found.setdefault(item.name, item.name_span)
+        elif isinstance(stmt, ast.Def):
+            found.setdefault(stmt.name, stmt.name_span)
+    return found
+
+
+def _check_def(stmt: ast.Def, scope: _Scope):
+    seen = set()
+    for p in stmt.params:
+        if p in seen:
+            raise DopNameError(f"parameter '{p}' appears twice in '{stmt.name}'", stmt.span)
+        seen.add(p)
+    inner = _Scope(scope.declared, {**scope.local, **{p: "def argument" for p in stmt.params}},
+                   scope.later, defining=stmt)
+    inner.check_expr(stmt.body)
+
+
+class _Scope:
+    def __init__(self, declared, local, later, defining: ast.Def | None = None):
+        self.declared = declared
+        self.local = local
+        self.later = later
+        self.defining = defining
+
+    def declare(self, name, kind, span, top):
+        if name in CONSTANTS or name in BUILTINS or name in _SPECIAL_FUNCTIONS:
+            what = "constant" if name in CONSTANTS else "function"
+            raise DopNameError(f"'{name}' is a built-in {what} and cannot be redefined", span)
+        if name in self.declared or name in self.local:
+            previous = self.declared.get(name)
+            note = [f"'{name}' was first declared at {previous[1].location}"] if previous else []
+            raise DopNameError(f"'{name}' is already defined", span, notes=note)
+        if top:
+            self.declared[name] = (kind, span)
+        else:
+            self.local[name] = kind
+
+    def resolve(self, name, span) -> str:
+        if name in self.local:
+            return self.local[name]
+        if name in self.declared:
+            return self.declared[name][0]
+        if name in CONSTANTS:
+            return "built-in constant"
+        if name in BUILTINS or name in _SPECIAL_FUNCTIONS:
+            return "built-in function"
+        if self.defining is not None and name == self.defining.name:
+            raise DopTypeError(f"'{name}' calls itself: a def cannot be recursive", span)
+        if name in self.later:
+            raise DopNameError(f"'{name}' is used before it is declared", span,
+                               notes=[f"it is declared at {self.later[name].location}"])
+        candidates = list(self.local) + list(self.declared) + list(CONSTANTS) + list(BUILTINS)
+        raise DopNameError(f"unknown name '{name}'", span, hint=did_you_mean(name, candidates))
+
+    def check_expr(self, root) -> None:
+        stack = [(root, self.local)]
+        while stack:
+            node, local = stack.pop()
+            kind = type(node)
+            if kind is ast.Name:
+                kind_of = _Scope(self.declared, local, self.later, self.defining).resolve(
+                    node.id, node.span)
+                if kind_of in ("def", "built-in function"):
+                    raise DopTypeError(f"'{node.id}' is a function; call it with ( )", node.span)
+            elif kind is ast.Call:
+                stack.extend((a, local) for a in node.args)
+                stack.extend((k.value, local) for k in node.keywords)
+                if isinstance(node.func, ast.Name):
+                    self._check_function(node.func, local)
+                else:
+                    stack.append((node.func, local))
+            elif kind is ast.Comprehension:
+                inner = dict(local)
+                for clause in node.clauses:
+                    if isinstance(clause, ast.CompFor):
+                        stack.append((clause.range.start, dict(inner)))
+                        stack.append((clause.range.stop, dict(inner)))
+                        inner[clause.var] = "comprehension index"
+                    else:
+                        stack.append((clause.test, dict(inner)))
+                stack.append((node.element, inner))
+            elif kind is ast.Lambda:
+                stack.append((node.body, {**local, node.var: "implicit variable"}))
+            elif kind is ast.Field:
+                stack.append((node.value, local))
+            else:
+                stack.extend((child, local) for child in ast.children(node))
+
+    def _check_function(self, func: ast.Name, local):
+        name = func.id
+        if name in BUILTINS or name in _SPECIAL_FUNCTIONS:
+            return
+        if name in self.declared and self.declared[name][0] == "def":
+            return
+        if name in local or name in self.declared:
+            kind = local.get(name) or self.declared[name][0]
+            raise DopTypeError(f"'{name}' is a {kind}, not a function", func.span)
+        if self.defining is not None and name == self.defining.name:
+            raise DopTypeError(f"'{name}' calls itself: a def cannot be recursive", func.span)
+        if name in self.later:
+            raise DopNameError(f"'{name}' is used before it is declared", func.span,
+                               notes=[f"it is declared at {self.later[name].location}"])
+        defs = [n for n, (k, _) in self.declared.items() if k == "def"]
+        raise DopNameError(f"unknown function '{name}'", func.span,
+                           hint=did_you_mean(name, list(BUILTINS) + defs
+                                             + list(_SPECIAL_FUNCTIONS)))

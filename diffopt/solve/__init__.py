@@ -1,0 +1,1 @@
+"""Solvers: pure functions of an objective/gradient oracle (no parsing, no printing)."""

@@ -1,0 +1,372 @@
+"""The solve driver: ``minimize`` runs one method until a stopping rule fires.
+
+Owns method selection (``auto``), option checks, evaluation counting, the
+stopping rules, best-so-far tracking, Ctrl-C (KeyboardInterrupt is caught
+here so the best point can be reported) and the per-iteration
+``IterationInfo`` events. It never prints and never imports Rich or the CLI;
+a caller that wants progress passes ``callback``.
+
+Defaults (for the man page):
+
+- ``tol`` = 1e-8. Converged when the largest absolute component of the
+  gradient is <= tol; with bounds, of the projected gradient
+  x - clip(x - g, lower, upper), which is zero at a bound-constrained minimum.
+  With general constraints, the same test on the augmented Lagrangian in each
+  round, and the largest constraint violation must also be <= tol.
+- Also converged (gradient methods, after an accepted step) when precision
+  is exhausted: every coordinate moved by at most 1e-12 (1 + |x_i|), or the
+  objective changed by at most 1e-15 max(1, |f|) (relative).
+- nelder-mead: converged when the objective spread over the simplex is
+  <= tol (1 + |f|) and the vertices lie within sqrt(tol) (1 + max|x|) of the
+  best one. Its gradient norm is reported as NaN (it never computes one).
+- ``max_iter``: gd, momentum, adam, bfgs, lbfgs 1000; newton, lm 200;
+  nelder-mead max(1000, 200 n). Under general constraints the limit counts
+  inner iterations over all augmented-Lagrangian rounds.
+- ``lr`` (gd, momentum, adam only): gd 0.1; momentum 0.01 with momentum
+  coefficient 0.9; adam 0.01 with beta1 0.9, beta2 0.999, eps 1e-8. (The
+  seed blog's terrain example runs gd with ``--lr 1.5 --max-iter 20``.)
+- ``auto``: lm for a least-squares objective (residuals and Jacobian
+  available) without general constraints, else lbfgs (projected when there
+  are bounds).
+
+Statuses: "converged"; "max_iter" (the limit was reached first); "failed"
+(non-finite objective or gradient at the start, a line search or trust
+region that can make no progress, or constraints left violated); and
+"interrupted" (Ctrl-C: the best point found so far is returned). Whatever
+the status, the returned point is the best one seen, except that a converged
+run returns the point that met the rule. The start point is first clipped
+into the bounds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from diffopt.errors import OptionError, did_you_mean
+from diffopt.solve.constraints import augmented_lagrangian, constraint_report
+from diffopt.solve.linesearch import is_finite
+from diffopt.solve.methods import (
+    METHOD_NAMES,
+    METHODS,
+    Method,
+    Settings,
+    State,
+    choose_auto,
+    projected_gradient,
+)
+from diffopt.solve.oracle import IterationInfo, Oracle
+from diffopt.solve.result import Run, SolveOutcome
+
+DEFAULT_TOL = 1e-8
+STEP_TOL = 1e-12  # relative per-coordinate step below which precision is exhausted
+OBJECTIVE_TOL = 1e-15  # relative objective change below which precision is exhausted
+
+Callback = Callable[[IterationInfo], None]
+
+
+def _num(v: float) -> str:
+    return f"{v:.2g}"
+
+
+# ---------------------------------------------------------------- counting evaluations
+
+
+@dataclass
+class _Counts:
+    objective: int = 0
+    gradient: int = 0
+    hessian: int = 0
+
+
+def _counting(oracle: Oracle, counts: _Counts) -> Oracle:
+    """The same oracle with every call tallied; a Hessian is assembled from hvp if need be."""
+
+    def value(x):
+        counts.objective += 1
+        return oracle.value(x)
+
+    def value_and_grad(x):
+        counts.objective += 1
+        counts.gradient += 1
+        return oracle.value_and_grad(x)
+
+    def hessian(x):
+        counts.hessian += 1
+        if oracle.hessian is not None:
+            return oracle.hessian(x)
+        return np.column_stack([oracle.hvp(x, e) for e in np.eye(oracle.n)])
+
+    def residuals(x):
+        counts.objective += 1
+        return oracle.residuals(x)
+
+    def jacobian(x):
+        counts.objective += 1
+        counts.gradient += 1
+        return oracle.jacobian(x)
+
+    has_hessian = oracle.hessian is not None or oracle.hvp is not None
+    return replace(
+        oracle,
+        value=value,
+        value_and_grad=value_and_grad,
+        hessian=hessian if has_hessian else None,
+        residuals=residuals if oracle.residuals is not None else None,
+        jacobian=jacobian if oracle.jacobian is not None else None,
+    )
+
+
+# ---------------------------------------------------------------- one run of one method
+
+
+def gradient_norm(st: State, s: Settings) -> float:
+    """Largest |component| of the (projected, when bounded) gradient; NaN without one."""
+    if st.g is None:
+        return math.nan
+    g = projected_gradient(st.x, st.g, s) if s.bounded else st.g
+    return float(np.max(np.abs(g), initial=0.0))
+
+
+def _gradient_rule(gnorm: float, tol: float, s: Settings) -> str | None:
+    if gnorm <= tol:
+        what = "projected gradient norm" if s.bounded else "gradient norm"
+        return f"{what} {_num(gnorm)} below tol {_num(tol)}"
+    return None
+
+
+def _stopping_rule(
+    prev: State, st: State, gnorm: float, tol: float, spec: Method, s: Settings
+) -> tuple[str, str] | None:
+    """(status, message) when the run should stop after this update, else None."""
+    message = _gradient_rule(gnorm, tol, s)
+    if message is None and spec.converged is not None:
+        message = spec.converged(st, tol)
+    if message is not None:
+        return "converged", message
+    suffix = f"; gradient norm {_num(gnorm)}"
+    if st.exhausted:
+        return "converged", f"{st.exhausted}: precision is exhausted{suffix}"
+    if st.moved and st.g is not None:
+        if np.all(np.abs(st.x - prev.x) <= STEP_TOL * np.abs(st.x)):
+            return "converged", (
+                f"the last step changed no coordinate by more than {_num(STEP_TOL)} "
+                f"(relative): precision is exhausted{suffix}"
+            )
+        change = abs(prev.f - st.f)
+        if change <= OBJECTIVE_TOL * max(abs(prev.f), abs(st.f)):
+            change /= max(abs(prev.f), abs(st.f), math.ulp(0.0))
+            return "converged", (
+                f"the objective changed by only {_num(change)} (relative) in the last step: "
+                f"precision is exhausted{suffix}"
+            )
+    if st.stall:
+        if st.g is None:
+            return "failed", st.stall
+        return "failed", f"{st.stall}; gradient norm {_num(gnorm)} is above tol {_num(tol)}"
+    return None
+
+
+def run_method(
+    oracle: Oracle,
+    x0: np.ndarray,
+    spec: Method,
+    settings: Settings,
+    *,
+    tol: float,
+    max_iter: int,
+    callback: Callback | None = None,
+    started: float | None = None,
+    first_iteration: int = 0,
+    violation_at: Callable[[np.ndarray], float] | None = None,
+) -> Run:
+    """Iterate ``spec`` from x0 until a stopping rule fires (see the module docstring).
+
+    Args:
+        oracle: the (counted) problem.
+        x0: start point, inside the bounds.
+        spec: the method.
+        settings: bounds and step sizes.
+        tol: gradient tolerance.
+        max_iter: iteration limit for this run.
+        callback: receives one IterationInfo per iteration.
+        started: perf_counter() at the start of the whole solve (for ``elapsed``).
+        first_iteration: iterations already done by earlier runs (event numbering).
+        violation_at: x -> largest constraint violation, for the events.
+
+    Returns:
+        A Run. KeyboardInterrupt is caught and turned into status "interrupted".
+    """
+    started = time.perf_counter() if started is None else started
+    try:
+        st = spec.init(oracle, x0, settings)
+    except KeyboardInterrupt:
+        return Run(x0, math.nan, math.nan, "interrupted", "interrupted before the start "
+                   "point was evaluated", 0)  # fmt: skip
+    gnorm = gradient_norm(st, settings)
+    if not is_finite(st.f, st.g):
+        what = "objective" if not np.isfinite(st.f) else "gradient"
+        shown = _num(st.f) if what == "objective" else "not finite"
+        return Run(st.x, st.f, gnorm, "failed", f"the {what} is {shown} at the start point", 0)
+    message = _gradient_rule(gnorm, tol, settings)
+    if message is not None:
+        return Run(st.x, st.f, gnorm, "converged", message, 0)
+
+    best, best_gnorm = st, gnorm
+    k = 0
+    try:
+        while k < max_iter:
+            prev = st
+            st = spec.update(oracle, st, settings)
+            k += 1
+            gnorm = gradient_norm(st, settings)
+            if st.f < best.f:
+                best, best_gnorm = st, gnorm
+            if callback is not None:
+                callback(IterationInfo(
+                    iteration=first_iteration + k,
+                    objective=st.f,
+                    gradient_norm=gnorm,
+                    step=float(np.linalg.norm(st.x - prev.x)),
+                    elapsed=time.perf_counter() - started,
+                    x=st.x.copy(),
+                    max_violation=violation_at(st.x) if violation_at is not None else 0.0,
+                ))  # fmt: skip
+            verdict = _stopping_rule(prev, st, gnorm, tol, spec, settings)
+            if verdict is not None:
+                status, message = verdict
+                if status == "converged":
+                    return Run(st.x, st.f, gnorm, status, message, k)
+                return Run(best.x, best.f, best_gnorm, status, message, k)
+    except KeyboardInterrupt:
+        message = f"interrupted after {k} iterations; this is the best point found so far"
+        return Run(best.x, best.f, best_gnorm, "interrupted", message, k)
+    if best.g is None:
+        message = f"reached the iteration limit ({max_iter})"
+    else:
+        message = (
+            f"reached the iteration limit ({max_iter}); gradient norm {_num(best_gnorm)} "
+            f"is above tol {_num(tol)}"
+        )
+    return Run(best.x, best.f, best_gnorm, "max_iter", message, k)
+
+
+# ---------------------------------------------------------------- the public entry point
+
+
+def _resolve_method(oracle: Oracle, method: str) -> Method:
+    if method not in METHOD_NAMES:
+        hint = did_you_mean(method, METHOD_NAMES)
+        raise OptionError(
+            f"unknown method '{method}'; choose one of {', '.join(METHOD_NAMES)}", hint=hint
+        )
+    name = choose_auto(oracle) if method == "auto" else method
+    spec = METHODS[name]
+    if spec.needs == "residuals" and (oracle.residuals is None or oracle.jacobian is None):
+        raise OptionError(
+            "method 'lm' needs a least-squares objective (a sum of squares of residuals)",
+            hint="use --method lbfgs or --method auto",
+        )
+    return spec
+
+
+def _positive(option: str, value: float | None, default: float) -> float:
+    if value is None:
+        return default
+    value = float(value)
+    if not (math.isfinite(value) and value > 0.0):
+        raise OptionError(f"{option} must be a positive number, got {value!r}")
+    return value
+
+
+def _bounds(oracle: Oracle) -> tuple[np.ndarray, np.ndarray]:
+    n = oracle.n
+    lower = np.full(n, -np.inf) if oracle.lower is None else np.asarray(oracle.lower, float)
+    upper = np.full(n, np.inf) if oracle.upper is None else np.asarray(oracle.upper, float)
+    assert lower.shape == upper.shape == (n,), "bounds must have shape (n,)"
+    assert not np.any(lower > upper), "lower bound above upper bound"
+    return lower, upper
+
+
+def minimize(
+    oracle: Oracle,
+    x0: np.ndarray,
+    *,
+    method: str = "auto",
+    max_iter: int | None = None,
+    tol: float | None = None,
+    lr: float | None = None,
+    callback: Callback | None = None,
+) -> SolveOutcome:
+    """Minimise the oracle's objective from x0.
+
+    Args:
+        oracle: the problem (objective, derivatives, bounds, constraints).
+        x0: start point, shape (n,); clipped into the bounds first.
+        method: "auto" or one of gd, momentum, adam, bfgs, lbfgs, newton, lm,
+            nelder-mead.
+        max_iter: iteration limit (default per method, see the module docstring).
+        tol: gradient (and constraint) tolerance, default 1e-8.
+        lr: step size for gd, momentum and adam (ignored by the others).
+        callback: called with one IterationInfo per iteration; it may raise
+            KeyboardInterrupt to stop the solve (status "interrupted").
+
+    Returns:
+        A SolveOutcome.
+
+    Raises:
+        OptionError: unknown method, lm without residuals, non-positive tol,
+            lr or negative max_iter.
+    """
+    started = time.perf_counter()
+    spec = _resolve_method(oracle, method)
+    tol = _positive("--tol", tol, DEFAULT_TOL)
+    lr = _positive("--lr", lr, spec.lr if spec.lr is not None else 0.1)
+    if max_iter is None:
+        max_iter = spec.max_iter(oracle.n)
+    elif int(max_iter) != max_iter or max_iter < 0:
+        raise OptionError(f"--max-iter must be a non-negative integer, got {max_iter!r}")
+    lower, upper = _bounds(oracle)
+    x0 = np.asarray(x0, dtype=float).reshape(oracle.n)
+    x0 = np.clip(x0, lower, upper)
+    settings = Settings(lower, upper, lr=lr, tol=tol)
+    counts = _Counts()
+    counted = _counting(oracle, counts)
+    cons = oracle.constraints if oracle.constraints and oracle.constraints.names else None
+
+    def inner(merit, x, inner_tol, budget, first, violation_at):
+        return run_method(
+            merit, x, spec, settings, tol=inner_tol, max_iter=max(budget, 0),
+            callback=callback, started=started, first_iteration=first,
+            violation_at=violation_at,
+        )  # fmt: skip
+
+    with np.errstate(all="ignore"):  # non-finite values are handled explicitly
+        if oracle.n == 0:
+            f = float(counted.value(x0))
+            run = Run(x0, f, 0.0, "converged", "there are no parameters to optimise", 0)
+        elif cons is None:
+            run = inner(counted, x0, tol, max_iter, 0, None)
+        else:
+            run = augmented_lagrangian(counted, x0, inner=inner, tol=tol, max_iter=max_iter)
+        values = violations = None
+        if cons is not None:
+            values, violations = constraint_report(cons, run.x)
+    return SolveOutcome(
+        x=np.array(run.x, dtype=float),
+        objective=float(run.objective),
+        gradient_norm=float(run.gradient_norm),
+        status=run.status,
+        message=run.message,
+        method=spec.name,
+        iterations=run.iterations,
+        evaluations={"objective": counts.objective, "gradient": counts.gradient,
+                     "hessian": counts.hessian},
+        constraint_values=values,
+        constraint_violations=violations,
+        time_s=time.perf_counter() - started,
+    )  # fmt: skip

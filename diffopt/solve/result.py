@@ -1,0 +1,85 @@
+"""The outcome of one solve: what ``diffopt solve`` reports, in the JSON contract's names.
+
+This module owns only the result record. It does not format, print or
+serialise (``report/`` does that) and imports nothing from the rest of
+diffopt, so the CLI, the API and the tests can all depend on it cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Status = Literal["converged", "max_iter", "failed", "interrupted"]
+
+STATUSES: tuple[str, ...] = ("converged", "max_iter", "failed", "interrupted")
+
+
+@dataclass(frozen=True, eq=False)
+class SolveOutcome:
+    """What a solve found and why it stopped.
+
+    Attributes:
+        x: the best point found (inside the bounds), shape (n,).
+        objective: f(x) (for least squares, ``residual_scale * sum(r^2)``).
+        gradient_norm: largest absolute component of the gradient at ``x``;
+            of the projected gradient ``x - clip(x - g, lower, upper)`` when
+            bounds exist; of the Lagrangian's gradient when general
+            constraints exist; NaN for the derivative-free nelder-mead.
+        status: "converged", "max_iter", "failed" or "interrupted".
+        message: a plain-language reason for stopping.
+        method: the method that ran ("lbfgs", "lm", ...), the concrete choice
+            when ``auto`` was asked for.
+        iterations: iterations performed (inner iterations, summed, under an
+            augmented Lagrangian).
+        evaluations: {"objective": k, "gradient": k, "hessian": k}: calls that
+            computed f or residuals, calls that computed the gradient or the
+            Jacobian (a call returning both counts in both), and Hessians formed.
+        constraint_values: c(x) of the general constraints, or None without any.
+        constraint_violations: per-constraint violation (>= 0), or None.
+        time_s: wall-clock seconds spent in the solve.
+    """
+
+    x: np.ndarray
+    objective: float
+    gradient_norm: float
+    status: Status
+    message: str
+    method: str
+    iterations: int
+    evaluations: dict[str, int]
+    constraint_values: np.ndarray | None
+    constraint_violations: np.ndarray | None
+    time_s: float
+
+    def __post_init__(self) -> None:
+        assert self.status in STATUSES, self.status
+        assert set(self.evaluations) == {"objective", "gradient", "hessian"}
+
+    @property
+    def converged(self) -> bool:
+        return self.status == "converged"
+
+    @property
+    def max_violation(self) -> float:
+        """Largest constraint violation (0.0 without general constraints)."""
+        v = self.constraint_violations
+        return float(np.max(v)) if v is not None and v.size else 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """One run of one method, as the driver hands it on (internal to diffopt.solve).
+
+    ``objective`` and ``gradient_norm`` refer to the function the method saw:
+    under an augmented Lagrangian that is the merit function of one round.
+    """
+
+    x: np.ndarray
+    objective: float
+    gradient_norm: float
+    status: Status
+    message: str
+    iterations: int

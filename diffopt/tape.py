@@ -1,0 +1,378 @@
+"""The tape: a flat, topologically ordered program of primitive equations.
+
+Tracing a .dop program at a point records every primitive applied to
+parameter-dependent values (``Tape.record``, called by ``registry.bind``):
+values that do not depend on parameters are computed once and stay
+constants. Equal equations are merged as they are recorded (common
+subexpressions, keyed on primitive, inputs and static parameters).
+
+Over a tape this module provides every interpretation the engine needs:
+
+* ``stage_gradient``: reverse mode. Walks the equations backwards and applies
+  each primitive's staged VJP rule, which records the adjoint computation on
+  the same tape. The gradient is then just more equations.
+* ``compile_outputs``: generates straight-line Python/NumPy source for the
+  equations the requested outputs need (dead code dropped) and compiles it
+  once; evaluation never walks Python objects per node.
+* ``forward``: forward mode (dual numbers with a batch of k tangent
+  directions) by the primitives' JVP rules. Over a tape that includes the
+  staged gradient it gives Hessian-vector products and dense Hessians.
+* ``first_nonfinite``: NaN/inf provenance, replaying equation by equation to
+  name the first primitive (and its span) whose output stopped being finite.
+
+Branch decisions taken while tracing are ``guards`` (a condition's slot and
+the value it had); a compiled tape is reused while every guard holds.
+Loops, sweeps and liveness are iterative: a 10^6-equation tape works.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from diffopt.ops.registry import Prim, Var, as_array
+from diffopt.source import Span
+
+
+@dataclass(frozen=True)
+class Eqn:
+    """``out = prim(*args, **params)``; an arg is a slot number or a constant."""
+
+    prim: Prim
+    args: tuple
+    params: dict
+    out: int
+    span: Span | None
+    mode: str  # "value" for the program itself, "reverse" for staged adjoints
+
+
+@dataclass
+class Guard:
+    """A branch decision: slot ``slot`` held ``taken`` (truthy or not) when traced."""
+
+    slot: int
+    taken: bool
+    span: Span | None
+
+
+@dataclass
+class Tape:
+    """A recording: slots (one value each), equations, inputs and guards."""
+
+    values: list = field(default_factory=list)
+    eqns: list = field(default_factory=list)
+    producer: list = field(default_factory=list)  # equation index per slot, -1 for inputs
+    inputs: list = field(default_factory=list)  # slots of the parameters
+    guards: list = field(default_factory=list)
+    span: Span | None = None  # span given to equations recorded now
+    mode: str = "value"
+    _cse: dict = field(default_factory=dict)
+    _constants: list = field(default_factory=list)  # keeps constant ids unique
+
+    # ------------------------------------------------------------- recording
+
+    def new_input(self, value: np.ndarray) -> Var:
+        slot = len(self.values)
+        self.values.append(as_array(value))
+        self.producer.append(-1)
+        self.inputs.append(slot)
+        return Var(self, slot, self.values[slot])
+
+    def record(self, p: Prim, args: tuple, params: dict) -> Var:
+        keys = []
+        plain = []
+        concrete = []
+        for a in args:
+            if isinstance(a, Var):
+                if a.tape is not self:
+                    raise RuntimeError("a value from another tape reached this one")
+                keys.append(a.id)
+                plain.append(a.id)
+                concrete.append(a.value)
+            else:
+                c = as_array(a)
+                keys.append(_constant_key(c, self._constants))
+                plain.append(c)
+                concrete.append(c)
+        key = (p.name, tuple(keys), _freeze(params))
+        slot = self._cse.get(key)
+        if slot is not None:
+            return Var(self, slot, self.values[slot])
+        p.shape(*(c.shape for c in concrete), **params)
+        value = as_array(p.impl(*concrete, **params))
+        slot = len(self.values)
+        self.values.append(value)
+        self.producer.append(len(self.eqns))
+        self.eqns.append(Eqn(p, tuple(plain), params, slot, self.span, self.mode))
+        self._cse[key] = slot
+        return Var(self, slot, value)
+
+    def add_guard(self, condition: Var, span: Span | None) -> bool:
+        """Record the decision a parameter-dependent condition takes here."""
+        taken = bool(np.all(condition.value != 0))
+        self.guards.append(Guard(condition.id, taken, span))
+        return taken
+
+    def var(self, slot: int) -> Var:
+        return Var(self, slot, self.values[slot])
+
+
+def _constant_key(c: np.ndarray, keep: list):
+    if c.ndim == 0:
+        return ("c", float(c)) if not np.isnan(c) else ("nan",)
+    keep.append(c)
+    return ("a", id(c))
+
+
+def _freeze(params: dict):
+    if not params:
+        return ()
+    return tuple(sorted((k, _hashable(v)) for k, v in params.items()))
+
+
+def _hashable(v):
+    if isinstance(v, np.ndarray):
+        return ("ndarray", v.shape, v.tobytes())
+    if isinstance(v, (list, tuple)):
+        return tuple(_hashable(x) for x in v)
+    try:
+        hash(v)
+    except TypeError:
+        return ("id", id(v))
+    return v
+
+
+# --------------------------------------------------------------- reverse mode
+
+
+def stage_gradient(tape: Tape, output: Var | np.ndarray, wrt: list[int]) -> list:
+    """Record d output / d wrt on ``tape``; returns one adjoint per slot in ``wrt``.
+
+    Each adjoint is a Var (computed by recorded equations) or a constant array
+    (when the derivative does not depend on the parameters, e.g. zero).
+    """
+    if not isinstance(output, Var):
+        return [np.zeros_like(tape.values[s]) for s in wrt]
+    return stage_vjp(tape, output, np.ones_like(output.value), wrt)
+
+
+def stage_vjp(tape: Tape, output: Var, seed, wrt: list[int], start: int = 0) -> list:
+    """Record seedᵀ · d output / d wrt, sweeping only equations from ``start`` on.
+
+    ``seed`` may be a Var (a cotangent that is itself traced) or an array.
+    Sweeping from ``start`` lets implicit functions differentiate the part of
+    the tape they just recorded without walking the whole program again.
+    """
+    adjoint: dict[int, object] = {output.id: seed}
+    end = len(tape.eqns)
+    saved_span, saved_mode = tape.span, tape.mode
+    tape.mode = "reverse"
+    try:
+        for index in range(end - 1, start - 1, -1):
+            eqn = tape.eqns[index]
+            g = adjoint.pop(eqn.out, None)
+            if g is None or eqn.prim.nondiff:
+                continue
+            inputs = [tape.var(a) if isinstance(a, int) else a for a in eqn.args]
+            tape.span = eqn.span
+            grads = eqn.prim.vjp(g, inputs, tape.var(eqn.out), **eqn.params)
+            for a, ga in zip(eqn.args, grads):
+                if ga is None or not isinstance(a, int):
+                    continue
+                previous = adjoint.get(a)
+                adjoint[a] = ga if previous is None else previous + ga
+    finally:
+        tape.span, tape.mode = saved_span, saved_mode
+    return [adjoint.get(s, np.zeros_like(tape.values[s])) for s in wrt]
+
+
+# ------------------------------------------------------------------ compiling
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A straight-line function of the input slots returning chosen slots."""
+
+    run: object  # (list of input arrays) -> tuple of output arrays
+    source: str
+    n_eqns: int
+
+
+def live_equations(tape: Tape, outputs: list[int]) -> list[int]:
+    """Indices of the equations needed for ``outputs``, in tape order."""
+    needed = set()
+    stack = [s for s in outputs if tape.producer[s] >= 0]
+    seen = set(stack)
+    while stack:
+        slot = stack.pop()
+        index = tape.producer[slot]
+        needed.add(index)
+        for a in tape.eqns[index].args:
+            if isinstance(a, int) and a not in seen and tape.producer[a] >= 0:
+                seen.add(a)
+                stack.append(a)
+    return sorted(needed)
+
+
+def compile_outputs(tape: Tape, outputs: list) -> Compiled:
+    """Compile the computation of ``outputs`` (slots or constants) from the inputs.
+
+    Generates one Python function of straight-line NumPy calls, e.g.::
+
+        def run(inputs, K, F):
+            s0, s1 = inputs
+            s4 = F[0](s0, K[0])
+            return (s4,)
+    """
+    slots = [o for o in outputs if isinstance(o, int)]
+    order = live_equations(tape, slots)
+    functions: list = []
+    constants: list = []
+    const_index: dict[int, int] = {}
+
+    def const_ref(c):
+        k = const_index.get(id(c))
+        if k is None:
+            k = len(constants)
+            constants.append(c)
+            const_index[id(c)] = k
+        return f"K[{k}]"
+
+    lines = ["def run(inputs, K, F):"]
+    if tape.inputs:
+        names = ", ".join(f"s{s}" for s in tape.inputs)
+        lines.append(f"    {names}{',' if len(tape.inputs) == 1 else ''} = inputs")
+    for index in order:
+        eqn = tape.eqns[index]
+        fn = eqn.prim.impl
+        if eqn.params:
+            fn = _bind_params(fn, eqn.params)
+        functions.append(fn)
+        args = ", ".join(f"s{a}" if isinstance(a, int) else const_ref(a) for a in eqn.args)
+        lines.append(f"    s{eqn.out} = F[{len(functions) - 1}]({args})")
+    returned = [f"s{o}" if isinstance(o, int) else const_ref(as_array(o)) for o in outputs]
+    lines.append(f"    return ({', '.join(returned)}{',' if len(returned) == 1 else ''})")
+    source = "\n".join(lines) + "\n"
+    namespace: dict = {}
+    exec(compile(source, "<diffopt tape>", "exec"), namespace)
+    inner = namespace["run"]
+    frozen_constants = tuple(constants)
+    frozen_functions = tuple(functions)
+
+    def run(inputs):
+        with np.errstate(all="ignore"):
+            return inner(inputs, frozen_constants, frozen_functions)
+
+    return Compiled(run, source, len(order))
+
+
+def _bind_params(fn, params):
+    def bound(*args):
+        return fn(*args, **params)
+
+    return bound
+
+
+# ---------------------------------------------------------------- forward mode
+
+
+def forward(
+    tape: Tape,
+    inputs: list[np.ndarray],
+    tangents: list[np.ndarray | None],
+    outputs: list,
+    k: int,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Values and batched tangents of ``outputs`` by the primitives' JVP rules.
+
+    Args:
+        inputs: one array per tape input slot.
+        tangents: per input, None or an array of shape (k,) + input.shape.
+        outputs: slots (or constants) wanted.
+        k: number of tangent directions carried together.
+
+    Returns:
+        (values, tangents), tangents of shape (k,) + value.shape.
+    """
+    slots = [o for o in outputs if isinstance(o, int)]
+    values: dict[int, np.ndarray] = {}
+    dots: dict[int, np.ndarray] = {}
+    for slot, value, tangent in zip(tape.inputs, inputs, tangents):
+        values[slot] = as_array(value)
+        if tangent is not None:
+            dots[slot] = tangent
+    with np.errstate(all="ignore"):
+        for index in live_equations(tape, slots):
+            eqn = tape.eqns[index]
+            args = [values[a] if isinstance(a, int) else a for a in eqn.args]
+            out = as_array(eqn.prim.impl(*args, **eqn.params))
+            values[eqn.out] = out
+            arg_dots = [dots.get(a) if isinstance(a, int) else None for a in eqn.args]
+            if eqn.prim.nondiff or all(t is None for t in arg_dots):
+                continue
+            t = eqn.prim.jvp(arg_dots, args, out, **eqn.params)
+            if t is not None:
+                dots[eqn.out] = np.asarray(t, dtype=np.float64)
+    out_values, out_dots = [], []
+    for o in outputs:
+        if isinstance(o, int):
+            v = values[o]
+            out_values.append(v)
+            out_dots.append(dots.get(o, np.zeros((k,) + v.shape)))
+        else:
+            v = as_array(o)
+            out_values.append(v)
+            out_dots.append(np.zeros((k,) + v.shape))
+    return out_values, out_dots
+
+
+# --------------------------------------------------------------- provenance
+
+
+@dataclass(frozen=True)
+class NonFinite:
+    """Where a value (or tangent) first stopped being finite."""
+
+    prim: str
+    span: Span | None
+    mode: str  # "value", "forward" or "reverse"
+    operands: tuple
+    kind: str  # "NaN" or "inf"
+
+    def describe(self) -> str:
+        where = self.span.location if self.span is not None else "an unknown place"
+        shown = ", ".join(_short(x) for x in self.operands)
+        sweep = {"value": "evaluation", "forward": "forward sweep", "reverse": "reverse sweep"}
+        return f"first {self.kind}: {sweep[self.mode]} through {self.prim} at {where}, " \
+               f"{self.prim}({shown})"
+
+
+def _short(x) -> str:
+    a = np.asarray(x)
+    if a.ndim == 0:
+        return f"{float(a):.6g}"
+    flat = ", ".join(f"{v:.6g}" for v in itertools.islice(a.ravel(), 4))
+    return f"[{flat}{', ...' if a.size > 4 else ''}]"
+
+
+def first_nonfinite(tape: Tape, inputs: list[np.ndarray], outputs: list[int]) -> NonFinite | None:
+    """Replay the equations ``outputs`` need and find the first non-finite one.
+
+    An equation is blamed when its output has a NaN/inf that its inputs did
+    not (so the origin, not every place it spread to, is named).
+    """
+    values: dict[int, np.ndarray] = dict(zip(tape.inputs, (as_array(x) for x in inputs)))
+    with np.errstate(all="ignore"):
+        for index in live_equations(tape, outputs):
+            eqn = tape.eqns[index]
+            args = [values[a] if isinstance(a, int) else a for a in eqn.args]
+            out = as_array(eqn.prim.impl(*args, **eqn.params))
+            values[eqn.out] = out
+            if np.all(np.isfinite(out)) or eqn.prim.nondiff and eqn.prim.boolean:
+                continue
+            if all(np.all(np.isfinite(a)) for a in args):
+                kind = "NaN" if np.any(np.isnan(out)) else "inf"
+                return NonFinite(eqn.prim.name, eqn.span, eqn.mode, tuple(args), kind)
+    return None
