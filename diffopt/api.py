@@ -97,7 +97,8 @@ def load_problem(
     if any(v == "-" for v in problem.data_paths.values()) and problem.stdin_text is None:
         problem.stdin_text = sys.stdin.read()
     _check_overrides(problem)
-    program_module.check(problem)
+    with np.errstate(all="ignore"):
+        program_module.check(problem)
     return problem
 
 

@@ -83,6 +83,10 @@ class Engine:
         values = problem.unflatten(np.asarray(x, dtype=np.float64))
         inputs = {p.name: tape.new_input(values[p.name]) for p in problem.params}
         dop_random.set_seed(problem.seed)
+        with np.errstate(all="ignore"):
+            return self._record(problem, tape, inputs)
+
+    def _record(self, problem, tape, inputs) -> Recording:
         result = run_traced(problem, tape, inputs)
         reported = result.objective
         tape.span = problem.objective_span

@@ -25,7 +25,7 @@ import numpy as np
 from diffopt.errors import DopTypeError, NumericalError, ShapeError
 from diffopt.ops.registry import Abstract, Var, as_array, format_shape, prim, shape_of
 from diffopt.syntax import ast
-from diffopt.tape import Tape, forward, stage_gradient, stage_vjp
+from diffopt.tape import Tape, forward, stage_vjp
 
 DEFAULT_TOL = 1e-12
 DEFAULT_MAX_ITER = 100
@@ -108,10 +108,10 @@ class ImplicitSolver:
         machine.globals = self.machine.globals.child(subs)
         value = machine.eval(self.body, self.scope.child({**subs, self.var: x}))
         if self.kind == "argmin":
-            start_f = value
-            if not isinstance(start_f, Var):
+            if not isinstance(value, Var) or not isinstance(x, Var):
                 return np.zeros(shape_of(x))
-            (gx,) = stage_gradient(tape, start_f, [x.id]) if isinstance(x, Var) else (None,)
+            # ∇ₓf of just the equations recorded above (not the whole outer tape)
+            (gx,) = stage_vjp(tape, value, np.ones(()), [x.id])
             return gx
         return value
 
@@ -119,6 +119,7 @@ class ImplicitSolver:
         x = np.array(self.init, dtype=np.float64)
         size = x.size
         norm = np.inf
+        first_norm = None
         for _ in range(self.max_iter):
             tape = Tape()
             xv = tape.new_input(x)
@@ -130,7 +131,8 @@ class ImplicitSolver:
             if not np.isfinite(norm):
                 raise NumericalError(f"{self.kind}: g is not finite at x = {_show(x)}",
                                      self.span)
-            if norm <= self.tol * max(1.0, float(np.max(np.abs(x)))):
+            first_norm = norm if first_norm is None else first_norm
+            if norm <= self.tol:
                 return x
             _, (dots,) = forward(tape, [x], [np.eye(size).reshape((size,) + x.shape)],
                                  [g.id], size)
@@ -143,7 +145,11 @@ class ImplicitSolver:
                     "locally unique there",
                     self.span,
                 ) from None
-            x = self._damped(x, step.reshape(x.shape), norm, outer_values)
+            new_x = self._damped(x, step.reshape(x.shape), norm, outer_values)
+            stalled = np.all(np.abs(new_x - x) <= 4 * np.finfo(float).eps * (1 + np.abs(x)))
+            if stalled and norm <= 1e-8 * max(1.0, first_norm):
+                return new_x  # rounding level: g cannot be made smaller in float64
+            x = new_x
         raise NumericalError(
             f"{self.kind} did not converge in {self.max_iter} iterations "
             f"(|g| = {norm:.3g} at x = {_show(x)})",
@@ -188,13 +194,12 @@ class ImplicitSolver:
 
     def vjp(self, cotangent, outer, x_star):
         tape = x_star.tape
-        start = len(tape.eqns)
         g = self.g(tape, x_star, list(outer))
         if not isinstance(g, Var):
             return [None] * len(outer)
         shape = x_star.shape
         if shape == ():
-            (dgdx,) = stage_vjp(tape, g, np.ones(()), [x_star.id], start)
+            (dgdx,) = stage_vjp(tape, g, np.ones(()), [x_star.id])
             lam = cotangent / dgdx
         else:
             size = x_star.value.size
@@ -202,7 +207,7 @@ class ImplicitSolver:
             for i in range(size):
                 seed = np.zeros(size)
                 seed[i] = 1.0
-                (row,) = stage_vjp(tape, g, seed.reshape(shape), [x_star.id], start)
+                (row,) = stage_vjp(tape, g, seed.reshape(shape), [x_star.id])
                 rows.append(reshape_p(row, shape=(size,)) if shape_of(row) != (size,) else row)
             from diffopt.ops.registry import BUILTINS
 
@@ -210,7 +215,7 @@ class ImplicitSolver:
             lam = linsolve(REGISTRY_TRANSPOSE(Jx), reshape_p(cotangent, shape=(size,)))
             lam = reshape_p(lam, shape=shape)
         wrt = [v.id for v in outer if isinstance(v, Var)]
-        grads = iter(stage_vjp(tape, g, lam, wrt, start))
+        grads = iter(stage_vjp(tape, g, lam, wrt, stop=(x_star.id,)))
         return [(-next(grads)) if isinstance(v, Var) else None for v in outer]
 
 

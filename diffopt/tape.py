@@ -121,7 +121,8 @@ class Tape:
 
 def _constant_key(c: np.ndarray, keep: list):
     if c.ndim == 0:
-        return ("c", float(c)) if not np.isnan(c) else ("nan",)
+        value = c.item()
+        return ("c", value) if value == value else ("nan",)
     keep.append(c)
     return ("a", id(c))
 
@@ -158,20 +159,26 @@ def stage_gradient(tape: Tape, output: Var | np.ndarray, wrt: list[int]) -> list
     return stage_vjp(tape, output, np.ones_like(output.value), wrt)
 
 
-def stage_vjp(tape: Tape, output: Var, seed, wrt: list[int], start: int = 0) -> list:
-    """Record seedᵀ · d output / d wrt, sweeping only equations from ``start`` on.
+def stage_vjp(tape: Tape, output: Var, seed, wrt: list[int], stop=()) -> list:
+    """Record seedᵀ · d output / d wrt on the tape; one adjoint per ``wrt`` slot.
 
     ``seed`` may be a Var (a cotangent that is itself traced) or an array.
-    Sweeping from ``start`` lets implicit functions differentiate the part of
-    the tape they just recorded without walking the whole program again.
+    Only equations recorded after the earliest ``wrt`` slot can depend on it,
+    so the sweep starts there. Slots in ``stop`` are leaves: the sweep does
+    not differentiate through the equations that produced them (implicit
+    functions hold x* fixed to take ∂g/∂θ).
     """
     adjoint: dict[int, object] = {output.id: seed}
     end = len(tape.eqns)
+    start = min((tape.producer[s] + 1 for s in wrt), default=0) if wrt else end
+    stop = set(stop)
     saved_span, saved_mode = tape.span, tape.mode
     tape.mode = "reverse"
     try:
         for index in range(end - 1, start - 1, -1):
             eqn = tape.eqns[index]
+            if eqn.out in stop:
+                continue
             g = adjoint.pop(eqn.out, None)
             if g is None or eqn.prim.nondiff:
                 continue
@@ -228,6 +235,8 @@ def compile_outputs(tape: Tape, outputs: list) -> Compiled:
     """
     slots = [o for o in outputs if isinstance(o, int)]
     order = live_equations(tape, slots)
+    if len(order) > SOURCE_LIMIT:
+        return _instruction_program(tape, order, outputs)
     functions: list = []
     constants: list = []
     const_index: dict[int, int] = {}
@@ -266,6 +275,42 @@ def compile_outputs(tape: Tape, outputs: list) -> Compiled:
             return inner(inputs, frozen_constants, frozen_functions)
 
     return Compiled(run, source, len(order))
+
+
+# Above this many equations, generating and compiling Python source costs more
+# (tens of µs a line) than it saves; a flat instruction list runs instead.
+SOURCE_LIMIT = 20_000
+
+
+def _instruction_program(tape: Tape, order: list[int], outputs: list) -> Compiled:
+    """The same computation as a flat list of (function, out, args) over slot storage."""
+    size = len(tape.values)
+    constants: list = []
+    instructions = []
+    for index in order:
+        eqn = tape.eqns[index]
+        fn = _bind_params(eqn.prim.impl, eqn.params) if eqn.params else eqn.prim.impl
+        args = []
+        for a in eqn.args:
+            if isinstance(a, int):
+                args.append(a)
+            else:
+                constants.append(a)
+                args.append(size + len(constants) - 1)
+        instructions.append((fn, eqn.out, tuple(args)))
+    inputs_slots = list(tape.inputs)
+    returned = [o if isinstance(o, int) else as_array(o) for o in outputs]
+
+    def run(inputs):
+        storage = [None] * size + constants
+        for slot, value in zip(inputs_slots, inputs):
+            storage[slot] = value
+        with np.errstate(all="ignore"):
+            for fn, out, args in instructions:
+                storage[out] = fn(*[storage[a] for a in args])
+        return tuple(storage[o] if isinstance(o, int) else o for o in returned)
+
+    return Compiled(run, f"<{len(instructions)} instructions>", len(instructions))
 
 
 def _bind_params(fn, params):

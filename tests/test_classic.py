@@ -111,9 +111,7 @@ powell_badly_scaled = Problem(
     _a(0.0, 1.0),
     lambda x: _a(1e4 * x[0] * x[1] - 1.0, math.exp(-x[0]) + math.exp(-x[1]) - 1.0001),
     lambda x: _a([1e4 * x[1], 1e4 * x[0]], [-math.exp(-x[0]), -math.exp(-x[1])]),
-    lambda x, w: _a(
-        [w[1] * math.exp(-x[0]), 1e4 * w[0]], [1e4 * w[0], w[1] * math.exp(-x[1])]
-    ),
+    lambda x, w: _a([w[1] * math.exp(-x[0]), 1e4 * w[0]], [1e4 * w[0], w[1] * math.exp(-x[1])]),
     x_star=_a(1.098159329699759e-05, 9.106146739866927),
 )
 
@@ -132,6 +130,15 @@ brown_badly_scaled = Problem(
 
 _BEALE_Y = _a(1.5, 2.25, 2.625)
 _BEALE_I = _a(1.0, 2.0, 3.0)
+
+
+def _beale_curvature(x, w):
+    # r_i = y_i - x1 (1 - x2^i): d2r/dx1dx2 = i x2^(i-1), d2r/dx2^2 = x1 i (i-1) x2^(i-2).
+    cross = w @ (_BEALE_I * x[1] ** (_BEALE_I - 1.0))
+    second = w @ (x[0] * _BEALE_I * (_BEALE_I - 1.0) * x[1] ** np.maximum(_BEALE_I - 2.0, 0.0))
+    return _a([0.0, cross], [cross, second])
+
+
 beale = Problem(
     "beale",
     _a(1.0, 1.0),
@@ -139,12 +146,7 @@ beale = Problem(
     lambda x: np.column_stack(
         [-(1.0 - x[1] ** _BEALE_I), x[0] * _BEALE_I * x[1] ** (_BEALE_I - 1.0)]
     ),
-    lambda x, w: (
-        lambda cross, second: _a([0.0, w @ cross], [w @ cross, w @ second])
-    )(
-        _BEALE_I * x[1] ** (_BEALE_I - 1.0),
-        x[0] * _BEALE_I * (_BEALE_I - 1.0) * x[1] ** np.maximum(_BEALE_I - 2.0, 0.0),
-    ),
+    _beale_curvature,
     x_star=_a(3.0, 0.5),
 )
 

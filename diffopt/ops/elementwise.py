@@ -145,15 +145,14 @@ erf = prim("erf", _erf_kernel, d=lambda x, out: (2.0 / math.sqrt(math.pi)) * exp
 # ------------------------------------------------------------ two-argument functions
 
 
-def _hypot_partial(x, y, out, which):
+def _over_hypot(numerator, out):
     # ∂hypot/∂x = x / hypot; 0 at the origin (the minimum-norm subgradient).
-    return select(gt(out, 0.0), which / out, 0.0)
+    return select(gt(out, 0.0), numerator / out, 0.0)
 
 
 # hypot(a + h, b + k) ≈ hypot(a, b) + (a h + b k) / hypot(a, b)
 hypot = prim("hypot", np.hypot, nargs=2,
-             d=(lambda x, y, out: _hypot_partial(x, y, out, x),
-                lambda x, y, out: _hypot_partial(x, y, out, y)),
+             d=(lambda x, y, out: _over_hypot(x, out), lambda x, y, out: _over_hypot(y, out)),
              doc="sqrt(x² + y²) without overflow; zero partials at (0, 0)")
 
 # max(a + h, b + k) ≈ max(a, b) + h if a > b, k if a < b, (h + k)/2 at a tie

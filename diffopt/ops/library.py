@@ -22,11 +22,10 @@ from diffopt.ops import (  # noqa: F401  (imported for their registrations)
     relax,
     structure,
 )
+from diffopt.ops.random import set_seed
 from diffopt.ops.registry import BUILTINS, CONSTANTS, REGISTRY, builtin
 
 builtin("where", core.select, positional=("c", "a", "b"),
         doc="where(c, a, b): a where c holds, else b, elementwise; no leak from the other side")
 
 __all__ = ["BUILTINS", "CONSTANTS", "REGISTRY", "set_seed"]
-
-set_seed = random.set_seed

@@ -104,6 +104,8 @@ sum = prim(
 def _exclusive_products(x, axis):
     """Numeric: Π_{j≠i} x_j along ``axis`` (all elements if None), without division."""
     flat = x.reshape(-1) if axis is None else np.moveaxis(x, axis, -1)
+    if flat.shape[-1] == 0:
+        return np.ones(x.shape)  # nothing to multiply (and nothing to return)
     ones = np.ones(flat.shape[:-1] + (1,))
     left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
@@ -134,10 +136,11 @@ def _prod_jvp(tangents, inputs, out, axis=None):
 def _prod_vjp(g, inputs, out, axis=None):
     (x,) = inputs
     shape = shape_of(x)
-    if int(np.prod(shape, dtype=np.int64)) == 0:
+    size = int(np.prod(shape, dtype=np.int64))
+    if size == 0:
         return [None]
     if axis is None:
-        others = reshape(_others_product(reshape(x, shape=(-1,)), 0), shape=shape)
+        others = reshape(_others_product(reshape(x, shape=(size,)), 0), shape=shape)
     else:
         others = _others_product(x, axis)
     return [_keep(g, shape, axis) * others]
@@ -205,8 +208,7 @@ def _norm_jvp(tangents, inputs, out, axis=None):
     (t,) = tangents
     (x,) = inputs
     o = _keep_numeric(out, axis)
-    with np.errstate(all="ignore"):
-        unit = np.where(o > 0, x / o, 0.0)
+    unit = np.where(o > 0, x / np.where(o > 0, o, 1.0), 0.0)
     return (t * unit).sum(axis=_tangent_axes(t, axis))
 
 
@@ -266,19 +268,17 @@ rcumsum = prim(
 
 def _logsumexp_impl(x, tau=1.0, axis=None):
     # m + tau log Σ exp((x - m)/tau) with m = max: no overflow; all -inf gives -inf.
-    with np.errstate(all="ignore"):
-        m = np.max(x, axis=axis, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0.0)
-        s = np.sum(np.exp((x - m) / tau), axis=axis, keepdims=True)
-        out = m + tau * np.log(s)
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    s = np.sum(np.exp((x - m) / tau), axis=axis, keepdims=True)
+    out = m + tau * np.log(s)
     return out.reshape(_reduced(x.shape, axis))
 
 
 def _logsumexp_jvp(tangents, inputs, out, tau=1.0, axis=None):
     (t,) = tangents
     (x,) = inputs
-    with np.errstate(all="ignore"):
-        p = np.exp((x - _keep_numeric(out, axis)) / tau)  # softmax(x / tau)
+    p = np.exp((x - _keep_numeric(out, axis)) / tau)  # softmax(x / tau)
     return (t * p).sum(axis=_tangent_axes(t, axis))
 
 

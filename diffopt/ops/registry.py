@@ -257,6 +257,9 @@ def bind(p: Prim, *args, **params):
 
 def broadcast_shapes(*shapes: Shape, **_params) -> Shape:
     """NumPy broadcasting, with an error that shows both shapes."""
+    first = shapes[0]
+    if all(s == first for s in shapes):  # the common case, without NumPy's overhead
+        return tuple(first)
     try:
         return tuple(np.broadcast_shapes(*shapes))
     except ValueError:
@@ -315,8 +318,7 @@ def _elementwise_vjp(d, cotangent, inputs, out, **params):
 
 def zero_safe_mul(t: np.ndarray, d: np.ndarray) -> np.ndarray:
     """t · d, but exactly 0 where t == 0 (even if d is inf or NaN)."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        product = t * d
+    product = t * d
     if np.all(np.isfinite(d)):
         return product
     return np.where(t == 0.0, 0.0, product)

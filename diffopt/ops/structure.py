@@ -17,6 +17,8 @@ Must not import the front end, the CLI or Rich.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from diffopt.errors import ShapeError
@@ -25,7 +27,6 @@ from diffopt.ops.registry import (
     Abstract,
     Var,
     batched_zeros,
-    broadcast_shapes,
     builtin,
     format_shape,
     lift,
@@ -39,9 +40,15 @@ ALL = ("slice", None, None, None)  # the spec item of a whole axis (``:``)
 # ------------------------------------------------------------------ index specs
 
 
+@functools.lru_cache(maxsize=4096)  # specs are hashable and repeat (v[i] in loops)
 def np_index(spec) -> tuple:
-    """The NumPy basic index of a spec."""
-    return tuple(slice(*item[1:]) if isinstance(item, tuple) else item for item in spec)
+    """The NumPy basic index of a spec (integer-valued floats are accepted)."""
+    return tuple(
+        slice(*(None if v is None else int(v) for v in item[1:]))
+        if isinstance(item, tuple)
+        else int(item)
+        for item in spec
+    )
 
 
 def _batched(spec) -> tuple:
@@ -49,6 +56,7 @@ def _batched(spec) -> tuple:
     return (slice(None),) + np_index(spec)
 
 
+@functools.lru_cache(maxsize=4096)
 def indexed_shape(shape, spec) -> tuple:
     """Shape of ``x[spec]`` for ``x`` of ``shape``; ShapeError when out of range."""
     shape = tuple(shape)
@@ -56,13 +64,16 @@ def indexed_shape(shape, spec) -> tuple:
         raise ShapeError(
             f"too many indices: {len(spec)} for a value of shape {format_shape(shape)}"
         )
+    for item in spec:
+        for v in item[1:] if isinstance(item, tuple) else (item,):
+            if v is not None and v != int(v):
+                raise ShapeError(f"index {v:g} is not an integer")
     out = []
-    for axis, (item, n) in enumerate(zip(spec, shape[: len(spec)], strict=True)):
-        if isinstance(item, tuple):
-            _, start, stop, step = item
-            if step == 0:
+    for axis, (item, n) in enumerate(zip(np_index(spec), shape[: len(spec)], strict=True)):
+        if isinstance(item, slice):
+            if item.step == 0:
                 raise ShapeError("slice step cannot be zero")
-            out.append(len(range(*slice(start, stop, step).indices(n))))
+            out.append(len(range(*item.indices(n))))
         elif not -n <= item < n:
             raise ShapeError(f"index {item} is out of range for axis {axis} of length {n}")
     return tuple(out) + shape[len(spec):]
@@ -135,12 +146,19 @@ def _set_index_impl(x, value, spec):
 
 def _set_index_shape(x, value, spec):
     target = indexed_shape(x, spec)
-    if broadcast_shapes(value, target) != target:
+    if not _broadcasts_to(value, target):
         raise ShapeError(
             f"cannot assign a value of shape {format_shape(value)} "
             f"to elements of shape {format_shape(target)}"
         )
     return tuple(x)
+
+
+def _broadcasts_to(shape, target) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
 
 
 def _set_index_jvp(tangents, inputs, out, spec):

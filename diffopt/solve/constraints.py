@@ -40,8 +40,10 @@ RHO_MAX = 1e10  # beyond this the merit function is too ill-conditioned to help
 RHO_GROWTH = 10.0
 MEASURE_DECREASE = 0.5  # the constraint measure must at least halve per round, else rho grows
 
-# inner(oracle, x0, tol, max_iter, first_iteration, violation_at) -> Run
-InnerSolve = Callable[[Oracle, np.ndarray, float, int, int, Callable[[np.ndarray], float]], Run]
+# observe(x) -> (f(x), largest violation at x): what progress events show under constraints
+Observe = Callable[[np.ndarray], tuple[float, float]]
+# inner(merit oracle, x0, tol, max_iter, first_iteration, observe) -> Run
+InnerSolve = Callable[[Oracle, np.ndarray, float, int, int, Observe], Run]
 
 
 def constraint_report(cons: Constraints, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -51,16 +53,20 @@ def constraint_report(cons: Constraints, x: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _merit(oracle: Oracle, cons: Constraints, lam: np.ndarray, rho: float):
-    """The round's merit oracle and a cheap x -> max violation for progress events."""
+    """The round's merit oracle, and an ``Observe`` for progress events.
+
+    The merit callables remember f and c at the points they evaluate, so the
+    events can show the true objective and the violation without evaluating again.
+    """
     eq = np.array(cons.kinds) == "eq"
     m = len(cons.names)
-    seen: dict[bytes, np.ndarray] = {}  # constraint values at recently evaluated points
+    seen: dict[bytes, tuple[float, np.ndarray]] = {}  # x -> (f, c), recent points only
 
-    def remember(x: np.ndarray, c) -> np.ndarray:
+    def remember(x: np.ndarray, f, c) -> np.ndarray:
         c = np.asarray(c, dtype=float).reshape(m)
-        if len(seen) >= 8:
+        if len(seen) >= 64:
             seen.pop(next(iter(seen)))
-        seen[x.tobytes()] = c
+        seen[x.tobytes()] = (float(f), c)
         return c
 
     def shifted(c: np.ndarray) -> np.ndarray:
@@ -68,21 +74,23 @@ def _merit(oracle: Oracle, cons: Constraints, lam: np.ndarray, rho: float):
         return np.where(eq | (s > 0.0), s, 0.0)
 
     def value(x):
-        s = shifted(remember(x, cons.value(x)))
-        return float(oracle.value(x)) + 0.5 * rho * float(s @ s)
+        f = float(oracle.value(x))
+        s = shifted(remember(x, f, cons.value(x)))
+        return f + 0.5 * rho * float(s @ s)
 
     def value_and_grad(x):
         f, g = oracle.value_and_grad(x)
         c, jac = cons.value_and_jacobian(x)
-        s = shifted(remember(x, c))
+        s = shifted(remember(x, f, c))
         jac = np.asarray(jac, dtype=float).reshape(m, x.size)
         return float(f) + 0.5 * rho * float(s @ s), np.asarray(g, dtype=float) + rho * (jac.T @ s)
 
-    def violation_at(x: np.ndarray) -> float:
-        c = seen.get(x.tobytes())
-        if c is None:
-            c = remember(x, cons.value(x))
-        return float(np.max(cons.violation(c), initial=0.0))
+    def observe(x: np.ndarray) -> tuple[float, float]:
+        known = seen.get(x.tobytes())
+        if known is None:
+            f = float(oracle.value(x))
+            known = (f, remember(x, f, cons.value(x)))
+        return known[0], float(np.max(cons.violation(known[1]), initial=0.0))
 
     merit = replace(
         oracle, value=value, value_and_grad=value_and_grad, hessian=None, hvp=None,
@@ -90,22 +98,25 @@ def _merit(oracle: Oracle, cons: Constraints, lam: np.ndarray, rho: float):
     )  # fmt: skip
     if oracle.residuals is not None and oracle.jacobian is not None:
         # c * sum(r^2) + rho/2 * sum(s^2) = c * sum([r, w s]^2) with w = sqrt(rho / 2c).
-        w = math.sqrt(0.5 * rho / oracle.residual_scale)
+        scale = oracle.residual_scale
+        w = math.sqrt(0.5 * rho / scale)
 
         def residuals(x):
-            c = remember(x, cons.value(x))
-            return np.concatenate([np.asarray(oracle.residuals(x), dtype=float), w * shifted(c)])
+            r = np.asarray(oracle.residuals(x), dtype=float)
+            c = remember(x, scale * float(r @ r), cons.value(x))
+            return np.concatenate([r, w * shifted(c)])
 
         def jacobian(x):
             r, jr = oracle.jacobian(x)
+            r = np.asarray(r, dtype=float)
             c, jc = cons.value_and_jacobian(x)
-            s = shifted(remember(x, c))
+            s = shifted(remember(x, scale * float(r @ r), c))
             active = (eq | (s > 0.0))[:, None]
             jc = np.where(active, np.asarray(jc, dtype=float).reshape(m, x.size), 0.0)
-            return np.concatenate([np.asarray(r, dtype=float), w * s]), np.vstack([jr, w * jc])
+            return np.concatenate([r, w * s]), np.vstack([jr, w * jc])
 
         merit = replace(merit, residuals=residuals, jacobian=jacobian)
-    return merit, violation_at
+    return merit, observe
 
 
 def _initial_rho(f0: float, violation0: np.ndarray) -> float:
@@ -136,39 +147,43 @@ def augmented_lagrangian(
     cons = oracle.constraints
     assert cons is not None and cons.names
     eq = np.array(cons.kinds) == "eq"
-    c0, v0 = constraint_report(cons, x0)
-    if not np.all(np.isfinite(c0)):
-        bad = cons.names[int(np.flatnonzero(~np.isfinite(c0))[0])]
-        return Run(x0, math.nan, math.nan, "failed",
-                   f"constraint '{bad}' is not finite at the start point", 0)  # fmt: skip
-    lam = np.zeros(len(cons.names))
-    rho = _initial_rho(float(oracle.value(x0)), v0)
-    x, iterations, measure_prev, run = x0, 0, math.inf, None
-    stuck = 0
-    for _ in range(MAX_ROUNDS):
-        merit, violation_at = _merit(oracle, cons, lam, rho)
-        run = inner(merit, x, tol, max_iter - iterations, iterations, violation_at)
-        iterations += run.iterations
-        x = run.x
-        if run.status == "interrupted" or not np.isfinite(run.objective):
-            break
-        c = np.asarray(cons.value(x), dtype=float).reshape(len(cons.names))
-        measure = float(np.max(np.abs(np.where(eq, c, np.maximum(c, -lam / rho)))))
-        lam = np.where(eq, lam + rho * c, np.maximum(0.0, lam + rho * c))
-        if measure <= tol and run.status == "converged":
-            break
-        if run.status == "max_iter" or iterations >= max_iter:
-            # The inner run only saw what was left of the budget: report the whole limit.
-            message = f"reached the iteration limit ({max_iter})"
-            run = replace(run, status="max_iter", message=message)
-            break
-        if measure > MEASURE_DECREASE * measure_prev:
-            if rho >= RHO_MAX:
-                stuck += 1
-                if stuck >= 2:  # no progress even at the largest penalty
-                    break
-            rho = min(rho * RHO_GROWTH, RHO_MAX)
-        measure_prev = measure
+    x, iterations, run = x0, 0, None
+    try:
+        c0, v0 = constraint_report(cons, x0)
+        if not np.all(np.isfinite(c0)):
+            bad = cons.names[int(np.flatnonzero(~np.isfinite(c0))[0])]
+            return Run(x0, math.nan, math.nan, "failed",
+                       f"constraint '{bad}' is not finite at the start point", 0)  # fmt: skip
+        lam = np.zeros(len(cons.names))
+        rho = _initial_rho(float(oracle.value(x0)), v0)
+        measure_prev, stuck = math.inf, 0
+        for _ in range(MAX_ROUNDS):
+            merit, observe = _merit(oracle, cons, lam, rho)
+            run = inner(merit, x, tol, max_iter - iterations, iterations, observe)
+            iterations += run.iterations
+            x = run.x
+            if run.status == "interrupted" or not np.isfinite(run.objective):
+                break
+            c = np.asarray(cons.value(x), dtype=float).reshape(len(cons.names))
+            measure = float(np.max(np.abs(np.where(eq, c, np.maximum(c, -lam / rho)))))
+            lam = np.where(eq, lam + rho * c, np.maximum(0.0, lam + rho * c))
+            if measure <= tol and run.status == "converged":
+                break
+            if run.status == "max_iter" or iterations >= max_iter:
+                # The inner run only saw what was left of the budget: report the whole limit.
+                message = f"reached the iteration limit ({max_iter})"
+                run = replace(run, status="max_iter", message=message)
+                break
+            if measure > MEASURE_DECREASE * measure_prev:
+                if rho >= RHO_MAX:
+                    stuck += 1
+                    if stuck >= 2:  # no progress even at the largest penalty
+                        break
+                rho = min(rho * RHO_GROWTH, RHO_MAX)
+            measure_prev = measure
+    except KeyboardInterrupt:  # between inner runs: the last round's point is the best we have
+        message = f"interrupted after {iterations} iterations; this is the best point found so far"
+        run = Run(x, math.nan, math.nan, "interrupted", message, iterations)
     assert run is not None
     return _verdict(oracle, cons, run, x, iterations, tol)
 
@@ -176,7 +191,7 @@ def augmented_lagrangian(
 def _verdict(oracle: Oracle, cons: Constraints, run: Run, x, iterations: int, tol: float) -> Run:
     """Turn the last round into the solve's status and message."""
     f = float(oracle.value(x))
-    c, violation = constraint_report(cons, x)
+    _, violation = constraint_report(cons, x)
     worst = int(np.argmax(violation))
     vmax = float(violation[worst])
     where_ = f"{vmax:.2g} in '{cons.names[worst]}'"

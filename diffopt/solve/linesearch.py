@@ -22,6 +22,7 @@ C1 = 1e-4  # sufficient decrease (Armijo) constant, Nocedal & Wright's usual cho
 C2 = 0.9  # curvature constant for quasi-Newton directions (N&W section 3.1)
 MAX_EVALS = 40  # trial points per search; 40 halvings reach 1e-12 of the first step
 EXTRAPOLATE = 4.0  # growth of the trial step while the slope is still steeply negative
+UNBOUNDED = "the objective kept decreasing along the search direction: it may be unbounded below"
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,7 +85,8 @@ def strong_wolfe(
         x, f0, g0: the start point, its objective and gradient (finite).
         d: a descent direction (g0 . d < 0).
         alpha0: the first trial step multiplier.
-        alpha_max: the largest step multiplier tried.
+        alpha_max: the largest step multiplier tried; reaching it with the
+            objective still falling steeply is reported as a failure (unbounded below).
         c1, c2: sufficient decrease and curvature constants, 0 < c1 < c2 < 1.
         max_evals: evaluation budget.
 
@@ -106,7 +108,8 @@ def strong_wolfe(
         return _Trial(a, float(fa), float(ga @ d), xa, ga)
 
     def armijo(t: _Trial) -> bool:
-        return t.f <= f0 + c1 * t.a * slope0
+        # Strictly lower too: far from 0, rounding can make f0 + c1 a slope0 equal f0.
+        return t.f <= f0 + c1 * t.a * slope0 and t.f < f0
 
     def curvature(t: _Trial) -> bool:
         return abs(t.slope) <= -c2 * slope0
@@ -146,7 +149,7 @@ def strong_wolfe(
         if t.slope >= 0.0:
             return zoom(t, prev)
         if a >= alpha_max:
-            return done(t, False)
+            return fail(UNBOUNDED)
         prev, a = t, min(a * EXTRAPOLATE, alpha_max)
     if prev.a > 0.0:
         return done(prev, False)
@@ -230,7 +233,7 @@ def projected_backtracking(
             fa = float(fa)
             # When projection bends the path, g0 . step may not be negative: then ask
             # at least for no increase.
-            if fa <= f0 + c1 * min(slope, 0.0):
+            if fa <= f0 + c1 * min(slope, 0.0) and fa < f0:
                 return LineSearchResult(True, a, xa, fa, ga, count)
             curv = fa - f0 - slope
             shrink = -slope / (2.0 * curv) if curv > 0.0 and slope < 0.0 else 0.5

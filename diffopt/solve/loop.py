@@ -11,14 +11,21 @@ Defaults (for the man page):
 - ``tol`` = 1e-8. Converged when the largest absolute component of the
   gradient is <= tol; with bounds, of the projected gradient
   x - clip(x - g, lower, upper), which is zero at a bound-constrained minimum.
-  With general constraints, the same test on the augmented Lagrangian in each
-  round, and the largest constraint violation must also be <= tol.
-- Also converged (gradient methods, after an accepted step) when precision
-  is exhausted: every coordinate moved by at most 1e-12 (1 + |x_i|), or the
-  objective changed by at most 1e-15 max(1, |f|) (relative).
+  This is the ``gradient_norm`` reported.
+- Also converged when precision is exhausted (bfgs, lbfgs, newton, lm, whose
+  accepted steps always lower f): an accepted step moved every coordinate by
+  at most 1e-12 |x_i|, or changed f by at most 1e-15 |f| (both relative), or
+  the method's own model predicts a decrease below the rounding error of f
+  (10 machine epsilons, relative). gd, momentum and adam stop only by the
+  gradient rule or the iteration limit (a fixed step can oscillate).
 - nelder-mead: converged when the objective spread over the simplex is
-  <= tol (1 + |f|) and the vertices lie within sqrt(tol) (1 + max|x|) of the
-  best one. Its gradient norm is reported as NaN (it never computes one).
+  <= tol (1 + |f|), the vertices lie within sqrt(tol) (1 + max|x|) of the best
+  one, and rebuilding the simplex there (at most 5 times) no longer lowers f
+  by more than tol (1 + |f|). Its gradient norm is NaN (it never computes one).
+- General constraints (augmented Lagrangian, see constraints.py): each round
+  is an inner solve with the same tol; converged when the constraint measure
+  (largest violation, with complementarity) is <= tol after a converged
+  round; at most 50 rounds. A final largest violation above tol is "failed".
 - ``max_iter``: gd, momentum, adam, bfgs, lbfgs 1000; newton, lm 200;
   nelder-mead max(1000, 200 n). Under general constraints the limit counts
   inner iterations over all augmented-Lagrangian rounds.
@@ -28,14 +35,22 @@ Defaults (for the man page):
 - ``auto``: lm for a least-squares objective (residuals and Jacobian
   available) without general constraints, else lbfgs (projected when there
   are bounds).
+- Evaluations: "objective" counts calls that computed f or the residuals,
+  "gradient" calls that computed the gradient or the Jacobian (a call that
+  returns both counts in both), "hessian" the Hessians formed (one per
+  oracle.hessian call, or per n Hessian-vector products). Constraint
+  evaluations are not counted. Without hessian or hvp, newton differences
+  gradients (n gradient evaluations per Hessian).
 
 Statuses: "converged"; "max_iter" (the limit was reached first); "failed"
 (non-finite objective or gradient at the start, a line search or trust
-region that can make no progress, or constraints left violated); and
-"interrupted" (Ctrl-C: the best point found so far is returned). Whatever
-the status, the returned point is the best one seen, except that a converged
-run returns the point that met the rule. The start point is first clipped
-into the bounds.
+region that can make no progress, an objective that looks unbounded below
+(it fell under -1e300, or a line search found no end to its decrease), or
+constraints left violated); and "interrupted" (Ctrl-C: the best point found
+so far is returned). Whatever the status, the returned point is the best one
+seen, except that a converged run returns the point that met the rule. The
+start point is first clipped into the bounds. NaN/inf warnings from NumPy
+are silenced during a solve: non-finite values are handled explicitly.
 """
 
 from __future__ import annotations
@@ -65,6 +80,7 @@ from diffopt.solve.result import Run, SolveOutcome
 DEFAULT_TOL = 1e-8
 STEP_TOL = 1e-12  # relative per-coordinate step below which precision is exhausted
 OBJECTIVE_TOL = 1e-15  # relative objective change below which precision is exhausted
+UNBOUNDED_BELOW = -1e300  # an objective this low is taken as unbounded below
 
 Callback = Callable[[IterationInfo], None]
 
@@ -151,7 +167,7 @@ def _stopping_rule(
     suffix = f"; gradient norm {_num(gnorm)}"
     if st.exhausted:
         return "converged", f"{st.exhausted}: precision is exhausted{suffix}"
-    if st.moved and st.g is not None:
+    if st.moved and spec.monotone:
         if np.all(np.abs(st.x - prev.x) <= STEP_TOL * np.abs(st.x)):
             return "converged", (
                 f"the last step changed no coordinate by more than {_num(STEP_TOL)} "
@@ -164,6 +180,8 @@ def _stopping_rule(
                 f"the objective changed by only {_num(change)} (relative) in the last step: "
                 f"precision is exhausted{suffix}"
             )
+    if st.f < UNBOUNDED_BELOW:
+        return "failed", f"the objective fell to {_num(st.f)}: it looks unbounded below"
     if st.stall:
         if st.g is None:
             return "failed", st.stall
@@ -182,7 +200,7 @@ def run_method(
     callback: Callback | None = None,
     started: float | None = None,
     first_iteration: int = 0,
-    violation_at: Callable[[np.ndarray], float] | None = None,
+    observe: Callable[[np.ndarray], tuple[float, float]] | None = None,
 ) -> Run:
     """Iterate ``spec`` from x0 until a stopping rule fires (see the module docstring).
 
@@ -196,7 +214,8 @@ def run_method(
         callback: receives one IterationInfo per iteration.
         started: perf_counter() at the start of the whole solve (for ``elapsed``).
         first_iteration: iterations already done by earlier runs (event numbering).
-        violation_at: x -> largest constraint violation, for the events.
+        observe: x -> (objective, largest constraint violation) for the events, when
+            the method sees a merit function rather than the objective itself.
 
     Returns:
         A Run. KeyboardInterrupt is caught and turned into status "interrupted".
@@ -227,14 +246,15 @@ def run_method(
             if st.f < best.f:
                 best, best_gnorm = st, gnorm
             if callback is not None:
+                objective, violation = (st.f, 0.0) if observe is None else observe(st.x)
                 callback(IterationInfo(
                     iteration=first_iteration + k,
-                    objective=st.f,
+                    objective=objective,
                     gradient_norm=gnorm,
                     step=float(np.linalg.norm(st.x - prev.x)),
                     elapsed=time.perf_counter() - started,
                     x=st.x.copy(),
-                    max_violation=violation_at(st.x) if violation_at is not None else 0.0,
+                    max_violation=violation,
                 ))  # fmt: skip
             verdict = _stopping_rule(prev, st, gnorm, tol, spec, settings)
             if verdict is not None:
@@ -243,7 +263,8 @@ def run_method(
                     return Run(st.x, st.f, gnorm, status, message, k)
                 return Run(best.x, best.f, best_gnorm, status, message, k)
     except KeyboardInterrupt:
-        message = f"interrupted after {k} iterations; this is the best point found so far"
+        done = f"{k} iteration" + ("" if k == 1 else "s")
+        message = f"interrupted after {done}; this is the best point found so far"
         return Run(best.x, best.f, best_gnorm, "interrupted", message, k)
     if best.g is None:
         message = f"reached the iteration limit ({max_iter})"
@@ -338,11 +359,10 @@ def minimize(
     counted = _counting(oracle, counts)
     cons = oracle.constraints if oracle.constraints and oracle.constraints.names else None
 
-    def inner(merit, x, inner_tol, budget, first, violation_at):
+    def inner(merit, x, inner_tol, budget, first, observe):
         return run_method(
             merit, x, spec, settings, tol=inner_tol, max_iter=max(budget, 0),
-            callback=callback, started=started, first_iteration=first,
-            violation_at=violation_at,
+            callback=callback, started=started, first_iteration=first, observe=observe,
         )  # fmt: skip
 
     with np.errstate(all="ignore"):  # non-finite values are handled explicitly

@@ -237,8 +237,8 @@ def _line_search(oracle: Oracle, st: State, d: np.ndarray, s: Settings, fresh: b
 
 def _quasi_newton_direction(
     apply_h: Callable[[np.ndarray], np.ndarray], st: State, s: Settings
-) -> tuple[np.ndarray, bool]:
-    """d = -H g over the free variables; (d, True) or (-g_free, False) if H gave no descent.
+) -> np.ndarray:
+    """d = -H g over the free variables (-g there if rounding spoilt H's descent).
 
     With H positive definite, g . d = -g_F' H g_F < 0, so d is a descent direction.
     """
@@ -246,9 +246,7 @@ def _quasi_newton_direction(
     g_free = np.where(free, st.g, 0.0)
     d = np.where(free, -apply_h(g_free), 0.0)
     slope = float(st.g @ d)
-    if not (np.isfinite(slope) and slope < 0.0):
-        return -g_free, False
-    return d, True
+    return d if np.isfinite(slope) and slope < 0.0 else -g_free
 
 
 QN_EXHAUSTED = "the line search failed where the model's predicted decrease is below rounding"
@@ -281,7 +279,7 @@ def bfgs_init(oracle: Oracle, x0: np.ndarray, s: Settings) -> BFGSState:
 
 def bfgs_update(oracle: Oracle, st: BFGSState, s: Settings) -> BFGSState:
     """One BFGS step: dense inverse-Hessian model, line search, rank-two update."""
-    d, _ = _quasi_newton_direction(lambda v: st.h @ v, st, s)
+    d = _quasi_newton_direction(lambda v: st.h @ v, st, s)
     ls = _line_search(oracle, st, d, s, st.fresh)
     if not ls.ok:
         if not st.fresh:
@@ -345,7 +343,7 @@ def lbfgs_apply(q: np.ndarray, s_hist, y_hist) -> np.ndarray:
 def lbfgs_update(oracle: Oracle, st: LBFGSState, s: Settings) -> LBFGSState:
     """One L-BFGS step with ``settings.memory`` pairs."""
     fresh = not st.s_hist
-    d, _ = _quasi_newton_direction(lambda v: lbfgs_apply(v, st.s_hist, st.y_hist), st, s)
+    d = _quasi_newton_direction(lambda v: lbfgs_apply(v, st.s_hist, st.y_hist), st, s)
     ls = _line_search(oracle, st, d, s, fresh)
     if not ls.ok:
         if not fresh:
@@ -456,11 +454,12 @@ def newton_update(oracle: Oracle, st: NewtonState, s: Settings) -> NewtonState:
     free = np.flatnonzero(free_variables(st.x, st.g, s))
     p = np.zeros_like(st.x)
     p[free] = trust_region_step(st.h[np.ix_(free, free)], st.g[free], st.radius)
-    step = project(st.x + p, s) - st.x
+    x = project(st.x + p, s)
+    step = x - st.x
     predicted = -float(st.g @ step + 0.5 * step @ st.h @ step)
     ratio = -math.inf
     if predicted > 0.0:
-        f, g = evaluate(oracle, st.x + step)
+        f, g = evaluate(oracle, x)
         if is_finite(f, g):
             ratio = (st.f - f) / predicted
     length = float(np.linalg.norm(step))
@@ -470,7 +469,6 @@ def newton_update(oracle: Oracle, st: NewtonState, s: Settings) -> NewtonState:
     elif ratio > 0.75 and float(np.linalg.norm(p)) >= 0.99 * radius:
         radius = min(2.0 * radius, TR_MAX)
     if ratio > TR_ACCEPT:
-        x = st.x + step
         return NewtonState(x=x, f=f, g=g, h=hessian_at(oracle, x, g), radius=radius, moved=True)
     interior = float(np.linalg.norm(p)) < 0.99 * st.radius  # the radius did not limit p
     if interior and -float(st.g @ p + 0.5 * p @ st.h @ p) <= ROUNDING * abs(st.f):
@@ -544,8 +542,8 @@ def lm_update(oracle: Oracle, st: LMState, s: Settings) -> LMState:
     ratio of the actual to the predicted decrease of |r|^2.
     """
     free = np.flatnonzero(free_variables(st.x, st.g, s))
-    step = _lm_step(st, free, s)
-    x = st.x + step
+    x = project(st.x + _lm_step(st, free, s), s)  # clip again: x + (b - x) may round past b
+    step = x - st.x
     rr = float(st.r @ st.r)
     predicted = rr - float(np.sum((st.r + st.jac @ step) ** 2))
     ratio = -math.inf
@@ -712,8 +710,11 @@ class Method:
             jacobian) or "value" (value only).
         lr: default step size for methods that take one, else None.
         max_iter: default iteration limit as a function of n.
-        converged: an extra, method-specific stopping rule (tol -> message or None).
         summary: one line for help texts.
+        monotone: every accepted step lowers f (line search or trust region), so a
+            negligible step or change in f means precision is exhausted. Fixed-step
+            methods can also stall by oscillating, so they get no such rule.
+        converged: an extra, method-specific stopping rule (tol -> message or None).
     """
 
     name: str
@@ -723,6 +724,7 @@ class Method:
     lr: float | None
     max_iter: Callable[[int], int]
     summary: str
+    monotone: bool = True
     converged: Callable[[State, float], str | None] | None = None
 
 
@@ -730,11 +732,11 @@ METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         Method("gd", gd_init, gd_update, "gradient", 0.1, lambda n: 1000,
-               "gradient descent with a fixed step lr"),
+               "gradient descent with a fixed step lr", monotone=False),
         Method("momentum", momentum_init, momentum_update, "gradient", 0.01, lambda n: 1000,
-               "heavy-ball gradient descent (step lr, momentum 0.9)"),
+               "heavy-ball gradient descent (step lr, momentum 0.9)", monotone=False),
         Method("adam", adam_init, adam_update, "gradient", 0.01, lambda n: 1000,
-               "Adam (step lr, beta1 0.9, beta2 0.999)"),
+               "Adam (step lr, beta1 0.9, beta2 0.999)", monotone=False),
         Method("bfgs", bfgs_init, bfgs_update, "gradient", None, lambda n: 1000,
                "BFGS with a dense inverse-Hessian model and a strong Wolfe line search"),
         Method("lbfgs", lbfgs_init, lbfgs_update, "gradient", None, lambda n: 1000,
@@ -745,7 +747,7 @@ METHODS: dict[str, Method] = {
                "Levenberg-Marquardt for least squares"),
         Method("nelder-mead", nelder_mead_init, nelder_mead_update, "value", None,
                lambda n: max(1000, 200 * n), "Nelder-Mead simplex search (derivative-free)",
-               nelder_mead_converged),
+               monotone=False, converged=nelder_mead_converged),
     )
 }  # fmt: skip
 
