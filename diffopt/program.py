@@ -428,15 +428,15 @@ class _Runner:
         override = self.problem.data_paths.get(name)
         span = node.span
         if override == "-":
-            columns = data.load_csv("<stdin>", name="<stdin>", span=span,
+            columns = data.load_csv("<stdin>", name=name, span=span,
                                     from_stdin_text=self.problem.stdin_text or "")
         elif override is not None:
-            columns = data.load_csv(override, name=override, span=span)
+            columns = data.load_csv(override, name=name, span=span)
         else:
             relative = node.args[0].value
             base = Path(self.problem.source.name).parent
             path = relative if Path(relative).is_absolute() else str(base / relative)
-            columns = data.load_csv(path, name=path, span=span)
+            columns = data.load_csv(path, name=name, span=span)
         return Table(name, columns)
 
 

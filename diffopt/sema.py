@@ -77,7 +77,7 @@ def check_names(program: ast.Program) -> None:
                 )
             scope.check_expr(stmt.expr)
         elif isinstance(stmt, ast.Constraint):
-            scope.check_expr(stmt.expr)
+            scope.check_expr(stmt.expr, condition=True)
         elif isinstance(stmt, ast.Assign):
             target = scope.resolve(stmt.name, stmt.name_span)
             if target != "var":
@@ -94,7 +94,7 @@ def check_names(program: ast.Program) -> None:
             scope.check_expr(stmt.range.stop)
             frames.append([stmt.body, 0, loops + 1, {**local, stmt.var: "loop index"}])
         elif isinstance(stmt, ast.If):
-            scope.check_expr(stmt.test)
+            scope.check_expr(stmt.test, condition=True)
             if stmt.orelse:
                 frames.append([stmt.orelse, 0, loops, dict(local)])
             frames.append([stmt.body, 0, loops, dict(local)])
@@ -169,39 +169,56 @@ class _Scope:
         candidates = list(self.local) + list(self.declared) + list(CONSTANTS) + list(BUILTINS)
         raise DopNameError(f"unknown name '{name}'", span, hint=did_you_mean(name, candidates))
 
-    def check_expr(self, root) -> None:
-        stack = [(root, self.local)]
+    def check_expr(self, root, condition: bool = False) -> None:
+        """Check names in an expression; ``condition``: root may be a comparison."""
+        stack = [(root, self.local, condition)]
         while stack:
-            node, local = stack.pop()
+            node, local, cond_ok = stack.pop()
             kind = type(node)
+            if kind in (ast.Compare, ast.BoolOp, ast.Not) and not cond_ok:
+                raise DopTypeError(
+                    "a comparison is a condition, not a number: use it in 'if', where(...) "
+                    "or 'subject to'",
+                    node.span,
+                    hint="for 0/1 values write where(c, 1, 0)",
+                )
+            if kind in (ast.BoolOp, ast.Not):
+                stack.extend((child, local, True) for child in ast.children(node))
+                continue
+            if kind is ast.Cond:
+                stack.append((node.test, local, True))
+                stack.append((node.body, local, False))
+                stack.append((node.orelse, local, False))
+                continue
             if kind is ast.Name:
                 kind_of = _Scope(self.declared, local, self.later, self.defining).resolve(
                     node.id, node.span)
                 if kind_of in ("def", "built-in function"):
                     raise DopTypeError(f"'{node.id}' is a function; call it with ( )", node.span)
             elif kind is ast.Call:
-                stack.extend((a, local) for a in node.args)
-                stack.extend((k.value, local) for k in node.keywords)
+                is_where = isinstance(node.func, ast.Name) and node.func.id == "where"
+                stack.extend((a, local, is_where and i == 0) for i, a in enumerate(node.args))
+                stack.extend((k.value, local, False) for k in node.keywords)
                 if isinstance(node.func, ast.Name):
                     self._check_function(node.func, local)
                 else:
-                    stack.append((node.func, local))
+                    stack.append((node.func, local, False))
             elif kind is ast.Comprehension:
                 inner = dict(local)
                 for clause in node.clauses:
                     if isinstance(clause, ast.CompFor):
-                        stack.append((clause.range.start, dict(inner)))
-                        stack.append((clause.range.stop, dict(inner)))
+                        stack.append((clause.range.start, dict(inner), False))
+                        stack.append((clause.range.stop, dict(inner), False))
                         inner[clause.var] = "comprehension index"
                     else:
-                        stack.append((clause.test, dict(inner)))
-                stack.append((node.element, inner))
+                        stack.append((clause.test, dict(inner), True))
+                stack.append((node.element, inner, False))
             elif kind is ast.Lambda:
-                stack.append((node.body, {**local, node.var: "implicit variable"}))
+                stack.append((node.body, {**local, node.var: "implicit variable"}, False))
             elif kind is ast.Field:
-                stack.append((node.value, local))
+                stack.append((node.value, local, False))
             else:
-                stack.extend((child, local) for child in ast.children(node))
+                stack.extend((child, local, False) for child in ast.children(node))
 
     def _check_function(self, func: ast.Name, local):
         name = func.id

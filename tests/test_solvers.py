@@ -20,7 +20,12 @@ import pytest
 from diffopt.errors import OptionError
 from diffopt.solve.linesearch import projected_backtracking, strong_wolfe
 from diffopt.solve.loop import minimize
-from diffopt.solve.methods import METHODS, trust_region_step
+from diffopt.solve.methods import (
+    METHODS,
+    lbfgs_apply,
+    lbfgs_reduced_apply,
+    trust_region_step,
+)
 from diffopt.solve.oracle import Constraints, IterationInfo, Oracle
 
 ALL = tuple(METHODS)
@@ -443,7 +448,7 @@ def hock_schittkowski_71() -> Oracle:
                   upper=np.full(4, 5.0), constraints=cons)  # fmt: skip
 
 
-@pytest.mark.parametrize("method", ("lbfgs", "newton"))
+@pytest.mark.parametrize("method", ("lbfgs", "bfgs", "newton"))
 def test_hock_schittkowski_71(method):
     # Published optimum f* = 17.0140173 at (1, 4.7429994, 3.8211503, 1.3794082); both
     # constraints active, x1 on its lower bound.
@@ -725,3 +730,24 @@ def test_trust_region_step_cases():
     p = trust_region_step(h, g, 1.0)
     assert np.linalg.norm(p) == pytest.approx(1.0, rel=1e-8)
     assert g @ p + 0.5 * p @ h @ p < 0
+
+
+def test_lbfgs_reduced_inverse_matches_the_dense_formula():
+    # With variables held on their bounds, the step uses (B_FF)^-1 for the L-BFGS
+    # Hessian B = H^-1, not the submatrix H_FF: check the compact form against dense algebra.
+    rng = np.random.default_rng(3)
+    n = 6
+    a = rng.standard_normal((n, n))
+    a = a @ a.T + n * np.eye(n)
+    s_hist = [rng.standard_normal(n) for _ in range(4)]
+    y_hist = [a @ sk for sk in s_hist]
+    v = rng.standard_normal(n)
+    everything = np.ones(n, dtype=bool)
+    np.testing.assert_allclose(lbfgs_reduced_apply(v, s_hist, y_hist, everything),
+                               lbfgs_apply(v, s_hist, y_hist))  # fmt: skip
+    h = np.column_stack([lbfgs_apply(e, s_hist, y_hist) for e in np.eye(n)])
+    b = np.linalg.inv(h)
+    free = np.array([True, False, True, True, False, True])
+    expected = np.zeros(n)
+    expected[free] = np.linalg.solve(b[np.ix_(free, free)], v[free])
+    np.testing.assert_allclose(lbfgs_reduced_apply(v, s_hist, y_hist, free), expected)

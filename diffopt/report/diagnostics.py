@@ -153,7 +153,12 @@ def _line_text(text: str, line: int) -> str:
     lines = text.split("\n")
     if not 1 <= line <= len(lines):
         return ""
-    return lines[line - 1].removesuffix("\r")
+    # Control characters (a binary file, a stray escape) would garble the
+    # terminal: show each as '?', one cell wide, so the caret stays aligned.
+    return "".join(
+        ch if ch == "\t" or ch.isprintable() else "?"
+        for ch in lines[line - 1].removesuffix("\r")
+    )
 
 
 def _char_width(ch: str) -> int:

@@ -21,9 +21,11 @@ not because the decrease it predicts is below the objective's rounding error
 
 Bounds are native for every method: points are always projected into the
 box [lower, upper]. Quasi-Newton and Newton steps hold variables that sit on
-a bound with the gradient pushing outwards fixed ("binding"), search over the
-rest, and line-search along the projected path (as L-BFGS-B's projected
-gradient does); lm solves for the free variables and clips; first-order
+a bound with the gradient pushing outwards fixed ("binding"), take the model's
+step over the rest (the quasi-Newton model reduced exactly to the free
+variables, as L-BFGS-B's subspace step is), and line-search along the
+projected path; lm solves for the free variables, puts variables whose step
+would leave the box on their bound and re-solves for the others; first-order
 methods and nelder-mead clip.
 
 Non-finite values: a trial point whose objective or gradient is NaN/inf is
@@ -249,11 +251,13 @@ def _quasi_newton_direction(
     return d if np.isfinite(slope) and slope < 0.0 else -g_free
 
 
-QN_EXHAUSTED = "the line search failed where the model's predicted decrease is below rounding"
+QN_EXHAUSTED = "the quasi-Newton model's predicted decrease is below the rounding error of f"
 
 
 def _unmeasurable(st: State, d: np.ndarray) -> bool:
-    """The quasi-Newton model's decrease for the step d, -g.d/2, is lost in f's rounding."""
+    """The model's decrease for the step d, -g.d/2, would be lost in f's rounding,
+    so no line search could confirm progress (checked only once the model has
+    learnt some curvature)."""
     return -0.5 * float(st.g @ d) <= ROUNDING * abs(st.f)
 
 
@@ -279,12 +283,12 @@ def bfgs_init(oracle: Oracle, x0: np.ndarray, s: Settings) -> BFGSState:
 
 def bfgs_update(oracle: Oracle, st: BFGSState, s: Settings) -> BFGSState:
     """One BFGS step: dense inverse-Hessian model, line search, rank-two update."""
-    d = _quasi_newton_direction(lambda v: st.h @ v, st, s)
+    d = _quasi_newton_direction(_reduced_inverse(st.h, free_variables(st.x, st.g, s)), st, s)
+    if not st.fresh and _unmeasurable(st, d):
+        return replace(st, moved=False, exhausted=QN_EXHAUSTED)
     ls = _line_search(oracle, st, d, s, st.fresh)
     if not ls.ok:
         if not st.fresh:
-            if _unmeasurable(st, d):
-                return replace(st, moved=False, exhausted=QN_EXHAUSTED)
             # The model may have gone stale: restart from steepest descent once.
             return bfgs_update(oracle, replace(st, h=np.eye(st.x.size), fresh=True), s)
         return replace(st, moved=False, stall=ls.message)
@@ -294,6 +298,29 @@ def bfgs_update(oracle: Oracle, st: BFGSState, s: Settings) -> BFGSState:
         h = bfgs_inverse_update(h * (float(sk @ yk) / float(yk @ yk)) if fresh else h, sk, yk)
         fresh = False
     return BFGSState(x=ls.x, f=ls.f, g=ls.g, h=h, fresh=fresh, moved=True)
+
+
+def _reduced_inverse(h: np.ndarray, free: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """v -> (B_FF)^-1 v for B = H^-1: the model's inverse Hessian with the held variables fixed.
+
+    H_FF alone would ignore how the held variables couple to the free ones;
+    the Schur complement H_FF - H_FA H_AA^-1 H_AF is the exact reduced inverse.
+    """
+    held = ~free
+    if not np.any(held) or not np.any(free):
+        return lambda v: h @ v
+    hff, hfa, haa = h[np.ix_(free, free)], h[np.ix_(free, held)], h[np.ix_(held, held)]
+    try:
+        reduced = hff - hfa @ np.linalg.solve(haa, hfa.T)
+    except np.linalg.LinAlgError:
+        reduced = hff
+
+    def apply(v: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(v)
+        out[free] = reduced @ v[free]
+        return out
+
+    return apply
 
 
 def bfgs_inverse_update(h: np.ndarray, sk: np.ndarray, yk: np.ndarray) -> np.ndarray:
@@ -340,15 +367,49 @@ def lbfgs_apply(q: np.ndarray, s_hist, y_hist) -> np.ndarray:
     return q
 
 
+def lbfgs_reduced_apply(v: np.ndarray, s_hist, y_hist, free: np.ndarray) -> np.ndarray:
+    """(B_FF)^-1 v on the free variables, B the L-BFGS Hessian (zero elsewhere).
+
+    B = theta I - W M W' in compact form (Byrd, Nocedal & Schnabel 1994), with
+    W = [Y, theta S] and M^-1 = [[-D, L'], [L, theta S'S]]; restricted to the
+    free rows, the Sherman-Morrison-Woodbury formula inverts it through a
+    2m x 2m system, as L-BFGS-B's subspace minimisation does.
+    """
+    sm, ym = np.column_stack(s_hist), np.column_stack(y_hist)
+    theta = float(ym[:, -1] @ ym[:, -1]) / float(sm[:, -1] @ ym[:, -1])
+    sy = sm.T @ ym
+    lower = np.tril(sy, -1)
+    m_inv = np.block([[-np.diag(np.diag(sy)), lower.T], [lower, theta * (sm.T @ sm)]])
+    wf = np.hstack([ym, theta * sm])[free]
+    vf = v[free]
+    out = np.zeros_like(v)
+    out[free] = vf / theta + wf @ np.linalg.solve(m_inv - wf.T @ wf / theta, wf.T @ vf) / theta**2
+    return out
+
+
+def _lbfgs_direction_operator(st: LBFGSState, s: Settings) -> Callable[[np.ndarray], np.ndarray]:
+    free = free_variables(st.x, st.g, s)
+    if not st.s_hist or np.all(free) or not np.any(free):
+        return lambda v: lbfgs_apply(v, st.s_hist, st.y_hist)
+
+    def apply(v: np.ndarray) -> np.ndarray:
+        try:
+            return lbfgs_reduced_apply(v, st.s_hist, st.y_hist, free)
+        except np.linalg.LinAlgError:  # rounding broke the small system: use H_FF instead
+            return lbfgs_apply(v, st.s_hist, st.y_hist)
+
+    return apply
+
+
 def lbfgs_update(oracle: Oracle, st: LBFGSState, s: Settings) -> LBFGSState:
-    """One L-BFGS step with ``settings.memory`` pairs."""
+    """One L-BFGS step with ``settings.memory`` pairs (reduced to the free variables)."""
     fresh = not st.s_hist
-    d = _quasi_newton_direction(lambda v: lbfgs_apply(v, st.s_hist, st.y_hist), st, s)
+    d = _quasi_newton_direction(_lbfgs_direction_operator(st, s), st, s)
+    if not fresh and _unmeasurable(st, d):
+        return replace(st, moved=False, exhausted=QN_EXHAUSTED)
     ls = _line_search(oracle, st, d, s, fresh)
     if not ls.ok:
         if not fresh:
-            if _unmeasurable(st, d):
-                return replace(st, moved=False, exhausted=QN_EXHAUSTED)
             # The memory may describe a different region: forget it and retry once.
             return lbfgs_update(oracle, replace(st, s_hist=(), y_hist=()), s)
         return replace(st, moved=False, stall=ls.message)

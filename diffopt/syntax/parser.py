@@ -70,6 +70,13 @@ class _BracketPostlexer:
                 stack.pop()
             elif kind == "_NL" and stack and stack[-1].type != "LBRACE":
                 continue
+            elif (kind == "DOT" and self.previous is not None
+                  and self.previous.type == "NUMBER" and self.previous.end_pos == token.start_pos):
+                raise DopSyntaxError(
+                    f"a number cannot end with '.': write {self.previous.value} or "
+                    f"{self.previous.value}.0",
+                    Span.of(self.source, self.previous).to(Span.of(self.source, token)),
+                )
             yield token
             self.previous = token
         if stack:
@@ -241,6 +248,9 @@ def _unexpected_token(source: Source, exc: UnexpectedToken, previous) -> DopSynt
     after = f" after {_token_text(previous)}" if previous is not None else ""
     if expected >= {"NAME", "NUMBER"} and "LBRACE" not in expected:
         message = f"expected an expression{after}, found {_token_text(token)}"
+    elif expected >= {"PLUS", "STAR"} and token.type in ("NAME", "NUMBER", "STRING"):
+        message = (f"expected an operator or the end of the statement{after}, "
+                   f"found {_token_text(token)}")
     elif words:
         message = f"expected {words}{after}, found {_token_text(token)}"
     else:
@@ -254,10 +264,8 @@ def _hint_for(token: Token, previous, expected: set) -> str | None:
         return "put '{' on the same line as the header"
     if token.type == "ELSE":
         return "write '} else {' on one line"
-    if token.type == "EQUAL" and "__ANON_3" in expected | {"__ANON_3"}:
-        if previous is not None and previous.type not in ("NAME", "RSQB"):
-            return None
-        return "use '==' to compare, '=' only in declarations and assignments"
-    if previous is not None and previous.type == "NAME" and token.type in ("NAME", "NUMBER"):
+    if token.type == "EQUAL" and expected >= {"PLUS", "STAR"}:
+        return "use '==' to compare; '=' only declares or assigns"
+    if expected >= {"PLUS", "STAR"} and token.type in ("NAME", "NUMBER", "STRING"):
         return "is an operator or ',' missing?"
     return None
