@@ -179,8 +179,8 @@ def test_fmt_and_graph_work_on_every_problem(path):
 
 
 def test_piped_output_has_no_ansi_codes():
-    result = subprocess.run([sys.executable, "-m", "diffopt", "solve", str(PROBLEMS / "terrain.dop")],
-                            capture_output=True, text=True, check=False)
+    command = [sys.executable, "-m", "diffopt", "solve", str(PROBLEMS / "terrain.dop")]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert "\x1b[" not in result.stdout and "\x1b[" not in result.stderr
     assert "converged" in result.stdout
