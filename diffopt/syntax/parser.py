@@ -50,11 +50,12 @@ class _BracketPostlexer:
 
     def __init__(self):
         self.previous: Token | None = None
+        self.before_previous: Token | None = None
         self.source: Source | None = None
 
     def process(self, stream):
         stack: list[Token] = []
-        self.previous = None
+        self.previous = self.before_previous = None
         for token in stream:
             kind = token.type
             if kind in _OPENERS:
@@ -70,15 +71,8 @@ class _BracketPostlexer:
                 stack.pop()
             elif kind == "_NL" and stack and stack[-1].type != "LBRACE":
                 continue
-            elif (kind == "DOT" and self.previous is not None
-                  and self.previous.type == "NUMBER" and self.previous.end_pos == token.start_pos):
-                raise DopSyntaxError(
-                    f"a number cannot end with '.': write {self.previous.value} or "
-                    f"{self.previous.value}.0",
-                    Span.of(self.source, self.previous).to(Span.of(self.source, token)),
-                )
             yield token
-            self.previous = token
+            self.before_previous, self.previous = self.previous, token
         if stack:
             opener = stack[-1]
             closer = {"LPAR": ")", "LSQB": "]", "LBRACE": "}"}[opener.type]
@@ -164,6 +158,14 @@ def parse(source: Source) -> ast.Program:
     except UnexpectedEOF as exc:
         raise _unexpected_end(source, exc.expected) from None
     except UnexpectedToken as exc:
+        number = postlexer.before_previous
+        dot = postlexer.previous
+        if (dot is not None and dot.type == "DOT" and number is not None
+                and number.type == "NUMBER" and number.end_pos == dot.start_pos):
+            raise DopSyntaxError(
+                f"a number cannot end with '.': write {number.value} or {number.value}.0",
+                Span.of(source, number).to(Span.of(source, dot)),
+            ) from None
         raise _unexpected_token(source, exc, postlexer.previous) from None
     except LarkError as exc:  # pragma: no cover - Lark's other errors are internal
         raise DopSyntaxError(f"cannot parse: {exc}", source.span(0)) from None
