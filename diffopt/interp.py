@@ -426,6 +426,8 @@ class Machine:
     def _numeric(self, value, node):
         if isinstance(value, (np.ndarray, Var, Abstract)):
             return value
+        if isinstance(value, (float, int, np.number)):
+            return as_array(value)
         what = "a data table" if isinstance(value, Table) else "a string"
         raise DopTypeError(f"expected a number or array here, not {what}", node.span)
 
@@ -549,9 +551,12 @@ class Machine:
         if self.tape is not None:
             self.tape.span = node.span
         try:
-            values.append(entry.fn(*args, **keywords))
+            result = entry.fn(*args, **keywords)
         except DopError as exc:
             raise exc.located(node.span) from None
+        if not isinstance(result, (np.ndarray, Var, Abstract)):
+            result = as_array(result)  # a composite folded to a NumPy scalar
+        values.append(result)
 
     def _csv(self, node: ast.Call, scope):
         if len(node.args) != 1 or not isinstance(node.args[0], ast.String) or node.keywords:

@@ -330,6 +330,8 @@ class _Runner:
             if value not in choices:
                 raise OptionError(f"option '{name}' must be one of {', '.join(choices)}",
                                   node.span, hint=did_you_mean(value, choices))
+        elif isinstance(node, ast.Name) and node.id in ("true", "false"):
+            raise OptionError(f"option '{name}' takes a number, not {node.id}", node.span)
         else:
             raw = self.machine.eval(node, self.globals) if not isinstance(node, ast.String) \
                 else None
