@@ -44,22 +44,15 @@ class Recording:
     gradient: list  # per parameter: slot or constant
     residual: object | None = None  # slot of r for least squares
     residual_scale: float = 1.0
-    guard_slots: list = field(default_factory=list)
-    guard_expected: list = field(default_factory=list)
     _compiled: dict = field(default_factory=dict)
 
     def compiled(self, key: str, outputs: list) -> Compiled:
+        """Outputs compiled with the guard check as one extra, last, result."""
         program = self._compiled.get(key)
         if program is None:
-            program = compile_outputs(self.tape, outputs + self.guard_slots)
+            program = compile_outputs(self.tape, outputs, self.tape.guards)
             self._compiled[key] = program
         return program
-
-    def guards_hold(self, guard_values) -> bool:
-        for value, taken in zip(guard_values, self.guard_expected):
-            if bool(np.all(value != 0)) != taken:
-                return False
-        return True
 
 
 def _slot(value):
@@ -74,6 +67,8 @@ class Engine:
         self.recording: Recording | None = None
         self.traces = 0
         self.counts = {"objective": 0, "gradient": 0, "hessian": 0}
+        # (offset, size, shape) per parameter, to split a flat x without copies
+        self._layout = [(p.offset, p.size, p.shape) for p in problem.params]
 
     # ---------------------------------------------------------------- tracing
 
@@ -105,8 +100,6 @@ class Engine:
             lets=lets,
             constraints=constraints,
             gradient=[_slot(g) for g in gradient],
-            guard_slots=[g.slot for g in tape.guards],
-            guard_expected=[g.taken for g in tape.guards],
         )
         if problem.sense == "minimize":
             _recognize_least_squares(recording)
@@ -122,15 +115,19 @@ class Engine:
         outputs = outputs_of(recording)
         result = recording.compiled(key, outputs).run(inputs)
         n = len(outputs)
-        if not recording.guards_hold(result[n:]):
+        if recording.tape.guards and not result[n]:
             recording = self.trace(x)
             outputs = outputs_of(recording)
             result = recording.compiled(key, outputs).run(inputs)
         return recording, result[:n]
 
     def _inputs(self, x: np.ndarray) -> list:
-        values = self.problem.unflatten(x)
-        return [values[p.name] for p in self.problem.params]
+        # Views of x (the compiled code never writes to its inputs); a scalar
+        # parameter is passed as a float for the compiled scalar path.
+        return [
+            float(x[offset]) if shape == () else x[offset: offset + size].reshape(shape)
+            for offset, size, shape in self._layout
+        ]
 
     # ------------------------------------------------------------ evaluations
 

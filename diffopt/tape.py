@@ -28,6 +28,7 @@ Loops, sweeps and liveness are iterative: a 10^6-equation tape works.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -223,8 +224,11 @@ def live_equations(tape: Tape, outputs: list[int]) -> list[int]:
     return sorted(needed)
 
 
-def compile_outputs(tape: Tape, outputs: list) -> Compiled:
+def compile_outputs(tape: Tape, outputs: list, guards: list | None = None) -> Compiled:
     """Compile the computation of ``outputs`` (slots or constants) from the inputs.
+
+    With ``guards`` (a list of Guard), the function returns one more value:
+    True when every recorded branch decision still holds at the new point.
 
     Generates one Python function of straight-line NumPy calls, e.g.::
 
@@ -233,10 +237,11 @@ def compile_outputs(tape: Tape, outputs: list) -> Compiled:
             s4 = F[0](s0, K[0])
             return (s4,)
     """
-    slots = [o for o in outputs if isinstance(o, int)]
+    guards = guards or []
+    slots = [o for o in outputs if isinstance(o, int)] + [g.slot for g in guards]
     order = live_equations(tape, slots)
     if len(order) > SOURCE_LIMIT:
-        return _instruction_program(tape, order, outputs)
+        return _instruction_program(tape, order, outputs, guards)
     functions: list = []
     constants: list = []
     const_index: dict[int, int] = {}
@@ -262,6 +267,8 @@ def compile_outputs(tape: Tape, outputs: list) -> Compiled:
         args = ", ".join(f"s{a}" if isinstance(a, int) else const_ref(a) for a in eqn.args)
         lines.append(f"    s{eqn.out} = F[{len(functions) - 1}]({args})")
     returned = [f"s{o}" if isinstance(o, int) else const_ref(as_array(o)) for o in outputs]
+    if guards:
+        returned.append(_guard_expression(guards))
     lines.append(f"    return ({', '.join(returned)}{',' if len(returned) == 1 else ''})")
     source = "\n".join(lines) + "\n"
     namespace: dict = {}
@@ -269,12 +276,98 @@ def compile_outputs(tape: Tape, outputs: list) -> Compiled:
     inner = namespace["run"]
     frozen_constants = tuple(constants)
     frozen_functions = tuple(functions)
+    fast = _scalar_program(tape, order, outputs, functions, const_ref, guards)
+    frozen_constants = tuple(constants)  # const_ref may have added some
 
-    def run(inputs):
+    def run_numpy(inputs):
         with np.errstate(all="ignore"):
             return inner(inputs, frozen_constants, frozen_functions)
 
-    return Compiled(run, source, len(order))
+    if fast is None:
+        return Compiled(run_numpy, source, len(order))
+    fast_fn, fast_source = fast
+    calls_numpy = "F[" in fast_source
+
+    def run(inputs):
+        try:
+            if calls_numpy:
+                with np.errstate(all="ignore"):
+                    return fast_fn(inputs, frozen_constants, frozen_functions)
+            return fast_fn(inputs, frozen_constants, frozen_functions)
+        except (ArithmeticError, ValueError):
+            # a float operation hit a pole or left its domain: NumPy's
+            # inf/NaN semantics are the language's, so run that version
+            return run_numpy(inputs)
+
+    return Compiled(run, fast_source, len(order))
+
+
+def _scalar_literal(c) -> str:
+    value = float(c)
+    if value != value:
+        return "_nan"
+    if value in (float("inf"), float("-inf")):
+        return "_inf" if value > 0 else "(-_inf)"
+    return repr(value)
+
+
+def _guard_expression(guards) -> str:
+    """One boolean: every recorded branch decision holds (conditions are 0/1)."""
+    terms = [f"bool(s{g.slot} != 0.0)" if g.taken else f"bool(s{g.slot} == 0.0)"
+             for g in guards]
+    return "(" + " and ".join(terms) + ")"
+
+
+def _scalar_program(tape: Tape, order: list[int], outputs: list, functions: list, const_ref,
+                    guards):
+    """Python-float code for the all-scalar equations; None if there are none.
+
+    Scalar equations whose primitive has a ``scalar`` template become inline
+    float arithmetic (tens of nanoseconds instead of a NumPy call on a 0-d
+    array); everything else calls the same functions as the NumPy version,
+    with scalars handed over as np.float64.
+    """
+    values = tape.values
+    templated = [
+        i for i in order
+        if tape.eqns[i].prim.scalar and not tape.eqns[i].params
+        and values[tape.eqns[i].out].shape == ()
+        and all(values[a].shape == () if isinstance(a, int) else np.ndim(a) == 0
+                for a in tape.eqns[i].args)
+    ]
+    if len(templated) < max(1, len(order) // 4):
+        return None
+    templated_set = set(templated)
+    floats: set[int] = set()
+    lines = ["def run(inputs, K, F):"]
+    for position, slot in enumerate(tape.inputs):
+        if values[slot].shape == ():
+            lines.append(f"    s{slot} = _float(inputs[{position}])")
+            floats.add(slot)
+        else:
+            lines.append(f"    s{slot} = inputs[{position}]")
+    for position, index in enumerate(order):
+        eqn = tape.eqns[index]
+        if index in templated_set:
+            args = [f"s{a}" if isinstance(a, int) else _scalar_literal(a) for a in eqn.args]
+            lines.append(f"    s{eqn.out} = {eqn.prim.scalar.format(*args)}")
+            floats.add(eqn.out)
+        else:
+            args = ", ".join(
+                (f"_f64(s{a})" if a in floats else f"s{a}") if isinstance(a, int)
+                else const_ref(a) for a in eqn.args
+            )
+            lines.append(f"    s{eqn.out} = F[{position}]({args})")
+    returned = [f"s{o}" if isinstance(o, int) else const_ref(as_array(o)) for o in outputs]
+    if guards:
+        returned.append(_guard_expression(guards).replace("bool(", "(")
+                        if all(g.slot in floats for g in guards) else _guard_expression(guards))
+    lines.append(f"    return ({', '.join(returned)}{',' if len(returned) == 1 else ''})")
+    source = "\n".join(lines) + "\n"
+    namespace = {"_m": math, "_float": float, "_f64": np.float64, "_inf": math.inf,
+                 "_nan": math.nan}
+    exec(compile(source, "<diffopt scalar tape>", "exec"), namespace)
+    return namespace["run"], source
 
 
 # Above this many equations, generating and compiling Python source costs more
@@ -282,7 +375,7 @@ def compile_outputs(tape: Tape, outputs: list) -> Compiled:
 SOURCE_LIMIT = 20_000
 
 
-def _instruction_program(tape: Tape, order: list[int], outputs: list) -> Compiled:
+def _instruction_program(tape: Tape, order: list[int], outputs: list, guards) -> Compiled:
     """The same computation as a flat list of (function, out, args) over slot storage."""
     size = len(tape.values)
     constants: list = []
@@ -308,7 +401,11 @@ def _instruction_program(tape: Tape, order: list[int], outputs: list) -> Compile
         with np.errstate(all="ignore"):
             for fn, out, args in instructions:
                 storage[out] = fn(*[storage[a] for a in args])
-        return tuple(storage[o] if isinstance(o, int) else o for o in returned)
+        result = tuple(storage[o] if isinstance(o, int) else o for o in returned)
+        if guards:
+            holds = all(bool(np.all(storage[g.slot] != 0)) == g.taken for g in guards)
+            result = result + (holds,)
+        return result
 
     return Compiled(run, f"<{len(instructions)} instructions>", len(instructions))
 

@@ -40,19 +40,20 @@ def _quiet(fn):
 
 # (a + h) + (b + k) = (a + b) + h + k
 add = prim("add", _quiet(np.add), nargs=2, d=(lambda x, y, out: 1.0, lambda x, y, out: 1.0),
-           doc="x + y")
+           doc="x + y", scalar="({0} + {1})")
 # (a + h) - (b + k) = (a - b) + h - k
 sub = prim("sub", _quiet(np.subtract), nargs=2,
-           d=(lambda x, y, out: 1.0, lambda x, y, out: -1.0), doc="x - y")
+           d=(lambda x, y, out: 1.0, lambda x, y, out: -1.0), doc="x - y",
+           scalar="({0} - {1})")
 # (a + h)(b + k) ≈ ab + bh + ak
 mul = prim("mul", _quiet(np.multiply), nargs=2, d=(lambda x, y, out: y, lambda x, y, out: x),
-           doc="x * y")
+           doc="x * y", scalar="({0} * {1})")
 # (a + h)/(b + k) ≈ a/b + h/b - a k/b²
 div = prim("div", _quiet(np.divide), nargs=2,
            d=(lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y),
-           domain=("real", "nonzero"), doc="x / y")
+           domain=("real", "nonzero"), doc="x / y", scalar="({0} / {1})")
 # -(a + h) = -a - h
-neg = prim("neg", np.negative, d=lambda x, out: -1.0, doc="-x")
+neg = prim("neg", np.negative, d=lambda x, out: -1.0, doc="-x", scalar="(-{0})")
 
 
 def _pow_dx(x, y, out):
@@ -71,7 +72,7 @@ def _pow_dy(x, y, out):
 
 # (a + h)^b ≈ a^b + b a^(b-1) h ;  a^(b + k) ≈ a^b + a^b log(a) k
 pow = prim("pow", _quiet(np.power), nargs=2, d=(_pow_dx, _pow_dy),
-           domain=("positive", "real"), doc="x ^ y (also x ** y)")
+           domain=("positive", "real"), doc="x ^ y (also x ** y)", scalar="_m.pow({0}, {1})")
 
 # log restricted to x > 0 with 0 elsewhere: only used by pow's exponent rule,
 # where the other branch is selected away.
@@ -97,7 +98,7 @@ def _dmul_impl(g, d):
     return np.where(g == 0.0, 0.0, product)
 
 
-dmul = prim("dmul", _dmul_impl, nargs=2,
+dmul = prim("dmul", _dmul_impl, nargs=2, scalar="(0.0 if {0} == 0.0 else {0} * {1})",
             d=(lambda g, d, out: d, lambda g, d, out: g),
             doc="g · d with 0 · inf = 0 (internal, reverse mode)")
 
@@ -179,20 +180,22 @@ reshape = prim(
 # ------------------------------------------------ conditions (0.0 / 1.0 arrays)
 
 
-def _condition(name, fn, doc, nargs=2):
+def _condition(name, fn, doc, scalar, nargs=2):
     return prim(name, lambda *a: fn(*a).astype(np.float64), nargs=nargs, nondiff=True,
-                boolean=True, doc=doc)
+                boolean=True, doc=doc, scalar=f"(1.0 if {scalar} else 0.0)")
 
 
-lt = _condition("lt", np.less, "x < y")
-le = _condition("le", np.less_equal, "x <= y")
-gt = _condition("gt", np.greater, "x > y")
-ge = _condition("ge", np.greater_equal, "x >= y")
-eq = _condition("eq", np.equal, "x == y")
-ne = _condition("ne", np.not_equal, "x != y")
-logical_and = _condition("logical_and", lambda a, b: (a != 0) & (b != 0), "a and b")
-logical_or = _condition("logical_or", lambda a, b: (a != 0) | (b != 0), "a or b")
-logical_not = _condition("logical_not", lambda a: a == 0, "not a", nargs=1)
+lt = _condition("lt", np.less, "x < y", "{0} < {1}")
+le = _condition("le", np.less_equal, "x <= y", "{0} <= {1}")
+gt = _condition("gt", np.greater, "x > y", "{0} > {1}")
+ge = _condition("ge", np.greater_equal, "x >= y", "{0} >= {1}")
+eq = _condition("eq", np.equal, "x == y", "{0} == {1}")
+ne = _condition("ne", np.not_equal, "x != y", "{0} != {1}")
+logical_and = _condition("logical_and", lambda a, b: (a != 0) & (b != 0), "a and b",
+                         "({0} != 0.0 and {1} != 0.0)")
+logical_or = _condition("logical_or", lambda a, b: (a != 0) | (b != 0), "a or b",
+                        "({0} != 0.0 or {1} != 0.0)")
+logical_not = _condition("logical_not", lambda a: a == 0, "not a", "{0} == 0.0", nargs=1)
 
 
 # ------------------------------------------------------------------ choice
@@ -235,4 +238,5 @@ select = prim(
     vjp=_select_vjp,
     domain=("condition", "real", "real"),
     doc="where(c, a, b): a where c holds, else b, elementwise",
+    scalar="({1} if {0} != 0.0 else {2})",
 )

@@ -35,11 +35,11 @@ from diffopt.ops.registry import builtin, prim
 # ------------------------------------------------------------ absolute value, roots
 
 # |a + h| ≈ |a| + sign(a) h ; at a = 0 the derivative is taken as 0
-abs = prim("abs", np.abs, d=lambda x, out: sign(x), doc="absolute value; abs'(0) = 0")
+abs = prim("abs", np.abs, d=lambda x, out: sign(x), doc="absolute value; abs'(0) = 0", scalar="abs({0})")
 
 # sqrt(a + h) ≈ sqrt(a) + h / (2 sqrt(a)) ; at a = 0 the derivative is +inf
 sqrt = prim("sqrt", _quiet(np.sqrt), d=lambda x, out: 0.5 / out, domain="positive",
-            doc="square root; sqrt'(0) = +inf, sqrt(x < 0) = NaN")
+            doc="square root; sqrt'(0) = +inf, sqrt(x < 0) = NaN", scalar="_m.sqrt({0})")
 
 # cbrt(a + h) ≈ cbrt(a) + h / (3 cbrt(a)²) ; at a = 0 the derivative is +inf
 cbrt = prim("cbrt", np.cbrt, d=lambda x, out: (1.0 / 3.0) / (out * out), domain="nonzero",
@@ -48,41 +48,41 @@ cbrt = prim("cbrt", np.cbrt, d=lambda x, out: (1.0 / 3.0) / (out * out), domain=
 # ------------------------------------------------------------ exponentials and logarithms
 
 # exp(a + h) ≈ exp(a) + exp(a) h
-exp = prim("exp", _quiet(np.exp), d=lambda x, out: out, doc="e to the power x")
+exp = prim("exp", _quiet(np.exp), d=lambda x, out: out, doc="e to the power x", scalar="_m.exp({0})")
 
 # log(a + h) ≈ log(a) + h / a ; log(0) = -inf with derivative +inf, log(a < 0) = NaN
 log = prim("log", _quiet(np.log), d=lambda x, out: 1.0 / x, domain="positive",
-           doc="natural logarithm")
+           doc="natural logarithm", scalar="_m.log({0})")
 
 # log1p(a + h) ≈ log1p(a) + h / (1 + a)
 log1p = prim("log1p", _quiet(np.log1p), d=lambda x, out: 1.0 / (1.0 + x), domain="positive",
-             doc="log(1 + x), accurate for small x")
+             doc="log(1 + x), accurate for small x", scalar="_m.log1p({0})")
 
 # expm1(a + h) ≈ expm1(a) + exp(a) h
 expm1 = prim("expm1", _quiet(np.expm1), d=lambda x, out: exp(x),
-             doc="exp(x) - 1, accurate for small x")
+             doc="exp(x) - 1, accurate for small x", scalar="_m.expm1({0})")
 
 # ------------------------------------------------------------ trigonometric
 
 # sin(a + h) ≈ sin(a) + cos(a) h
-sin = prim("sin", np.sin, d=lambda x, out: cos(x), doc="sine (radians)")
+sin = prim("sin", np.sin, d=lambda x, out: cos(x), doc="sine (radians)", scalar="_m.sin({0})")
 
 # cos(a + h) ≈ cos(a) - sin(a) h
-cos = prim("cos", np.cos, d=lambda x, out: -sin(x), doc="cosine (radians)")
+cos = prim("cos", np.cos, d=lambda x, out: -sin(x), doc="cosine (radians)", scalar="_m.cos({0})")
 
 # tan(a + h) ≈ tan(a) + (1 + tan(a)²) h
-tan = prim("tan", np.tan, d=lambda x, out: 1.0 + out * out, domain="unit", doc="tangent (radians)")
+tan = prim("tan", np.tan, d=lambda x, out: 1.0 + out * out, domain="unit", doc="tangent (radians)", scalar="_m.tan({0})")
 
 # asin(a + h) ≈ asin(a) + h / sqrt(1 - a²) ; ±inf at a = ±1
 asin = prim("asin", _quiet(np.arcsin), d=lambda x, out: 1.0 / sqrt(1.0 - x * x), domain="unit",
-            doc="arcsine; infinite derivative at ±1")
+            doc="arcsine; infinite derivative at ±1", scalar="_m.asin({0})")
 
 # acos(a + h) ≈ acos(a) - h / sqrt(1 - a²) ; ∓inf at a = ±1
 acos = prim("acos", _quiet(np.arccos), d=lambda x, out: -1.0 / sqrt(1.0 - x * x), domain="unit",
-            doc="arccosine; infinite derivative at ±1")
+            doc="arccosine; infinite derivative at ±1", scalar="_m.acos({0})")
 
 # atan(a + h) ≈ atan(a) + h / (1 + a²)
-atan = prim("atan", np.arctan, d=lambda x, out: 1.0 / (1.0 + x * x), doc="arctangent")
+atan = prim("atan", np.arctan, d=lambda x, out: 1.0 / (1.0 + x * x), doc="arctangent", scalar="_m.atan({0})")
 
 
 def _atan2_partial(numerator):
@@ -98,18 +98,18 @@ def _atan2_partial(numerator):
 atan2 = prim("atan2", np.arctan2, nargs=2,
              d=(_atan2_partial(lambda y, x: x), _atan2_partial(lambda y, x: -y)),
              domain=("real", "nonzero"),
-             doc="atan2(y, x): the angle of the point (x, y); zero partials at (0, 0)")
+             doc="atan2(y, x): the angle of the point (x, y); zero partials at (0, 0)", scalar="_m.atan2({0}, {1})")
 
 # ------------------------------------------------------------ hyperbolic
 
 # sinh(a + h) ≈ sinh(a) + cosh(a) h
-sinh = prim("sinh", _quiet(np.sinh), d=lambda x, out: cosh(x), doc="hyperbolic sine")
+sinh = prim("sinh", _quiet(np.sinh), d=lambda x, out: cosh(x), doc="hyperbolic sine", scalar="_m.sinh({0})")
 
 # cosh(a + h) ≈ cosh(a) + sinh(a) h
-cosh = prim("cosh", _quiet(np.cosh), d=lambda x, out: sinh(x), doc="hyperbolic cosine")
+cosh = prim("cosh", _quiet(np.cosh), d=lambda x, out: sinh(x), doc="hyperbolic cosine", scalar="_m.cosh({0})")
 
 # tanh(a + h) ≈ tanh(a) + (1 - tanh(a)²) h
-tanh = prim("tanh", np.tanh, d=lambda x, out: 1.0 - out * out, doc="hyperbolic tangent")
+tanh = prim("tanh", np.tanh, d=lambda x, out: 1.0 - out * out, doc="hyperbolic tangent", scalar="_m.tanh({0})")
 
 # ------------------------------------------------------------ activations
 
@@ -140,7 +140,7 @@ _erf_kernel = np.vectorize(math.erf, otypes=[np.float64])
 
 # erf(a + h) ≈ erf(a) + (2/√π) exp(-a²) h
 erf = prim("erf", _erf_kernel, d=lambda x, out: (2.0 / math.sqrt(math.pi)) * exp(-(x * x)),
-           doc="error function")
+           doc="error function", scalar="_m.erf({0})")
 
 # ------------------------------------------------------------ two-argument functions
 
@@ -153,7 +153,7 @@ def _over_hypot(numerator, out):
 # hypot(a + h, b + k) ≈ hypot(a, b) + (a h + b k) / hypot(a, b)
 hypot = prim("hypot", np.hypot, nargs=2,
              d=(lambda x, y, out: _over_hypot(x, out), lambda x, y, out: _over_hypot(y, out)),
-             doc="sqrt(x² + y²) without overflow; zero partials at (0, 0)")
+             doc="sqrt(x² + y²) without overflow; zero partials at (0, 0)", scalar="_m.hypot({0}, {1})")
 
 # max(a + h, b + k) ≈ max(a, b) + h if a > b, k if a < b, (h + k)/2 at a tie
 maximum = prim("maximum", np.maximum, nargs=2,

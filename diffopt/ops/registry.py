@@ -153,6 +153,10 @@ class Prim:
             step); "condition" 0.0 or 1.0 (not differentiated).
         doc: one line for the man page.
         boolean: the output is a condition (0/1), usable by ``if``/``where``.
+        scalar: optional Python expression template for the all-scalar case
+            (``"({0} * {1})"``, ``"_m.sin({0})"``); the compiler inlines it on
+            Python floats. It may raise ArithmeticError/ValueError (then the
+            NumPy code runs instead), so templates need not handle inf/NaN.
     """
 
     name: str
@@ -166,6 +170,7 @@ class Prim:
     domain: tuple[str, ...] = ()
     doc: str = ""
     boolean: bool = False
+    scalar: str | None = None
 
     def __call__(self, *args, **params):
         return bind(self, *args, **params)
@@ -194,6 +199,7 @@ def prim(
     domain: tuple[str, ...] | str = "real",
     doc: str = "",
     boolean: bool = False,
+    scalar: str | None = None,
 ) -> Prim:
     """Register a primitive and return it (calling it binds it).
 
@@ -216,7 +222,7 @@ def prim(
     if isinstance(domain, str):
         domain = (domain,) * max(nargs, 1)  # variadic (nargs=-1): one sampler for all
     assert shape is not None, f"{name}: needs a shape rule"
-    entry = Prim(name, impl, shape, nargs, d, jvp, vjp, nondiff, domain, doc, boolean)
+    entry = Prim(name, impl, shape, nargs, d, jvp, vjp, nondiff, domain, doc, boolean, scalar)
     REGISTRY[name] = entry
     return entry
 
@@ -311,9 +317,33 @@ def _elementwise_vjp(d, cotangent, inputs, out, **params):
         if d_i is None or not isinstance(x, (Var, Abstract)):
             grads.append(None)
             continue
-        partial = d_i(*inputs, out, **params)
-        grads.append(sum_to(REGISTRY["dmul"](cotangent, partial), shape_of(x)))
+        scaled = scale_cotangent(cotangent, d_i(*inputs, out, **params))
+        grads.append(None if scaled is None else sum_to(scaled, shape_of(x)))
     return grads
+
+
+def scale_cotangent(cotangent, partial):
+    """ḡ · partial, staged as cheaply as the partial allows.
+
+    A constant partial of 1, -1 or 0 needs no product at all, and a finite
+    constant needs only a plain one (0 · c = 0 already); only a traced partial,
+    which may be inf or NaN somewhere, needs the zero-safe ``dmul``.
+    """
+    if not isinstance(partial, (Var, Abstract)):
+        c = np.asarray(partial, dtype=np.float64)
+        if np.all(np.isfinite(c)):
+            if c.ndim == 0 or np.all(c == c.flat[0]):
+                first = float(c.flat[0]) if c.size else 0.0
+                if first == 1.0:
+                    return broadcast_to(cotangent, np.broadcast_shapes(shape_of(cotangent),
+                                                                       c.shape))
+                if first == 0.0:
+                    return None
+                if first == -1.0:
+                    return broadcast_to(REGISTRY["neg"](cotangent),
+                                        np.broadcast_shapes(shape_of(cotangent), c.shape))
+            return REGISTRY["mul"](cotangent, c)
+    return REGISTRY["dmul"](cotangent, partial)
 
 
 def zero_safe_mul(t: np.ndarray, d: np.ndarray) -> np.ndarray:

@@ -1,0 +1,397 @@
+"""diffopt's speed, side by side with the tools our users would otherwise use.
+
+    python bench/run.py            # everything (a minute or two)
+    python bench/run.py --quick    # fewer repeats
+
+Prints one table: each piece of work, diffopt's median time, each anchor's
+median time measured in the same run, the ratio and the issue's target.
+Anchors: hand-written NumPy, plain Python floats, a seed-style scalar
+autograd (micrograd-like, written below), and — when installed (the optional
+``bench`` extra) — jax.jit, PyTorch eager and scipy. Missing anchors are
+skipped. Never run by the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from diffopt import api  # noqa: E402
+
+ROWS: list[tuple] = []
+
+
+def median_time(fn, repeat: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def row(work: str, ours: float, anchor: str, theirs: float | None, target: str = ""):
+    ratio = ours / theirs if theirs else float("nan")
+    ROWS.append((work, ours, anchor, theirs, ratio, target))
+
+
+def fmt_time(t: float | None) -> str:
+    if t is None or t != t:
+        return "—"
+    if t < 1e-3:
+        return f"{t * 1e6:.1f} µs"
+    if t < 1:
+        return f"{t * 1e3:.2f} ms"
+    return f"{t:.2f} s"
+
+
+def engine_for(path, **kw):
+    problem = api.load_problem(path, **kw)
+    engine = api._engine(problem)
+    x = problem.start_point()
+    engine.value_and_grad(x)
+    return problem, engine, x
+
+
+# ------------------------------------------------------------ projectile
+
+V0, TARGET, G, DT, STEPS = 15.0, 10.0, 9.81, 0.01, 200
+
+
+def projectile_floats(angle: float) -> float:
+    """The seed blog's simulator with plain floats: the value only."""
+    px = py = 0.0
+    vx, vy = V0 * math.cos(angle), V0 * math.sin(angle)
+    for _ in range(STEPS):
+        px, py = px + vx * DT, py + vy * DT
+        vy -= G * DT
+        if py < 0:
+            break
+    return (px - TARGET) ** 2
+
+
+class Value:
+    """Seed-style scalar autograd (micrograd's engine, trimmed): the baseline."""
+
+    __slots__ = ("data", "grad", "_backward", "_prev")
+
+    def __init__(self, data, prev=()):
+        self.data, self.grad, self._backward, self._prev = data, 0.0, lambda: None, prev
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data + other.data, (self, other))
+
+        def backward():
+            self.grad += out.grad
+            other.grad += out.grad
+
+        out._backward = backward
+        return out
+
+    __radd__ = __add__
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, (self, other))
+
+        def backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+
+        out._backward = backward
+        return out
+
+    __rmul__ = __mul__
+
+    def __sub__(self, other):
+        return self + (-1.0) * other
+
+    def cos(self):
+        out = Value(math.cos(self.data), (self,))
+
+        def backward():
+            self.grad += -math.sin(self.data) * out.grad
+
+        out._backward = backward
+        return out
+
+    def sin(self):
+        out = Value(math.sin(self.data), (self,))
+
+        def backward():
+            self.grad += math.cos(self.data) * out.grad
+
+        out._backward = backward
+        return out
+
+    def backward(self):
+        order, seen, stack = [], set(), [(self, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+            elif id(node) not in seen:
+                seen.add(id(node))
+                stack.append((node, True))
+                stack.extend((p, False) for p in node._prev)
+        self.grad = 1.0
+        for node in reversed(order):
+            node._backward()
+
+
+def projectile_scalar_autograd(angle: float):
+    a = Value(angle)
+    px, py = Value(0.0), Value(0.0)
+    vx, vy = V0 * a.cos(), V0 * a.sin()
+    for _ in range(STEPS):
+        px, py = px + vx * DT, py + vy * DT
+        vy = vy - G * DT
+        if py.data < 0:
+            break
+    loss = (px - TARGET) * (px - TARGET)
+    loss.backward()
+    return loss.data, a.grad
+
+
+def bench_projectile(repeat):
+    text = f"""
+const g = {G}, dt = {DT}, v0 = {V0}, target = {TARGET}
+param angle = 0.3
+var px = 0, py = 0, vx = v0 * cos(angle), vy = v0 * sin(angle)
+for t in 0..{STEPS} {{
+    px = px + vx * dt
+    py = py + vy * dt
+    vy = vy - g * dt
+    if py < 0 {{ break }}
+}}
+minimize (px - target)^2
+"""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "projectile.dop"
+        path.write_text(text)
+        _, engine, x = engine_for(path)
+        ours = median_time(lambda: engine.value_and_grad(x), repeat)
+    work = "projectile 200 steps, value+grad (reverse)"
+    row(work, ours, "plain floats, value only", median_time(lambda: projectile_floats(0.3),
+                                                                 repeat))
+    row(work, ours, "seed-style scalar autograd",
+        median_time(lambda: projectile_scalar_autograd(0.3), repeat), "≥ 30× faster (≤ 0.033)")
+    jax = _try_import("jax")
+    if jax is not None:
+        jax.config.update("jax_enable_x64", True)
+        jnp = jax.numpy
+
+        def loss(angle):
+            def step(carry, _):
+                px, py, vy, done = carry
+                npx, npy = px + V0 * jnp.cos(angle) * DT, py + vy * DT
+                landed = done | (npy < 0)
+                return (jnp.where(done, px, npx), jnp.where(done, py, npy),
+                        jnp.where(done, vy, vy - G * DT), landed), None
+
+            start = (0.0, 0.0, V0 * jnp.sin(angle), False)
+            (px, _, _, _), _ = jax.lax.scan(step, start, None, length=STEPS)
+            return (px - TARGET) ** 2
+
+        fn = jax.jit(jax.value_and_grad(loss))
+        fn(0.3)[1].block_until_ready()
+        row(work, ours, "jax.jit", median_time(lambda: fn(0.3)[1].block_until_ready(), repeat),
+            "≤ 1.0")
+    torch = _try_import("torch")
+    if torch is not None:
+        def torch_step():
+            a = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+            px = py = torch.tensor(0.0, dtype=torch.float64)
+            vx, vy = V0 * torch.cos(a), V0 * torch.sin(a)
+            for _ in range(STEPS):
+                px, py = px + vx * DT, py + vy * DT
+                vy = vy - G * DT
+                if py.item() < 0:
+                    break
+            loss = (px - TARGET) ** 2
+            loss.backward()
+
+        row(work, ours, "PyTorch eager", median_time(torch_step, max(repeat // 10, 5)))
+
+
+# ------------------------------------------------------------------ taxi
+
+
+def bench_taxi(rows_count, repeat):
+    rng = np.random.default_rng(1)
+    distance = rng.uniform(0.5, 20, rows_count)
+    minutes = 60 * distance / rng.normal(30, 3, rows_count)
+    with tempfile.TemporaryDirectory() as folder:
+        csv = Path(folder) / "trips.csv"
+        np.savetxt(csv, np.column_stack([distance, minutes]), delimiter=",",
+                   header="distance_km,duration_min", comments="", fmt="%.6f")
+        _, engine, x = engine_for(ROOT / "problems" / "taxi.dop", data={"trips": str(csv)})
+        ours = median_time(lambda: engine.value_and_grad(x), repeat)
+
+    def numpy_value_grad(speed=20.0):
+        predicted = 60.0 * distance / speed
+        residual = predicted - minutes
+        value = np.mean(residual * residual)
+        grad = np.mean(2.0 * residual * (-60.0 * distance / (speed * speed)))
+        return value, grad
+
+    target = "≤ 1.0" if rows_count >= 10**6 else "≤ 3.0"
+    row(f"taxi fit, {rows_count:,} trips, value+grad", ours, "hand-written NumPy",
+        median_time(numpy_value_grad, repeat), target)
+    jax = _try_import("jax")
+    if jax is not None:
+        jnp = jax.numpy
+        d, m = jnp.asarray(distance), jnp.asarray(minutes)
+        fn = jax.jit(jax.value_and_grad(lambda s: jnp.mean((60 * d / s - m) ** 2)))
+        fn(20.0)[1].block_until_ready()
+        row(f"taxi fit, {rows_count:,} trips, value+grad", ours, "jax.jit",
+            median_time(lambda: fn(20.0)[1].block_until_ready(), repeat))
+
+
+# ------------------------------------------------------- extended Rosenbrock
+
+
+def bench_rosenbrock(n, repeat):
+    text = (f"param x[{n}] = 0\n"
+            "minimize sum(100 * (x[1::2] - x[::2]^2)^2 + (1 - x[::2])^2)\n")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rosen.dop"
+        path.write_text(text)
+        problem, engine, x = engine_for(path)
+        x = np.tile([-1.2, 1.0], n // 2)
+        engine.value_and_grad(x)
+        ours = median_time(lambda: engine.value_and_grad(x), repeat)
+
+    def numpy_value_grad(x=x):
+        odd, even = x[::2], x[1::2]
+        t = even - odd * odd
+        value = np.sum(100 * t * t + (1 - odd) ** 2)
+        grad = np.empty_like(x)
+        grad[::2] = -400 * t * odd - 2 * (1 - odd)
+        grad[1::2] = 200 * t
+        return value, grad
+
+    row(f"extended Rosenbrock n={n}, value+grad", ours, "hand-written NumPy",
+        median_time(numpy_value_grad, repeat), "≤ 2.0")
+
+
+# ------------------------------------------------------- every problem
+
+
+def bench_problems(repeat):
+    for path in sorted((ROOT / "problems").glob("*.dop")):
+        problem, engine, x = engine_for(path)
+        value = median_time(lambda: engine.value(x), repeat)
+        both = median_time(lambda: engine.value_and_grad(x), repeat)
+        row(f"{path.name}: reverse value+grad vs value", both, "value alone", value, "≤ 3.0")
+        k = min(problem.n, 4)
+        directions = np.eye(problem.n)[:k]
+        recording = engine.recording
+        fwd = median_time(lambda: engine._forward(recording, x, directions,
+                                                  [recording.objective]), repeat)
+        row(f"{path.name}: forward, k={k} directions vs value", fwd, "value alone", value,
+            f"≤ {1 + 1.5 * k:.1f}")
+
+
+# ------------------------------------------------------- whole process
+
+SCIPY_TERRAIN = """
+import numpy as np
+from scipy.optimize import minimize
+h, d, v = 20.0, 10.0, (0.7, 0.3, 0.45)
+def f(x):
+    x1, x2 = x
+    return sum(np.sqrt(xi**2 + d**2) / vi for xi, vi in zip((x1, x2, h - x1 - x2), v))
+def g(x):
+    x1, x2 = x
+    x3 = h - x1 - x2
+    t = lambda xi, vi: xi / (np.sqrt(xi**2 + d**2) * vi)
+    return np.array([t(x1, v[0]) - t(x3, v[2]), t(x2, v[1]) - t(x3, v[2])])
+print(minimize(f, [2.0, 17.0], jac=g, method="L-BFGS-B").x)
+"""
+
+
+def wall(command, repeat=5):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_process():
+    diffopt = [sys.executable, "-m", "diffopt"]
+    ours = wall(diffopt + ["solve", str(ROOT / "problems" / "terrain.dop"), "--quiet"])
+    scipy = _try_import("scipy")
+    theirs = wall([sys.executable, "-c", SCIPY_TERRAIN]) if scipy is not None else None
+    row("terrain: whole-process solve --quiet", ours, "scipy script", theirs,
+        "≤ 0.5 and ≤ 0.30 s")
+    row("diffopt --version", wall(diffopt + ["--version"]), "python -c pass",
+        wall([sys.executable, "-c", "pass"]), "≤ 0.15 s")
+
+
+# ------------------------------------------------------- front end
+
+
+def bench_front_end():
+    for n in (10_000, 100_000):
+        terms = " + ".join(f"sin(x * {i % 97 + 1})" for i in range(n // 3))
+        text = f"param x = 0.5\nminimize {terms}\n"
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "big.dop"
+            path.write_text(text)
+            start = time.perf_counter()
+            problem = api.load_problem(path)
+            engine = api._engine(problem)
+            engine.value_and_grad(problem.start_point())
+            elapsed = time.perf_counter() - start
+            nodes = len(engine.recording.tape.eqns)
+        row(f"front end + compile, {n:,}-node program ({nodes:,} equations)", elapsed,
+            "target 2 s at 10^5", 2.0 if n == 100_000 else None, "≤ 1.0 at 10^5")
+
+
+def _try_import(name):
+    try:
+        return __import__(name)
+    except Exception:
+        return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    repeat = 20 if args.quick else 100
+    bench_projectile(repeat)
+    bench_taxi(10**3, repeat)
+    bench_taxi(10**6, max(repeat // 10, 5))
+    bench_rosenbrock(1000, repeat)
+    bench_problems(repeat)
+    bench_process()
+    bench_front_end()
+    width = max(len(r[0]) for r in ROWS)
+    print(f"{'work':<{width}}  {'diffopt':>10}  {'anchor':<28} {'anchor time':>11}  "
+          f"{'ratio':>7}  target")
+    for work, ours, anchor, theirs, ratio, target in ROWS:
+        shown = f"{ratio:.3f}" if ratio == ratio else "—"
+        print(f"{work:<{width}}  {fmt_time(ours):>10}  {anchor:<28} {fmt_time(theirs):>11}  "
+              f"{shown:>7}  {target}")
+
+
+if __name__ == "__main__":
+    main()
