@@ -295,14 +295,15 @@ def bench_rosenbrock(n, repeat):
 def bench_problems(repeat):
     for path in sorted((ROOT / "problems").glob("*.dop")):
         problem, engine, x = engine_for(path)
-        value = median_time(lambda: engine.value(x), repeat)
-        both = median_time(lambda: engine.value_and_grad(x), repeat)
+        value = median_time(lambda engine=engine, x=x: engine.value(x), repeat)
+        both = median_time(lambda engine=engine, x=x: engine.value_and_grad(x), repeat)
         row(f"{path.name}: reverse value+grad vs value", both, "value alone", value, "≤ 3.0")
         k = min(problem.n, 4)
         directions = np.eye(problem.n)[:k]
         recording = engine.recording
-        fwd = median_time(lambda: engine._forward(recording, x, directions,
-                                                  [recording.objective]), repeat)
+        fwd = median_time(
+            lambda e=engine, r=recording, x=x, v=directions: e._forward(r, x, v, [r.objective]),
+            repeat)
         row(f"{path.name}: forward, k={k} directions vs value", fwd, "value alone", value,
             f"≤ {1 + 1.5 * k:.1f}")
 

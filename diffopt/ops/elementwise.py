@@ -35,7 +35,8 @@ from diffopt.ops.registry import builtin, prim
 # ------------------------------------------------------------ absolute value, roots
 
 # |a + h| ≈ |a| + sign(a) h ; at a = 0 the derivative is taken as 0
-abs = prim("abs", np.abs, d=lambda x, out: sign(x), doc="absolute value; abs'(0) = 0", scalar="abs({0})")
+abs = prim("abs", np.abs, d=lambda x, out: sign(x), doc="absolute value; abs'(0) = 0",
+           scalar="abs({0})")
 
 # sqrt(a + h) ≈ sqrt(a) + h / (2 sqrt(a)) ; at a = 0 the derivative is +inf
 sqrt = prim("sqrt", _quiet(np.sqrt), d=lambda x, out: 0.5 / out, domain="positive",
@@ -48,7 +49,8 @@ cbrt = prim("cbrt", np.cbrt, d=lambda x, out: (1.0 / 3.0) / (out * out), domain=
 # ------------------------------------------------------------ exponentials and logarithms
 
 # exp(a + h) ≈ exp(a) + exp(a) h
-exp = prim("exp", _quiet(np.exp), d=lambda x, out: out, doc="e to the power x", scalar="_m.exp({0})")
+exp = prim("exp", _quiet(np.exp), d=lambda x, out: out, doc="e to the power x",
+           scalar="_m.exp({0})")
 
 # log(a + h) ≈ log(a) + h / a ; log(0) = -inf with derivative +inf, log(a < 0) = NaN
 log = prim("log", _quiet(np.log), d=lambda x, out: 1.0 / x, domain="positive",
@@ -71,7 +73,8 @@ sin = prim("sin", np.sin, d=lambda x, out: cos(x), doc="sine (radians)", scalar=
 cos = prim("cos", np.cos, d=lambda x, out: -sin(x), doc="cosine (radians)", scalar="_m.cos({0})")
 
 # tan(a + h) ≈ tan(a) + (1 + tan(a)²) h
-tan = prim("tan", np.tan, d=lambda x, out: 1.0 + out * out, domain="unit", doc="tangent (radians)", scalar="_m.tan({0})")
+tan = prim("tan", np.tan, d=lambda x, out: 1.0 + out * out, domain="unit", doc="tangent (radians)",
+           scalar="_m.tan({0})")
 
 # asin(a + h) ≈ asin(a) + h / sqrt(1 - a²) ; ±inf at a = ±1
 asin = prim("asin", _quiet(np.arcsin), d=lambda x, out: 1.0 / sqrt(1.0 - x * x), domain="unit",
@@ -82,7 +85,8 @@ acos = prim("acos", _quiet(np.arccos), d=lambda x, out: -1.0 / sqrt(1.0 - x * x)
             doc="arccosine; infinite derivative at ±1", scalar="_m.acos({0})")
 
 # atan(a + h) ≈ atan(a) + h / (1 + a²)
-atan = prim("atan", np.arctan, d=lambda x, out: 1.0 / (1.0 + x * x), doc="arctangent", scalar="_m.atan({0})")
+atan = prim("atan", np.arctan, d=lambda x, out: 1.0 / (1.0 + x * x), doc="arctangent",
+            scalar="_m.atan({0})")
 
 
 def _atan2_partial(numerator):
@@ -98,18 +102,22 @@ def _atan2_partial(numerator):
 atan2 = prim("atan2", np.arctan2, nargs=2,
              d=(_atan2_partial(lambda y, x: x), _atan2_partial(lambda y, x: -y)),
              domain=("real", "nonzero"),
-             doc="atan2(y, x): the angle of the point (x, y); zero partials at (0, 0)", scalar="_m.atan2({0}, {1})")
+             doc="atan2(y, x): the angle of the point (x, y); zero partials at (0, 0)",
+             scalar="_m.atan2({0}, {1})")
 
 # ------------------------------------------------------------ hyperbolic
 
 # sinh(a + h) ≈ sinh(a) + cosh(a) h
-sinh = prim("sinh", _quiet(np.sinh), d=lambda x, out: cosh(x), doc="hyperbolic sine", scalar="_m.sinh({0})")
+sinh = prim("sinh", _quiet(np.sinh), d=lambda x, out: cosh(x), doc="hyperbolic sine",
+            scalar="_m.sinh({0})")
 
 # cosh(a + h) ≈ cosh(a) + sinh(a) h
-cosh = prim("cosh", _quiet(np.cosh), d=lambda x, out: sinh(x), doc="hyperbolic cosine", scalar="_m.cosh({0})")
+cosh = prim("cosh", _quiet(np.cosh), d=lambda x, out: sinh(x), doc="hyperbolic cosine",
+            scalar="_m.cosh({0})")
 
 # tanh(a + h) ≈ tanh(a) + (1 - tanh(a)²) h
-tanh = prim("tanh", np.tanh, d=lambda x, out: 1.0 - out * out, doc="hyperbolic tangent", scalar="_m.tanh({0})")
+tanh = prim("tanh", np.tanh, d=lambda x, out: 1.0 - out * out, doc="hyperbolic tangent",
+            scalar="_m.tanh({0})")
 
 # ------------------------------------------------------------ activations
 
@@ -153,7 +161,8 @@ def _over_hypot(numerator, out):
 # hypot(a + h, b + k) ≈ hypot(a, b) + (a h + b k) / hypot(a, b)
 hypot = prim("hypot", np.hypot, nargs=2,
              d=(lambda x, y, out: _over_hypot(x, out), lambda x, y, out: _over_hypot(y, out)),
-             doc="sqrt(x² + y²) without overflow; zero partials at (0, 0)", scalar="_m.hypot({0}, {1})")
+             doc="sqrt(x² + y²) without overflow; zero partials at (0, 0)",
+             scalar="_m.hypot({0}, {1})")
 
 # max(a + h, b + k) ≈ max(a, b) + h if a > b, k if a < b, (h + k)/2 at a tie
 maximum = prim("maximum", np.maximum, nargs=2,
