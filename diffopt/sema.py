@@ -11,6 +11,7 @@ the program abstractly (diffopt/program.py ``check``). Walks are iterative.
 from __future__ import annotations
 
 from diffopt.errors import DopNameError, DopTypeError, did_you_mean
+from diffopt.ops import library  # noqa: F401  (fills BUILTINS)
 from diffopt.ops.registry import BUILTINS, CONSTANTS
 from diffopt.syntax import ast
 

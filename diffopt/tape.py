@@ -71,6 +71,7 @@ class Tape:
     mode: str = "value"
     _cse: dict = field(default_factory=dict)
     _constants: list = field(default_factory=list)  # keeps constant ids unique
+    _live: dict = field(default_factory=dict)  # outputs -> live equation order (cache)
 
     # ------------------------------------------------------------- recording
 
@@ -209,7 +210,15 @@ class Compiled:
 
 
 def live_equations(tape: Tape, outputs: list[int]) -> list[int]:
-    """Indices of the equations needed for ``outputs``, in tape order."""
+    """Indices of the equations needed for ``outputs``, in tape order (cached)."""
+    key = (len(tape.eqns), tuple(outputs))
+    cached = tape._live.get(key)
+    if cached is None:
+        cached = tape._live[key] = _live_equations(tape, outputs)
+    return cached
+
+
+def _live_equations(tape: Tape, outputs: list[int]) -> list[int]:
     needed = set()
     stack = [s for s in outputs if tape.producer[s] >= 0]
     seen = set(stack)
@@ -271,17 +280,18 @@ def compile_outputs(tape: Tape, outputs: list, guards: list | None = None) -> Co
         returned.append(_guard_expression(guards))
     lines.append(f"    return ({', '.join(returned)}{',' if len(returned) == 1 else ''})")
     source = "\n".join(lines) + "\n"
-    namespace: dict = {}
-    exec(compile(source, "<diffopt tape>", "exec"), namespace)
-    inner = namespace["run"]
-    frozen_constants = tuple(constants)
-    frozen_functions = tuple(functions)
     fast = _scalar_program(tape, order, outputs, functions, const_ref, guards)
     frozen_constants = tuple(constants)  # const_ref may have added some
+    frozen_functions = tuple(functions)
+    numpy_program: list = []  # compiled on first use: the fast path rarely needs it
 
     def run_numpy(inputs):
+        if not numpy_program:
+            namespace: dict = {}
+            exec(compile(source, "<diffopt tape>", "exec"), namespace)
+            numpy_program.append(namespace["run"])
         with np.errstate(all="ignore"):
-            return inner(inputs, frozen_constants, frozen_functions)
+            return numpy_program[0](inputs, frozen_constants, frozen_functions)
 
     if fast is None:
         return Compiled(run_numpy, source, len(order))
