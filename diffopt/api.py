@@ -178,12 +178,13 @@ def _engine(problem):
     return engine
 
 
-def _warnings(engine, x, values) -> tuple:
+def _warnings(engine, x, values, mode: str = "reverse") -> tuple:
+    """The first NaN/inf's origin when any of ``values`` is not finite."""
     if all(np.all(np.isfinite(v)) for v in values):
         return ()
     found = engine.diagnose(x, "value")
     if found is None:
-        found = engine.diagnose(x, "gradient")
+        found = engine.diagnose(x, "forward" if mode == "forward" else "gradient")
     return (found,) if found is not None else ()
 
 
@@ -233,7 +234,7 @@ def gradient(problem, at=None, mode: str = "reverse", repeat: int = 0) -> GradRe
         mode=mode,
         params=problem.unflatten(x),
         timing=timing,
-        warnings=_warnings(engine, x, [f, g]),
+        warnings=_warnings(engine, x, [f, g], mode),
     )
 
 

@@ -170,6 +170,17 @@ class Engine:
         ]
         return forward(recording.tape, inputs, tangents, outputs, k)
 
+    def _forward_watch(self, recording, x, found: list) -> None:
+        n = self.problem.n
+        directions = np.eye(n)
+        k = directions.shape[0]
+        tangents = [
+            directions[:, p.offset: p.offset + p.size].reshape((k,) + p.shape)
+            for p in self.problem.params
+        ]
+        forward(recording.tape, self._inputs(x), tangents, [recording.objective], k,
+                watch=found)
+
     def hvp(self, x, v) -> np.ndarray:
         """H(x) v: forward mode over the staged gradient (forward over reverse)."""
         self.counts["hessian"] += 1
@@ -231,8 +242,13 @@ class Engine:
         return {"objective": float(out[0]), "lets": lets, "constraints": constraints}
 
     def diagnose(self, x, mode: str = "value") -> NonFinite | None:
-        """Where the first NaN/inf of the objective (or gradient) came from."""
+        """Where the first NaN/inf of the objective ("value"), the reverse-mode
+        gradient ("gradient") or the forward-mode tangents ("forward") came from."""
         recording = self._ensure(x)
+        if mode == "forward":
+            found: list = []
+            self._forward_watch(recording, x, found)
+            return found[0] if found else None
         outputs = [recording.objective] if mode == "value" else recording.gradient
         slots = [o for o in outputs if isinstance(o, int)]
         return first_nonfinite(recording.tape, self._inputs(x), slots)

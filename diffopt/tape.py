@@ -436,6 +436,7 @@ def forward(
     tangents: list[np.ndarray | None],
     outputs: list,
     k: int,
+    watch: list | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Values and batched tangents of ``outputs`` by the primitives' JVP rules.
 
@@ -444,6 +445,8 @@ def forward(
         tangents: per input, None or an array of shape (k,) + input.shape.
         outputs: slots (or constants) wanted.
         k: number of tangent directions carried together.
+        watch: if a list, the first equation whose tangent stops being finite
+            (from finite tangents) is appended to it as a NonFinite.
 
     Returns:
         (values, tangents), tangents of shape (k,) + value.shape.
@@ -466,7 +469,13 @@ def forward(
                 continue
             t = eqn.prim.jvp(arg_dots, args, out, **eqn.params)
             if t is not None:
-                dots[eqn.out] = np.asarray(t, dtype=np.float64)
+                t = dots[eqn.out] = np.asarray(t, dtype=np.float64)
+                if watch is not None and not watch and not np.all(np.isfinite(t)) and all(
+                    d is None or np.all(np.isfinite(d)) for d in arg_dots
+                ):
+                    kind = "NaN" if np.any(np.isnan(t)) else "inf"
+                    watch.append(NonFinite(eqn.prim.name, eqn.span, "forward", tuple(args),
+                                           kind))
     out_values, out_dots = [], []
     for o in outputs:
         if isinstance(o, int):

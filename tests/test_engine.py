@@ -325,3 +325,14 @@ def test_long_flat_sum(tmp_path):
 def test_errors_are_dop_errors(tmp_path):
     with pytest.raises(DopError):
         load(tmp_path, "param x = 1\nminimize [x, x]\n")
+
+
+def test_first_inf_in_forward_mode_names_the_tangent_sweep(tmp_path):
+    p = load(tmp_path, "param x = 0\nminimize sqrt(x) + x\n", name="fw.dop")
+    result = api.gradient(p, mode="forward")
+    assert result.gradient["x"] == np.inf
+    (found,) = result.warnings
+    assert found.mode == "forward" and found.prim == "sqrt"
+    text = found.describe()
+    assert text.startswith("first inf: forward sweep through sqrt at ")
+    assert text.endswith("fw.dop:2:10, sqrt(0)")

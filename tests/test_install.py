@@ -1,7 +1,8 @@
 """A non-editable `pip install .` into a fresh venv ships the grammar and works.
 
-The venv sees the already-installed dependencies (--system-site-packages) so
-the check runs offline and quickly; what it proves is that the wheel built
+The venv sees the dependencies already installed for the test run (a .pth
+file naming this interpreter's site-packages), so only diffopt itself is
+built and installed; what it proves is that the wheel built
 from this tree carries diffopt/grammars/dop.lark and the man pages, and that
 the installed command parses and solves a problem from another directory.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -28,8 +30,15 @@ def installed(tmp_path_factory):
         ".git", ".venv", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache",
         ".hypothesis"))
     venv = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
+    # The runtime dependencies, from the environment running the tests. A path
+    # listed in a .pth file is only appended to sys.path (the .pth files inside
+    # it are not run), so an editable diffopt there cannot shadow the wheel.
+    target = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                             "['purelib'])"], capture_output=True, text=True, check=True)
+    deps = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    Path(target.stdout.strip(), "deps.pth").write_text("\n".join(deps) + "\n")
     # A normal (isolated) build, as `pip install .` does for a user; the runtime
     # dependencies come from the system site-packages the venv can see.
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(source)],
