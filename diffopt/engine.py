@@ -29,6 +29,7 @@ from diffopt.tape import (
     first_nonfinite,
     forward,
     stage_gradient,
+    stage_vjp,
 )
 
 
@@ -44,6 +45,7 @@ class Recording:
     gradient: list  # per parameter: slot or constant
     residual: object | None = None  # slot of r for least squares
     residual_scale: float = 1.0
+    jacobian_rows: list | None = None  # reverse-mode Jacobian rows, staged on demand
     _compiled: dict = field(default_factory=dict)
 
     def compiled(self, key: str, outputs: list) -> Compiled:
@@ -205,12 +207,26 @@ class Engine:
         return np.ravel(r)
 
     def residual_jacobian(self, x) -> tuple[np.ndarray, np.ndarray]:
-        """(r, J) with J = dr/dx, by forward mode (n tangent directions)."""
+        """(r, J) with J = dr/dx, by whichever mode is cheaper.
+
+        Forward mode costs one tangent direction per parameter (n), reverse
+        mode one staged adjoint sweep per residual (m): reverse when m < n.
+        """
         self.counts["gradient"] += 1
         recording, _ = self._run("residuals", lambda rec: [rec.residual], x)
-        values, dots = self._forward(recording, x, np.eye(self.problem.n), [recording.residual])
+        n = self.problem.n
+        m = recording.tape.values[recording.residual].size
+        if m < n:
+            recording, out = self._run("jacobian_rows", _jacobian_outputs, x)
+            r = np.ravel(out[0])
+            rows = out[1:]
+            J = np.stack([self._flat(rows[i * len(self.problem.params):
+                                          (i + 1) * len(self.problem.params)])
+                          for i in range(m)]) if m else np.zeros((0, n))
+            return r, J
+        values, dots = self._forward(recording, x, np.eye(n), [recording.residual])
         r = np.ravel(values[0])
-        return r, dots[0].reshape(self.problem.n, r.size).T
+        return r, dots[0].reshape(n, r.size).T
 
     def constraint_values(self, x) -> np.ndarray:
         _, out = self._run("constraints", lambda r: [c[2] for c in r.constraints], x)
@@ -289,11 +305,32 @@ class Engine:
         )
 
 
+def _jacobian_outputs(recording: Recording) -> list:
+    """[r, then for each residual i its gradient pieces]: rows staged once per trace."""
+    if recording.jacobian_rows is None:
+        tape = recording.tape
+        r = tape.var(recording.residual)
+        rows = []
+        with np.errstate(all="ignore"):
+            for i in range(r.value.size):
+                seed = np.zeros(r.value.size)
+                seed[i] = 1.0
+                rows.extend(_slot(g) for g in
+                            stage_vjp(tape, r, seed.reshape(r.shape), list(tape.inputs)))
+        recording.jacobian_rows = rows
+    return [recording.residual] + recording.jacobian_rows
+
+
 # ------------------------------------------------------- least-squares shape
 
 
 def _recognize_least_squares(recording: Recording) -> None:
-    """Find r in objectives c·sumsq(r), c·sum(r^2), c·mean(r^2) (c > 0 constant)."""
+    """Find r in objectives c·sumsq(r), c·sum(r^2), c·mean(r^2) (c > 0 constant).
+
+    On the tape these read sum(r·r) or sum(r^2) (sumsq and mean are
+    composites: mean is a sum divided by a constant), under any number of
+    multiplications and divisions by positive constants.
+    """
     tape = recording.tape
     slot = recording.objective
     scale = 1.0
@@ -310,19 +347,18 @@ def _recognize_least_squares(recording: Recording) -> None:
         elif name == "div" and _positive_constant(args[1]) and isinstance(args[0], int):
             scale /= float(args[1])
             slot = args[0]
-        elif name == "sumsq" and not eqn.params.get("axis") and isinstance(args[0], int):
-            recording.residual, recording.residual_scale = args[0], scale
-            return
-        elif name in ("sum", "mean") and not eqn.params.get("axis") and isinstance(args[0], int):
+        elif name == "sum" and eqn.params.get("axis") is None and isinstance(args[0], int):
             inner = tape.producer[args[0]]
             if inner < 0:
                 return
             square = tape.eqns[inner]
-            if square.prim.name == "pow" and isinstance(square.args[0], int) and \
-                    not isinstance(square.args[1], int) and np.all(square.args[1] == 2.0):
-                r = square.args[0]
-                if name == "mean":
-                    scale /= max(tape.values[args[0]].size, 1)
+            r = square.args[0]
+            squared = isinstance(r, int) and (
+                (square.prim.name == "pow" and not isinstance(square.args[1], int)
+                 and np.all(square.args[1] == 2.0))
+                or (square.prim.name == "mul" and square.args[1] == r)
+            )
+            if squared:
                 recording.residual, recording.residual_scale = r, scale
             return
         else:

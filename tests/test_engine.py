@@ -336,3 +336,16 @@ def test_first_inf_in_forward_mode_names_the_tangent_sweep(tmp_path):
     text = found.describe()
     assert text.startswith("first inf: forward sweep through sqrt at ")
     assert text.endswith("fw.dop:2:10, sqrt(0)")
+
+
+def test_residual_jacobian_by_reverse_mode_when_fewer_residuals(tmp_path):
+    # m = 2 residuals, n = 4 parameters: reverse mode (one sweep per residual)
+    p = load(tmp_path, "param a[4] = [1, 2, 3, 4]\n"
+                       "minimize sumsq([a[0] * a[1] - 1, sin(a[2]) + a[3]^2])\n")
+    engine = api._engine(p)
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    r, J = engine.residual_jacobian(x)
+    expected = np.array([[2.0, 1.0, 0, 0], [0, 0, np.cos(3.0), 8.0]])
+    np.testing.assert_allclose(r, [1.0, np.sin(3.0) + 16.0])
+    np.testing.assert_allclose(J, expected, rtol=1e-14)
+    assert engine.recording.jacobian_rows is not None
