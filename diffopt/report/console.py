@@ -454,13 +454,12 @@ def _compact(value: Any, limit: int = 6) -> str:
 
 
 def _check_table(console: Console, entries: list) -> Table:
-    table = _table("param", "index", "forward", "reverse", "numeric", "abs err", "rel err", "ok")
+    table = _table("entry", "forward", "reverse", "numeric", "abs err", "rel err", "ok")
     rows = list(_check_rows(entries))
     for entry in rows:
-        index = ", ".join(map(str, entry.index)) if entry.index else "—"
+        index = f"[{', '.join(map(str, entry.index))}]" if entry.index else ""
         table.add_row(
-            Text(str(entry.param)),
-            index,
+            Text(f"{entry.param}{index}"),
             fmt(entry.forward),
             fmt(entry.reverse),
             fmt(entry.numeric),
@@ -495,22 +494,19 @@ def _short(x: Any) -> str:
 
 
 def _taylor_line(console: Console, taylor: Mapping) -> Text:
-    """The Taylor-remainder test's verdict; keys other than ok/verdict shown as facts."""
-    ok = taylor.get("ok", taylor.get("passed"))
-    verdict = taylor.get("verdict") or taylor.get("message")
+    """The Taylor-remainder verdict: the fitted order of the remainder (2 expected).
+
+    The sweep itself (steps and remainders) is in ``--json``.
+    """
     line = Text.assemble(("Taylor remainder", "bold"), " ")
-    if isinstance(ok, (bool, np.bool_)):
-        line.append_text(_tick(console, bool(ok)))
-        line.append(" ")
-    if verdict:
-        line.append(str(verdict))
-    facts = [
-        f"{key} {_compact(value)}"
-        for key, value in taylor.items()
-        if key not in ("ok", "passed", "verdict", "message") and _is_numeric(value)
-    ]
-    if facts:
-        line.append(("  " if verdict else "") + ", ".join(facts), style="dim")
+    line.append_text(_tick(console, bool(taylor.get("ok"))))
+    order = taylor.get("order")
+    if order is None or order != order:
+        line.append(" at rounding level along the test direction (the objective is linear there)")
+    else:
+        steps = taylor.get("steps") or []
+        span = f" over h = {fmt(min(steps))} … {fmt(max(steps))}" if steps else ""
+        line.append(f" decays with order {order:.2f}{span} (2 for a correct gradient)")
     return line
 
 
