@@ -296,12 +296,28 @@ def _print_values(console: Console, heading: str, values: Mapping | None) -> Non
         return
     table = _table(heading, "value")
     for name, value in values.items():
+        array = np.asarray(value, dtype=float)
+        if array.size > SUMMARIZED_LET_SIZE:
+            # a long derived vector (per-row predictions, say): one summary row
+            table.add_row(Text(name, no_wrap=True), _summary(array))
+            continue
         shown, hidden = _capped(elements(name, value))
         for label, number in shown:
             table.add_row(Text(label), fmt(number))
         _more_row(table, hidden)
     console.print()
     console.print(table)
+
+
+# Lets with more elements than this are summarized in one row (all in --json).
+SUMMARIZED_LET_SIZE = 8
+
+
+def _summary(array: np.ndarray) -> str:
+    flat = array.ravel()
+    head = ", ".join(f"{v:.4g}" for v in flat[:3])
+    shape = "×".join(map(str, array.shape))
+    return f"{shape}: {head}, …, {flat[-1]:.4g} (min {flat.min():.4g}, max {flat.max():.4g})"
 
 
 def _print_constraints(console: Console, constraints: Iterable[Mapping] | None) -> None:
