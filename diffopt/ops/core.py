@@ -59,9 +59,23 @@ neg = prim("neg", np.negative, d=lambda x, out: -1.0, doc="-x", scalar="(-{0})")
 def _pow_dx(x, y, out):
     # d/dx x^y = y x^(y-1): the power rule alone, no log of the base, so a
     # negative base with an integer exponent is fine. x^0 has derivative 0.
-    if not isinstance(y, (Var, Abstract)) and np.all(np.asarray(y) == 0.0):
-        return 0.0
+    if not isinstance(y, (Var, Abstract)) and np.ndim(y) == 0:
+        c = float(y)
+        if c == 0.0:
+            return 0.0
+        if c == 1.0:
+            return 1.0
+        if c == 2.0:  # the most common exponent: 2x, not 2·x^1
+            return 2.0 * x
     return y * pow(x, y - 1.0)
+
+
+def _pow_impl(x, y):
+    # x^2 is by far the most common power (squares of residuals): square it
+    # directly instead of calling the general power function.
+    if y.ndim == 0 and y == 2.0:
+        return np.square(x)
+    return np.power(x, y)
 
 
 def _pow_dy(x, y, out):
@@ -71,7 +85,7 @@ def _pow_dy(x, y, out):
 
 
 # (a + h)^b ≈ a^b + b a^(b-1) h ;  a^(b + k) ≈ a^b + a^b log(a) k
-pow = prim("pow", _quiet(np.power), nargs=2, d=(_pow_dx, _pow_dy),
+pow = prim("pow", _pow_impl, nargs=2, d=(_pow_dx, _pow_dy),
            domain=("positive", "real"), doc="x ^ y (also x ** y)", scalar="_m.pow({0}, {1})")
 
 # log restricted to x > 0 with 0 elsewhere: only used by pow's exponent rule,
@@ -93,7 +107,9 @@ mod = prim("mod", _quiet(np.mod), nargs=2,
 # so that a zero cotangent (an untaken branch) stays exactly zero.
 def _dmul_impl(g, d):
     product = g * d
-    if np.all(np.isfinite(d)):
+    # One reduction tells whether any element is inf/NaN (a finite sum means
+    # all are finite; an overflowing sum only costs the exact check below).
+    if np.isfinite(np.sum(product)):
         return product
     return np.where(g == 0.0, 0.0, product)
 
@@ -148,7 +164,9 @@ def _broadcast_jvp(tangents, inputs, out, shape):
 
 broadcast_to_p = prim(
     "broadcast_to",
-    lambda x, shape: np.broadcast_to(x, shape).copy(),
+    # a read-only view, not a copy: no kernel writes into its inputs, and a
+    # broadcast cotangent (sum's adjoint) then costs no memory
+    lambda x, shape: np.broadcast_to(x, shape),
     shape=lambda x, shape: broadcast_shapes(x, shape) and tuple(shape),
     jvp=_broadcast_jvp,
     vjp=lambda g, inputs, out, shape: [sum_to(g, inputs[0].shape)],
