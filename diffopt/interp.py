@@ -189,17 +189,13 @@ class Machine:
             values.append(self._lookup(node, scope))
         elif kind is ast.String:
             values.append(node.value)
-        elif kind is ast.Binary:
+        elif kind is ast.Binary or kind is ast.BoolOp:
             stack.append((1, node, scope))
             stack.append((0, node.right, scope))
             stack.append((0, node.left, scope))
         elif kind in (ast.Unary, ast.Not):
             stack.append((1, node, scope))
             stack.append((0, node.operand, scope))
-        elif kind is ast.BoolOp:
-            stack.append((1, node, scope))
-            stack.append((0, node.right, scope))
-            stack.append((0, node.left, scope))
         elif kind is ast.Compare:
             stack.append((1, node, scope))
             for operand in reversed(node.operands):
@@ -207,10 +203,7 @@ class Machine:
         elif kind is ast.Cond:
             stack.append((1, node, scope))
             stack.append((0, node.test, scope))
-        elif kind is ast.Field:
-            stack.append((1, node, scope))
-            stack.append((0, node.value, scope))
-        elif kind is ast.Index:
+        elif kind is ast.Field or kind is ast.Index:
             stack.append((1, node, scope))
             stack.append((0, node.value, scope))
         elif kind is ast.Array:
