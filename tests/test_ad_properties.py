@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,3 +152,23 @@ def test_check_at_random_points_on_a_loop_with_break():
     document = json.loads(result.stdout)
     assert result.exit_code == 0, document
     assert len(document["points"]) == 3
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "problems").glob("*.dop")),
+                         ids=lambda p: p.name)
+def test_check_passes_on_every_problem(path):
+    problem = api.load_problem(path)
+    result = api.check(problem, points=2)
+    assert result.passed, [e for p in result.points for e in p.entries if not e.ok]
+    for point in result.points:
+        for entry in point.entries:
+            assert entry.forward == pytest.approx(entry.reverse, rel=1e-9, abs=1e-12)
+
+
+def test_straight_through_program_is_checked_on_modes_only():
+    result = api.check(api.load_problem(Path(__file__).parent.parent / "problems" / "ste.dop"))
+    assert result.passed
+    (point,) = result.points
+    assert any("surrogate derivatives by design (ste_round at " in note
+               for note in point.notes)
+    assert point.taylor is None

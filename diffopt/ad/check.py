@@ -88,11 +88,35 @@ def point_passed(point: CheckPoint) -> bool:
     return bool(modes_agree and point.taylor is not None and point.taylor["ok"])
 
 
+def _surrogates(engine) -> list[str]:
+    """Where the objective uses a primitive whose derivative is a surrogate."""
+    from diffopt.tape import live_equations
+
+    recording = engine.recording
+    tape = recording.tape
+    slots = [recording.objective] if isinstance(recording.objective, int) else []
+    found = []
+    for index in live_equations(tape, slots):
+        eqn = tape.eqns[index]
+        if eqn.prim.surrogate:
+            where = eqn.span.location if eqn.span is not None else "?"
+            text = f"{eqn.prim.name} at {where}"
+            if text not in found:
+                found.append(text)
+    return found
+
+
 def _check_point(problem, engine, x, rtol, atol, eps, rng) -> CheckPoint:
     f, reverse = engine.value_and_grad(x)
     _, forward = engine.gradient_forward(x)
     sign = -1.0 if problem.sense == "maximize" else 1.0
     entries, notes = [], []
+    surrogates = _surrogates(engine)
+    if surrogates:
+        shown = ", ".join(surrogates[:3]) + (", ..." if len(surrogates) > 3 else "")
+        notes.append(f"the objective uses surrogate derivatives by design ({shown}): "
+                     "finite differences do not apply, so only forward and reverse mode "
+                     "are compared")
     for i, (name, index) in enumerate(_entry_names(problem)):
         h = eps * max(1.0, abs(x[i]))
         step = np.zeros_like(x)
@@ -104,14 +128,15 @@ def _check_point(problem, engine, x, rtol, atol, eps, rng) -> CheckPoint:
         rel_error = abs_error / scale if scale > 0 else 0.0
         modes_agree = abs(forward[i] - reverse[i]) <= 1e-9 * (1.0 + abs(reverse[i]))
         finite = np.isfinite(reverse[i]) and np.isfinite(forward[i])
-        ok = bool(finite and modes_agree and (abs_error <= atol + rtol * scale or note))
+        ok = bool(finite and modes_agree
+                  and (abs_error <= atol + rtol * scale or note or surrogates))
         if note:
             notes.append(f"{name}{list(index) if index else ''}: {note}; the finite difference "
                          "is not comparable there")
         entries.append(CheckEntry(name, index, sign * float(forward[i]),
                                   sign * float(reverse[i]), sign * float(numeric),
                                   abs_error, rel_error, ok))
-    taylor = _taylor(engine, x, f, reverse, rng) if problem.n else None
+    taylor = _taylor(engine, x, f, reverse, rng) if problem.n and not surrogates else None
     if taylor is not None and not taylor["ok"]:
         notes.append(f"the Taylor remainder decays with order {taylor['order']:.2f}, not 2: "
                      "the objective may have a kink or a branch near this point")

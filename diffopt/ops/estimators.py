@@ -26,7 +26,7 @@ from diffopt.ops.relax import softmax
 
 # stop_grad(a + h) = stop_grad(a) + 0
 stop_grad = prim("stop_grad", lambda x: np.array(x, dtype=np.float64), nondiff=True,
-                 doc="the value of x with zero derivative")
+                 surrogate=True, doc="the value of x with zero derivative")
 
 # st(a + h, b + k) ≈ a + k: the value of hard, the derivative of soft
 straight_through = prim(
@@ -34,16 +34,17 @@ straight_through = prim(
     lambda hard, soft: np.broadcast_to(hard, np.broadcast_shapes(hard.shape, soft.shape)).copy(),
     nargs=2,
     d=(None, lambda hard, soft, out: 1.0),
+    surrogate=True,
     doc="the value of hard with the derivative of soft",
 )
 
 # ste_round(a + h) ≈ round(a) + h
-ste_round = prim("ste_round", np.round, d=lambda x, out: 1.0,
+ste_round = prim("ste_round", np.round, d=lambda x, out: 1.0, surrogate=True,
                  doc="round(x) with derivative 1 (straight-through)")
 
 # ste_step(a + h) ≈ [a > 0] + h
 ste_step = prim("ste_step", lambda x: (x > 0).astype(np.float64), d=lambda x, out: 1.0,
-                doc="1 where x > 0 else 0, with derivative 1 (straight-through)")
+                surrogate=True, doc="1 where x > 0 else 0, with derivative 1 (straight-through)")
 
 
 def _one_hot_argmax(v):

@@ -153,6 +153,9 @@ class Prim:
             step); "condition" 0.0 or 1.0 (not differentiated).
         doc: one line for the man page.
         boolean: the output is a condition (0/1), usable by ``if``/``where``.
+        surrogate: the derivative is deliberately not that of the value
+            (straight-through estimators, stop_grad): finite differences do
+            not apply, and ``diffopt check`` compares the two AD modes only.
         scalar: optional Python expression template for the all-scalar case
             (``"({0} * {1})"``, ``"_m.sin({0})"``); the compiler inlines it on
             Python floats. It may raise ArithmeticError/ValueError (then the
@@ -171,6 +174,7 @@ class Prim:
     doc: str = ""
     boolean: bool = False
     scalar: str | None = None
+    surrogate: bool = False
 
     def __call__(self, *args, **params):
         return bind(self, *args, **params)
@@ -200,6 +204,7 @@ def prim(
     doc: str = "",
     boolean: bool = False,
     scalar: str | None = None,
+    surrogate: bool = False,
 ) -> Prim:
     """Register a primitive and return it (calling it binds it).
 
@@ -222,7 +227,8 @@ def prim(
     if isinstance(domain, str):
         domain = (domain,) * max(nargs, 1)  # variadic (nargs=-1): one sampler for all
     assert shape is not None, f"{name}: needs a shape rule"
-    entry = Prim(name, impl, shape, nargs, d, jvp, vjp, nondiff, domain, doc, boolean, scalar)
+    entry = Prim(name, impl, shape, nargs, d, jvp, vjp, nondiff, domain, doc, boolean, scalar,
+                 surrogate)
     REGISTRY[name] = entry
     return entry
 
