@@ -1,5 +1,5 @@
 """``python -m diffopt`` runs the command line."""
 
-from diffopt.cli import main
+from diffopt.entry import main
 
 main()
