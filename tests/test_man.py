@@ -150,6 +150,14 @@ def test_page_exists_with_standard_sections(name):
 
 
 @pytest.mark.parametrize("name", PAGES)
+def test_page_carries_the_current_version(name):
+    from diffopt import __version__
+
+    th = next(line for line in read_page(name).splitlines() if line.startswith(".TH"))
+    assert f'"diffopt {__version__}"' in th, th
+
+
+@pytest.mark.parametrize("name", PAGES)
 def test_page_source_is_ascii(name):
     # groff without preconv reads bytes as Latin-1: non-ASCII text is written as escapes.
     text = read_page(name)
