@@ -136,7 +136,9 @@ def resolve_point(problem, at) -> np.ndarray:
     if at is None or (isinstance(at, str) and at == "init"):
         return x
     if isinstance(at, str) and at == "random":
-        return random_point(problem, np.random.default_rng(problem.seed))
+        from diffopt.program import RANDOM_POINT_STREAM
+
+        return random_point(problem, np.random.default_rng([problem.seed, RANDOM_POINT_STREAM]))
     if isinstance(at, str):
         from diffopt.data import parse_at
 
@@ -196,10 +198,7 @@ def evaluate(problem, at=None) -> EvalResult:
     engine = _engine(problem)
     x = resolve_point(problem, at)
     report = engine.report(x)
-    constraints = [
-        {"name": name, "value": value, "violation": violation}
-        for name, _, value, violation in report["constraints"]
-    ]
+    constraints = _constraint_rows(report["constraints"])
     return EvalResult(
         objective=_objective(problem, report["objective"]),
         lets=report["lets"],
@@ -247,7 +246,7 @@ def _median_time(fn: Callable, repeat: int) -> float:
     return float(np.median(times))
 
 
-def check(problem, at="init", points: int = 1, rtol: float = 1e-6, atol: float = 1e-8,
+def check(problem, at="init", points: int = 1, rtol: float = 1e-5, atol: float = 1e-6,
           eps: float | None = None):
     """Forward vs reverse vs central differences (see diffopt.ad.check)."""
     from diffopt.ad.check import check_problem
@@ -286,10 +285,7 @@ def solve(problem, *, method: str | None = None, max_iter: int | None = None,
                        callback=callback)
     elapsed = time.perf_counter() - started
     report = engine.report(outcome.x)
-    constraints = [
-        {"name": name, "value": value, "violation": violation}
-        for name, _, value, violation in report["constraints"]
-    ]
+    constraints = _constraint_rows(report["constraints"])
     fit = _fit_report(problem, engine, outcome.x) if oracle.residuals is not None else None
     return SolveResult(
         problem=Path(problem.source.name).name if problem.source.name != "<stdin>" else "<stdin>",
@@ -309,6 +305,22 @@ def solve(problem, *, method: str | None = None, max_iter: int | None = None,
         fit=fit,
         warnings=_warnings(engine, outcome.x, [outcome.objective]),
     )
+
+
+def _constraint_rows(constraints) -> list[dict]:
+    """One {name, value, violation} per scalar constraint: a vector constraint
+    is reported per element, ``name[i]``, as the solver sees it."""
+    rows = []
+    for name, _, value, violation in constraints:
+        value, violation = np.asarray(value, dtype=float), np.asarray(violation, dtype=float)
+        if value.ndim == 0:
+            rows.append({"name": name, "value": float(value), "violation": float(violation)})
+            continue
+        for index in np.ndindex(*value.shape):
+            label = f"{name}[{', '.join(map(str, index))}]"
+            rows.append({"name": label, "value": float(value[index]),
+                         "violation": float(violation[index])})
+    return rows
 
 
 def _fit_report(problem, engine, x) -> dict:

@@ -356,7 +356,8 @@ def _recognize_least_squares(recording: Recording) -> None:
             squared = isinstance(r, int) and (
                 (square.prim.name == "pow" and not isinstance(square.args[1], int)
                  and np.all(square.args[1] == 2.0))
-                or (square.prim.name == "mul" and square.args[1] == r)
+                or (square.prim.name == "mul" and isinstance(square.args[1], int)
+                    and square.args[1] == r)
             )
             if squared:
                 recording.residual, recording.residual_scale = r, scale

@@ -20,6 +20,9 @@ from diffopt.ops.registry import Abstract, Var, broadcast_shapes, format_shape, 
 from diffopt.source import Source, Span
 from diffopt.syntax import ast
 
+RANDOM_START_STREAM = 0x5EED  # key of the random-start streams (see _random_start)
+RANDOM_POINT_STREAM = 0xA7  # key of `--at random` / check's random points
+
 METHODS = ("auto", "gd", "momentum", "adam", "bfgs", "lbfgs", "newton", "lm", "nelder-mead")
 MODES = ("auto", "forward", "reverse")
 
@@ -30,7 +33,6 @@ OPTIONS = {
     "max_iter": ("integer", None),
     "tol": ("positive", None),
     "lr": ("positive", None),
-    "seed": ("integer", None),
 }
 
 
@@ -207,9 +209,14 @@ class _Runner:
             value = self.problem.sets[name]
         elif kind == "data" and self.problem.tables.get(name) is not None:
             value = self.problem.tables[name]
+        elif kind == "data" and name in self.problem.data_paths and not _is_csv(binding.value):
+            value = self._inline_override(name, binding)
         else:
             self._data_name = name
             value = machine.eval(binding.value, frame.scope)
+        if isinstance(value, Table) and kind != "data":
+            raise DopTypeError("csv(...) reads a table only in a 'data' declaration",
+                               binding.value.span, hint=f"data {name} = csv(...)")
         if kind in ("const", "data") and not (is_constant(value) or isinstance(value, Table)):
             raise DopTypeError(
                 f"{kind} '{name}' depends on a parameter; use 'let' for derived values",
@@ -226,6 +233,13 @@ class _Runner:
         frame.scope.names[name] = value
         if kind == "let" and frame.scope is self.globals:
             self.result.lets[name] = value
+
+    def _inline_override(self, name: str, binding: ast.Binding) -> np.ndarray:
+        """--data for inline data: the CSV's columns side by side (one column: a vector)."""
+        table = self._load_table(binding.value, name)
+        columns = list(table.columns.values())
+        value = columns[0] if len(columns) == 1 else np.column_stack(columns)
+        return np.asarray(value, dtype=np.float64)
 
     def _param(self, item: ast.ParamItem):
         if self.checking:
@@ -309,8 +323,10 @@ class _Runner:
             )
         a, b = (self.machine.constant(self.machine.eval(arg, self.globals), arg.span,
                                       "a random start's argument") for arg in call.args)
+        # Its own stream (keyed apart from random functions' draws, which use
+        # [seed, draw]), so `~ normal` and `normal(...)` never repeat each other.
         index = len(self.problem.params)
-        rng = np.random.default_rng([self.problem.seed, index])
+        rng = np.random.default_rng([self.problem.seed, RANDOM_START_STREAM, index])
         if call.func.id == "normal":
             return rng.normal(a, b, size=shape)
         return rng.uniform(a, b, size=shape)
@@ -370,11 +386,11 @@ class _Runner:
             raise DopTypeError("'subject to' needs a comparison (<=, >= or ==)", node.span)
         values = [self.machine.eval(op, self.globals) for op in node.operands]
         pairs = list(zip(node.ops, values, values[1:]))
+        self.n_constraints += 1  # unlabelled ones are numbered by statement
+        base = stmt.label or f"constraint {self.n_constraints}"
         for j, (op, a, b) in enumerate(pairs):
             if op == "!=":
                 raise DopTypeError("'!=' cannot be a constraint", node.span)
-            self.n_constraints += 1
-            base = stmt.label or f"constraint {self.n_constraints}"
             name = base if len(pairs) == 1 else f"{base} ({j + 1})"
             self.machine.span = node.span
             if op in ("<=", "<"):
@@ -423,10 +439,10 @@ class _Runner:
 
     # -- data
 
-    def _load_table(self, node: ast.Call):
+    def _load_table(self, node, name: str | None = None):
         from diffopt import data
 
-        name = getattr(self, "_data_name", "data")
+        name = name or getattr(self, "_data_name", "data")
         override = self.problem.data_paths.get(name)
         span = node.span
         if override == "-":
@@ -443,6 +459,11 @@ class _Runner:
 
 
 _AUGMENTED = {"+=": "add", "-=": "sub", "*=": "mul", "/=": "div"}
+
+
+def _is_csv(node) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == "csv")
 
 
 def check(problem: Problem) -> RunResult:

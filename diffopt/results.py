@@ -42,11 +42,14 @@ class EvalResult:
     warnings: tuple = ()
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "objective": self.objective.value,
             "lets": _plain_dict(self.lets),
             "params": _plain_dict(self.params),
         }
+        if self.constraints:
+            out["constraints"] = [_plain_dict(c) for c in self.constraints]
+        return out
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ class Eqn:
     out: int
     span: Span | None
     mode: str  # "value" for the program itself, "reverse" for staged adjoints
+    origin: str | None = None  # reverse mode: the primitive whose derivative this is
 
 
 @dataclass
@@ -69,6 +70,7 @@ class Tape:
     guards: list = field(default_factory=list)
     span: Span | None = None  # span given to equations recorded now
     mode: str = "value"
+    origin: str | None = None  # primitive being differentiated (reverse staging)
     _cse: dict = field(default_factory=dict)
     _constants: list = field(default_factory=list)  # keeps constant ids unique
     _live: dict = field(default_factory=dict)  # outputs -> live equation order (cache)
@@ -107,7 +109,8 @@ class Tape:
         slot = len(self.values)
         self.values.append(value)
         self.producer.append(len(self.eqns))
-        self.eqns.append(Eqn(p, tuple(plain), params, slot, self.span, self.mode))
+        self.eqns.append(Eqn(p, tuple(plain), params, slot, self.span, self.mode,
+                             self.origin if self.mode == "reverse" else None))
         self._cse[key] = slot
         return Var(self, slot, value)
 
@@ -174,7 +177,7 @@ def stage_vjp(tape: Tape, output: Var, seed, wrt: list[int], stop=()) -> list:
     end = len(tape.eqns)
     start = min((tape.producer[s] + 1 for s in wrt), default=0) if wrt else end
     stop = set(stop)
-    saved_span, saved_mode = tape.span, tape.mode
+    saved_span, saved_mode, saved_origin = tape.span, tape.mode, tape.origin
     tape.mode = "reverse"
     try:
         for index in range(end - 1, start - 1, -1):
@@ -185,7 +188,7 @@ def stage_vjp(tape: Tape, output: Var, seed, wrt: list[int], stop=()) -> list:
             if g is None or eqn.prim.nondiff:
                 continue
             inputs = [tape.var(a) if isinstance(a, int) else a for a in eqn.args]
-            tape.span = eqn.span
+            tape.span, tape.origin = eqn.span, eqn.origin or eqn.prim.name
             grads = eqn.prim.vjp(g, inputs, tape.var(eqn.out), **eqn.params)
             for a, ga in zip(eqn.args, grads):
                 if ga is None or not isinstance(a, int):
@@ -193,7 +196,7 @@ def stage_vjp(tape: Tape, output: Var, seed, wrt: list[int], stop=()) -> list:
                 previous = adjoint.get(a)
                 adjoint[a] = ga if previous is None else previous + ga
     finally:
-        tape.span, tape.mode = saved_span, saved_mode
+        tape.span, tape.mode, tape.origin = saved_span, saved_mode, saved_origin
     return [adjoint.get(s, np.zeros_like(tape.values[s])) for s in wrt]
 
 
@@ -501,11 +504,18 @@ class NonFinite:
     mode: str  # "value", "forward" or "reverse"
     operands: tuple
     kind: str  # "NaN" or "inf"
+    origin: str | None = None  # reverse mode: the primitive being differentiated
+    origin_operands: tuple = ()
 
     def describe(self) -> str:
         where = self.span.location if self.span is not None else "an unknown place"
-        shown = ", ".join(_short(x) for x in self.operands)
         sweep = {"value": "evaluation", "forward": "forward sweep", "reverse": "reverse sweep"}
+        if self.origin is not None and self.origin_operands:
+            # the derivative of origin(operands) is not finite (e.g. sqrt'(0))
+            shown = ", ".join(_short(x) for x in self.origin_operands)
+            return (f"first {self.kind}: {sweep[self.mode]} through {self.origin} at {where}, "
+                    f"{self.origin}({shown})")
+        shown = ", ".join(_short(x) for x in self.operands)
         return f"first {self.kind}: {sweep[self.mode]} through {self.prim} at {where}, " \
                f"{self.prim}({shown})"
 
@@ -516,6 +526,17 @@ def _short(x) -> str:
         return f"{float(a):.6g}"
     flat = ", ".join(f"{v:.6g}" for v in itertools.islice(a.ravel(), 4))
     return f"[{flat}{', ...' if a.size > 4 else ''}]"
+
+
+def _origin_operands(tape: Tape, eqn: Eqn, values: dict) -> tuple:
+    """The operands of the primal equation a reverse-mode equation differentiates."""
+    if eqn.origin is None:
+        return ()
+    for primal in tape.eqns:
+        if primal.mode == "value" and primal.span == eqn.span and primal.prim.name == eqn.origin:
+            return tuple(values.get(a, tape.values[a]) if isinstance(a, int) else a
+                         for a in primal.args)
+    return ()
 
 
 def first_nonfinite(tape: Tape, inputs: list[np.ndarray], outputs: list[int]) -> NonFinite | None:
@@ -535,5 +556,6 @@ def first_nonfinite(tape: Tape, inputs: list[np.ndarray], outputs: list[int]) ->
                 continue
             if all(np.all(np.isfinite(a)) for a in args):
                 kind = "NaN" if np.any(np.isnan(out)) else "inf"
-                return NonFinite(eqn.prim.name, eqn.span, eqn.mode, tuple(args), kind)
+                return NonFinite(eqn.prim.name, eqn.span, eqn.mode, tuple(args), kind,
+                                 eqn.origin, _origin_operands(tape, eqn, values))
     return None

@@ -210,3 +210,45 @@ def test_cli_modules_import_no_lark_numpy_or_ast():
                 names = [node.module or ""]
             for name in names:
                 assert not name.startswith(("lark", "numpy", "diffopt.syntax")), (path, name)
+
+
+# ------------------------------------------------------- regressions
+
+
+def test_vector_constraint_reported_per_element(tmp_path):
+    path = tmp_path / "vc.dop"
+    path.write_text("param x = 1, y = 2\nsubject to v: [x, y] >= [2, 0]\nsubject to x <= 9\n"
+                    "minimize x^2 + y^2\n")
+    result = run("solve", path, "--json")
+    constraints = json.loads(result.stdout)["constraints"]
+    assert [c["name"] for c in constraints] == ["v[0]", "v[1]", "constraint 2"]
+    assert constraints[0]["value"] == pytest.approx(0, abs=1e-6)
+    terminal = run("solve", path)
+    assert terminal.exit_code == 0 and "v[1]" in terminal.stdout
+    evaluated = json.loads(run("eval", path, "--json").stdout)
+    assert evaluated["constraints"][0] == {"name": "v[0]", "value": 1.0, "violation": 1.0}
+
+
+def test_quiet_means_only_the_result():
+    assert run("eval", PROBLEMS / "terrain.dop", "--quiet").stdout.count("\n") == 1
+    assert run("check", PROBLEMS / "terrain.dop", "--quiet").stdout == \
+        "passed: all 2 entries agree\n"
+    assert "objective" not in run("grad", PROBLEMS / "terrain.dop", "--quiet").stdout
+
+
+def test_data_override_of_inline_data(tmp_path):
+    path = tmp_path / "inline.dop"
+    path.write_text("data ys = [1, 2, 3]\nparam m = 0\nminimize sumsq(ys - m)\n")
+    csv = tmp_path / "ys.csv"
+    csv.write_text("y\n10\n20\n")
+    result = run("solve", path, "--data", f"ys={csv}", "--json")
+    assert json.loads(result.stdout)["params"]["m"] == pytest.approx(15)
+
+
+def test_random_streams_do_not_repeat_each_other(tmp_path):
+    path = tmp_path / "r.dop"
+    path.write_text("param w[2] ~ normal(0, 1)\nlet r = normal(0, 1, 2)\nminimize sum(w * r)\n")
+    document = json.loads(run("eval", path, "--json", "--seed", "7").stdout)
+    assert document["params"]["w"] != document["lets"]["r"]
+    again = json.loads(run("eval", path, "--json", "--seed", "7").stdout)
+    assert again == document

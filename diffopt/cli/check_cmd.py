@@ -46,7 +46,7 @@ def check_command(
     else:
         from diffopt.report.console import print_check
 
-        print_check(consoles()[0], result)
+        print_check(consoles()[0], result, quiet=quiet)
     return ExitStatus.SUCCESS if result.passed else ExitStatus.FAILURE
 
 

@@ -35,5 +35,5 @@ def eval_command(file: FileArg, at: AtOpt = None, set: SetOpt = None, data: Data
     else:
         from diffopt.report.console import print_eval
 
-        print_eval(consoles()[0], result)
+        print_eval(consoles()[0], result, quiet=quiet)
     return ExitStatus.SUCCESS

@@ -46,5 +46,5 @@ def grad_command(
     else:
         from diffopt.report.console import print_grad
 
-        print_grad(consoles()[0], result)
+        print_grad(consoles()[0], result, quiet=quiet)
     return ExitStatus.SUCCESS

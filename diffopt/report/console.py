@@ -100,7 +100,7 @@ def _unicode(console: Console) -> bool:
 _ASCII = str.maketrans({"—": "-", "…": "...", "χ": "chi", "²": "^2", "µ": "u", "×": "x"})
 
 
-def _encodable(render: Callable[[Console, Any], None]) -> Callable[[Console, Any], None]:
+def _encodable(render: Callable[..., None]) -> Callable[..., None]:
     """Run a renderer; on a non-Unicode console, spell its output in that encoding.
 
     Rich already draws ASCII boxes there; this replaces our own symbols and,
@@ -109,12 +109,12 @@ def _encodable(render: Callable[[Console, Any], None]) -> Callable[[Console, Any
     """
 
     @functools.wraps(render)
-    def wrapper(console: Console, result: Any) -> None:
+    def wrapper(console: Console, result: Any, **options: Any) -> None:
         if _unicode(console):
-            render(console, result)
+            render(console, result, **options)
             return
         with console.capture() as captured:
-            render(console, result)
+            render(console, result, **options)
         encoding = console.encoding or "ascii"
         text = captured.get().translate(_ASCII)
         console.file.write(text.encode(encoding, "replace").decode(encoding))
@@ -383,19 +383,29 @@ def _correlation_cell(r: float, diagonal: bool) -> Text:
 
 
 @_encodable
-def print_eval(console: Console, result: Any) -> None:
-    """``diffopt eval``: the objective, the parameters and every let."""
+def print_eval(console: Console, result: Any, quiet: bool = False) -> None:
+    """``diffopt eval``: the objective, the parameters, every let and constraint.
+
+    ``quiet``: the objective line only.
+    """
     console.print(_objective_line(result.objective))
+    if quiet:
+        return
     _print_params(console, result.params, None)
     _print_values(console, "let", result.lets)
+    _print_constraints(console, getattr(result, "constraints", None))
 
 
 @_encodable
-def print_grad(console: Console, result: Any) -> None:
-    """``diffopt grad``: the objective, the gradient per element and, if measured, timing."""
-    console.print(
-        Text.assemble(_objective_line(result.objective), (f"  {result.mode} mode", "dim"))
-    )
+def print_grad(console: Console, result: Any, quiet: bool = False) -> None:
+    """``diffopt grad``: the objective, the gradient per element and, if measured, timing.
+
+    ``quiet``: the gradient table alone.
+    """
+    if not quiet:
+        console.print(
+            Text.assemble(_objective_line(result.objective), (f"  {result.mode} mode", "dim"))
+        )
     if result.gradient:
         table = _table("parameter", "gradient")
         for name, value in result.gradient.items():
@@ -403,7 +413,8 @@ def print_grad(console: Console, result: Any) -> None:
             for label, number in shown:
                 table.add_row(Text(label), fmt(number))
             _more_row(table, hidden)
-        console.print()
+        if not quiet:
+            console.print()
         console.print(table)
     timing = getattr(result, "timing", None)
     if timing:
@@ -421,24 +432,22 @@ def print_grad(console: Console, result: Any) -> None:
 
 
 @_encodable
-def print_check(console: Console, result: Any) -> None:
+def print_check(console: Console, result: Any, quiet: bool = False) -> None:
     """``diffopt check``: per point, forward vs reverse vs finite differences.
 
-    One table per point (param, index, forward, reverse, numeric, abs err, rel
-    err, ok), then the Taylor-remainder verdict and any notes (e.g. a branch
-    that flipped inside the finite-difference step), then the overall verdict.
+    One table per point (entry, forward, reverse, numeric, abs err, rel err,
+    ok), then the Taylor-remainder verdict and any notes (e.g. a branch that
+    flipped inside the finite-difference step), then the overall verdict.
+    ``quiet``: the overall verdict only.
     """
     points = list(result.points)
-    failed = 0
-    total = 0
-    for number, point in enumerate(points, start=1):
+    failed = sum(1 for point in points for e in point.entries if not e.ok)
+    total = sum(len(point.entries) for point in points)
+    for number, point in enumerate([] if quiet else points, start=1):
         if number > 1:
             console.print()
         console.print(_point_heading(number, len(points), point.at))
-        entries = list(point.entries)
-        total += len(entries)
-        failed += sum(1 for e in entries if not e.ok)
-        console.print(_check_table(console, entries))
+        console.print(_check_table(console, list(point.entries)))
         taylor = getattr(point, "taylor", None)
         if taylor:
             console.print(_taylor_line(console, taylor))
