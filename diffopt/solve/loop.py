@@ -368,7 +368,7 @@ def minimize(
     with np.errstate(all="ignore"):  # non-finite values are handled explicitly
         if oracle.n == 0:
             f = float(counted.value(x0))
-            run = Run(x0, f, 0.0, "converged", "there are no parameters to optimise", 0)
+            run = Run(x0, f, 0.0, "converged", "there are no parameters to optimize", 0)
         elif cons is None:
             run = inner(counted, x0, tol, max_iter, 0, None)
         else:
