@@ -71,6 +71,7 @@ class Engine:
         self.counts = {"objective": 0, "gradient": 0, "hessian": 0}
         # (offset, size, shape) per parameter, to split a flat x without copies
         self._layout = [(p.offset, p.size, p.shape) for p in problem.params]
+        self._all_scalar = bool(problem.params) and all(p.shape == () for p in problem.params)
 
     # ---------------------------------------------------------------- tracing
 
@@ -146,9 +147,12 @@ class Engine:
         return float(f), self._flat(grads)
 
     def _flat(self, pieces) -> np.ndarray:
-        return self.problem.flatten(
-            {p.name: g for p, g in zip(self.problem.params, pieces)}
-        ) if self.problem.params else np.zeros(0)
+        """One flat vector from per-parameter pieces (floats or arrays of their shapes)."""
+        if self._all_scalar:
+            return np.array(pieces, dtype=np.float64)
+        if not pieces:
+            return np.zeros(0)
+        return np.concatenate([np.ravel(piece) for piece in pieces]).astype(np.float64, copy=False)
 
     def gradient_forward(self, x) -> tuple[float, np.ndarray]:
         """The gradient by forward mode: n tangent directions in one sweep."""
