@@ -29,6 +29,7 @@ from diffopt.tape import (
     first_nonfinite,
     forward,
     stage_gradient,
+    stage_jvp,
     stage_vjp,
 )
 
@@ -46,6 +47,7 @@ class Recording:
     residual: object | None = None  # slot of r for least squares
     residual_scale: float = 1.0
     jacobian_rows: list | None = None  # reverse-mode Jacobian rows, staged on demand
+    tangents: dict = field(default_factory=dict)  # staged forward-mode columns, by key
     _compiled: dict = field(default_factory=dict)
 
     def compiled(self, key: str, outputs: list) -> Compiled:
@@ -155,12 +157,50 @@ class Engine:
         return np.concatenate([np.ravel(piece) for piece in pieces]).astype(np.float64, copy=False)
 
     def gradient_forward(self, x) -> tuple[float, np.ndarray]:
-        """The gradient by forward mode: n tangent directions in one sweep."""
+        """The gradient by forward mode: one tangent direction per parameter."""
         self.counts["objective"] += 1
         self.counts["gradient"] += 1
-        recording = self._ensure(x)
-        values, dots = self._forward(recording, x, np.eye(self.problem.n), [recording.objective])
-        return float(values[0]), dots[0].reshape(self.problem.n)
+        values, columns = self._tangents(x, "objective", lambda r: [r.objective])
+        return float(values[0]), np.array([float(c[0]) for c in columns])
+
+    def _tangents(self, x, key: str, outputs_of) -> tuple[list, list]:
+        """Values of some outputs and their tangents along each coordinate direction.
+
+        Returns (values, columns) with columns[j][i] the tangent of output i
+        along parameter entry j. Up to STAGED_FORWARD_LIMIT parameters the
+        tangents are staged on the tape (stage_jvp) and compiled with the
+        values; beyond, the batched forward interpreter carries all n
+        directions in one sweep.
+        """
+        n = self.problem.n
+        if n > STAGED_FORWARD_LIMIT:  # the batched interpreter
+            recording = self._ensure(x)
+            outputs = outputs_of(recording)
+            values, dots = self._forward(recording, x, np.eye(n), outputs)
+            return values, [[d[j] for d in dots] for j in range(n)]
+        recording, out = self._run(f"tangents:{key}",
+                                   lambda r: self._tangent_outputs(r, key, outputs_of), x)
+        m = recording.tangents[key][1]
+        return out[:m], [out[m + j * m: m + (j + 1) * m] for j in range(n)]
+
+    def _tangent_outputs(self, recording: Recording, key: str, outputs_of) -> list:
+        """[outputs..., then their tangents along each direction]: staged once per trace."""
+        cached = recording.tangents.get(key)
+        if cached is None:
+            outputs = outputs_of(recording)
+            tape = recording.tape
+            columns: list = []
+            with np.errstate(all="ignore"):
+                for j in range(self.problem.n):
+                    seeds = {}
+                    for spec, slot in zip(self.problem.params, tape.inputs):
+                        if spec.offset <= j < spec.offset + spec.size:
+                            one_hot = np.zeros(spec.size)
+                            one_hot[j - spec.offset] = 1.0
+                            seeds[slot] = one_hot.reshape(spec.shape)
+                    columns.extend(_slot(t) for t in stage_jvp(tape, seeds, outputs))
+            cached = recording.tangents[key] = (list(outputs) + columns, len(outputs))
+        return cached[0]
 
     def _ensure(self, x) -> Recording:
         recording, _ = self._run("value", lambda r: [r.objective], x)
@@ -196,14 +236,14 @@ class Engine:
         return self._flat([d[0] for d in dots])
 
     def hessian(self, x) -> np.ndarray:
+        """Dense Hessian: forward mode over the staged gradient, one column each."""
         self.counts["hessian"] += 1
-        recording = self._ensure(x)
         n = self.problem.n
-        _, dots = self._forward(recording, x, np.eye(n), recording.gradient)
-        columns = np.concatenate([d.reshape(n, -1) for d in dots], axis=1) if dots else \
-            np.zeros((n, 0))
-        H = columns  # row i: d(gradient)/d(x_i); symmetric up to rounding
-        return 0.5 * (H + H.T)
+        if n == 0:
+            return np.zeros((0, 0))
+        _, columns = self._tangents(x, "gradient", lambda r: r.gradient)
+        H = np.array([self._flat(column) for column in columns])  # row j: d(gradient)/d(x_j)
+        return 0.5 * (H + H.T)  # symmetric up to rounding
 
     def residuals(self, x) -> np.ndarray:
         self.counts["objective"] += 1
@@ -228,23 +268,23 @@ class Engine:
                                           (i + 1) * len(self.problem.params)])
                           for i in range(m)]) if m else np.zeros((0, n))
             return r, J
-        values, dots = self._forward(recording, x, np.eye(n), [recording.residual])
+        values, columns = self._tangents(x, "residual", lambda rec: [rec.residual])
         r = np.ravel(values[0])
-        return r, dots[0].reshape(n, r.size).T
+        return r, np.array([np.ravel(c[0]) for c in columns]).reshape(n, r.size).T
 
     def constraint_values(self, x) -> np.ndarray:
         _, out = self._run("constraints", lambda r: [c[2] for c in r.constraints], x)
         return np.concatenate([np.ravel(v) for v in out]) if out else np.zeros(0)
 
     def constraint_jacobian(self, x) -> tuple[np.ndarray, np.ndarray]:
-        recording = self._ensure(x)
-        outputs = [c[2] for c in recording.constraints]
-        values, dots = self._forward(recording, x, np.eye(self.problem.n), outputs)
+        values, columns = self._tangents(x, "constraints",
+                                         lambda r: [c[2] for c in r.constraints])
         c = np.concatenate([np.ravel(v) for v in values]) if values else np.zeros(0)
         n = self.problem.n
-        J = np.concatenate([d.reshape(n, -1) for d in dots], axis=1).T if dots else \
-            np.zeros((0, n))
-        return c, J
+        if not values:
+            return c, np.zeros((0, n))
+        J = np.array([np.concatenate([np.ravel(t) for t in column]) for column in columns])
+        return c, J.reshape(n, c.size).T
 
     def report(self, x) -> dict:
         """Objective (as written), lets and constraints at x."""
@@ -307,6 +347,11 @@ class Engine:
             upper=upper,
             constraints=constraints,
         )
+
+
+# Forward-mode tangents are staged (one compiled pass per parameter entry) up
+# to this many parameters; larger problems use the batched interpreter.
+STAGED_FORWARD_LIMIT = 16
 
 
 def _jacobian_outputs(recording: Recording) -> list:

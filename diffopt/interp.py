@@ -555,7 +555,8 @@ class Machine:
         if len(node.args) != 1 or not isinstance(node.args[0], ast.String) or node.keywords:
             raise DopTypeError('csv takes one file name: csv("trips.csv")', node.span)
         if self.loader is None:
-            raise DopTypeError("csv(...) is only allowed in a data declaration", node.span)
+            raise DopTypeError("csv(...) reads a table only as the whole value of a 'data' "
+                               "declaration", node.span, hint='data trips = csv("trips.csv")')
         return self.loader(node)
 
 

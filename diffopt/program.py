@@ -9,6 +9,7 @@ explicit frame stack (loops, if/else, break), never by recursion.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,7 +123,7 @@ class _Runner:
         self.param_values = param_values
         self.globals = Scope({})
         machine.globals = self.globals
-        machine.loader = self._load_table
+        machine.loader = None  # csv(...) is read only as a data declaration's value
         self.result = RunResult()
         self.var_shapes: dict[str, tuple] = {}
         self.checking = machine.mode == "check"
@@ -211,12 +212,14 @@ class _Runner:
             value = self.problem.tables[name]
         elif kind == "data" and name in self.problem.data_paths and not _is_csv(binding.value):
             value = self._inline_override(name, binding)
+        elif kind == "data" and _is_csv(binding.value):
+            machine.loader = functools.partial(self._load_table, name=name)
+            try:
+                value = machine.eval(binding.value, frame.scope)
+            finally:
+                machine.loader = None
         else:
-            self._data_name = name
             value = machine.eval(binding.value, frame.scope)
-        if isinstance(value, Table) and kind != "data":
-            raise DopTypeError("csv(...) reads a table only in a 'data' declaration",
-                               binding.value.span, hint=f"data {name} = csv(...)")
         if kind in ("const", "data") and not (is_constant(value) or isinstance(value, Table)):
             raise DopTypeError(
                 f"{kind} '{name}' depends on a parameter; use 'let' for derived values",
@@ -442,7 +445,7 @@ class _Runner:
     def _load_table(self, node, name: str | None = None):
         from diffopt import data
 
-        name = name or getattr(self, "_data_name", "data")
+        name = name or "data"
         override = self.problem.data_paths.get(name)
         span = node.span
         if override == "-":

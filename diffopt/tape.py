@@ -200,6 +200,68 @@ def stage_vjp(tape: Tape, output: Var, seed, wrt: list[int], stop=()) -> list:
     return [adjoint.get(s, np.zeros_like(tape.values[s])) for s in wrt]
 
 
+# --------------------------------------------------------- staged forward mode
+
+
+def stage_jvp(tape: Tape, seeds: dict, outputs: list) -> list:
+    """Record the tangents of ``outputs`` given tangents of some slots.
+
+    Forward mode staged on the tape, one direction at a time (tangents have
+    their primal's shape, so scalar programs stay on the compiled scalar
+    path): elementwise primitives combine their ``d`` partials, linear ones
+    apply themselves to the tangents, ``fjvp`` primitives use their staged
+    rule and the rest call their numeric ``jvp`` at run time. A tangent that
+    is a constant zero is pruned, so constant one-hot seeds fold away.
+
+    Returns one tangent per output (a Var, or a constant array).
+    """
+    from diffopt.ops.registry import REGISTRY, broadcast_to, scale_cotangent, shape_of
+
+    tangent = {s: t for s, t in seeds.items() if not _is_zero(t)}
+    order = live_equations(tape, [o for o in outputs if isinstance(o, int)])
+    saved = tape.span, tape.mode, tape.origin
+    tape.mode = "forward"
+    try:
+        for index in order:
+            eqn = tape.eqns[index]
+            ts = [tangent.get(a) if isinstance(a, int) else None for a in eqn.args]
+            if eqn.prim.nondiff or all(t is None for t in ts):
+                continue
+            p = eqn.prim
+            inputs = [tape.var(a) if isinstance(a, int) else a for a in eqn.args]
+            out = tape.var(eqn.out)
+            tape.span, tape.origin = eqn.span, p.name
+            if p.d is not None:
+                t = None
+                for d_i, t_i in zip(p.d, ts):
+                    if d_i is None or t_i is None:
+                        continue
+                    term = scale_cotangent(t_i, d_i(*inputs, out, **eqn.params))
+                    if term is not None:
+                        t = term if t is None else t + term
+                if t is not None:
+                    t = broadcast_to(t, out.shape)
+            elif p.linear:
+                t = p(*(np.zeros(shape_of(x)) if t_i is None else t_i
+                        for t_i, x in zip(ts, inputs)), **eqn.params)
+            elif p.fjvp is not None:
+                t = p.fjvp(ts, inputs, out, **eqn.params)
+            else:
+                mask = tuple(t_i is not None for t_i in ts)
+                t = REGISTRY["jvp_call"](*inputs, out, *(t_i for t_i in ts if t_i is not None),
+                                         prim=p, params=eqn.params, mask=mask)
+            if t is not None and not _is_zero(t):
+                tangent[eqn.out] = t
+    finally:
+        tape.span, tape.mode, tape.origin = saved
+    return [tangent.get(o, np.zeros_like(tape.values[o])) if isinstance(o, int)
+            else np.zeros_like(as_array(o)) for o in outputs]
+
+
+def _is_zero(t) -> bool:
+    return not isinstance(t, Var) and not np.any(np.asarray(t))
+
+
 # ------------------------------------------------------------------ compiling
 
 

@@ -102,6 +102,8 @@ STRUCTURAL = {
 # Primitives whose rules need a sub-program as a parameter: tested end to end.
 TESTED_ELSEWHERE = {
     "implicit": "root/argmin by the implicit function theorem: tests/test_engine.py",
+    "jvp_call": "staged forward mode's call of a numeric JVP: forward == reverse in "
+                "tests/test_ad_properties.py and tests/test_engine.py",
 }
 
 # Primitives whose derivative is deliberately not that of their value.

@@ -149,6 +149,7 @@ def _sum_to_jvp(tangents, inputs, out, shape):
 sum_to_p = prim(
     "sum_to",
     _sum_to_impl,
+    linear=True,
     shape=_sum_to_shape,
     jvp=_sum_to_jvp,
     vjp=lambda g, inputs, out, shape: [broadcast_to(g, inputs[0].shape)],
@@ -167,6 +168,7 @@ broadcast_to_p = prim(
     # a read-only view, not a copy: no kernel writes into its inputs, and a
     # broadcast cotangent (sum's adjoint) then costs no memory
     lambda x, shape: np.broadcast_to(x, shape),
+    linear=True,
     shape=lambda x, shape: broadcast_shapes(x, shape) and tuple(shape),
     jvp=_broadcast_jvp,
     vjp=lambda g, inputs, out, shape: [sum_to(g, inputs[0].shape)],
@@ -188,6 +190,7 @@ def _reshape_shape(x, shape):
 reshape = prim(
     "reshape",
     lambda x, shape: np.reshape(x, shape),
+    linear=True,
     shape=_reshape_shape,
     jvp=_reshape_jvp,
     vjp=lambda g, inputs, out, shape: [reshape(g, shape=inputs[0].shape)],
@@ -254,7 +257,40 @@ select = prim(
     shape=_select_shape,
     jvp=_select_jvp,
     vjp=_select_vjp,
+    # forward: the same choice between the tangents (0 where a side has none)
+    fjvp=lambda ts, inputs, out: select(inputs[0], 0.0 if ts[1] is None else ts[1],
+                                        0.0 if ts[2] is None else ts[2]),
     domain=("condition", "real", "real"),
     doc="where(c, a, b): a where c holds, else b, elementwise",
     scalar="({1} if {0} != 0.0 else {2})",
+)
+
+
+# ------------------------------------------------- staged forward fallback
+
+
+def _jvp_call_impl(*args, prim, params, mask):
+    # args: the primitive's inputs, its output, then the non-zero tangents.
+    n = len(mask)
+    inputs, out, given = list(args[:n]), args[n], iter(args[n + 1:])
+    tangents = [next(given)[None] if present else None for present in mask]  # batch of 1
+    t = prim.jvp(tangents, inputs, out, **params)
+    return np.zeros_like(out) if t is None else np.asarray(t, dtype=np.float64)[0]
+
+
+def _no_second_order(*_args, **_kwargs):
+    raise NotImplementedError("jvp_call is a forward-mode tangent: it is not differentiated")
+
+
+# The tangent of a structural primitive with no staged forward rule (max,
+# norm, logsumexp, linsolve, ...): its numeric JVP rule, called at run time.
+jvp_call = prim(
+    "jvp_call",
+    _jvp_call_impl,
+    nargs=-1,
+    shape=lambda *shapes, prim, params, mask: tuple(shapes[len(mask)]),
+    jvp=_no_second_order,
+    vjp=_no_second_order,
+    domain=(),
+    doc="the numeric forward rule of another primitive, staged (internal)",
 )

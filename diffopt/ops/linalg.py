@@ -76,9 +76,19 @@ def _matmul_vjp(g, inputs, out):
 
 
 # (A + H)(B + K) ≈ AB + HB + AK
+def _matmul_fjvp(tangents, inputs, out):
+    # (A + dA)(B + dB) ≈ AB + dA B + A dB
+    (tA, tB), (A, B) = tangents, inputs
+    terms = [matmul(tA, B)] if tA is not None else []
+    if tB is not None:
+        terms.append(matmul(A, tB))
+    return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
 matmul = prim(
     "matmul",
     np.matmul,
+    fjvp=_matmul_fjvp,
     nargs=2,
     shape=_matmul_shape,
     jvp=_matmul_jvp,
@@ -103,6 +113,7 @@ def _transpose_batched(t):
 transpose = prim(
     "transpose",
     lambda x: np.transpose(x).copy(),
+    linear=True,  # linear in its inputs: its forward rule is itself
     shape=_transpose_shape,
     jvp=lambda tangents, inputs, out: _transpose_batched(tangents[0]),
     vjp=lambda g, inputs, out: [transpose(g)],

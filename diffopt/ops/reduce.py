@@ -90,6 +90,7 @@ def _sum_jvp(tangents, inputs, out, axis=None):
 sum = prim(
     "sum",
     lambda x, axis=None: np.sum(x, axis=axis),
+    linear=True,  # linear in its inputs: its forward rule is itself
     shape=_shape_rule("sum"),
     jvp=_sum_jvp,
     vjp=lambda g, inputs, out, axis=None: [
@@ -247,6 +248,7 @@ def _rcumsum_impl(x):
 cumsum = prim(
     "cumsum",
     np.cumsum,
+    linear=True,  # linear in its inputs: its forward rule is itself
     shape=_cumsum_shape,
     jvp=lambda tangents, inputs, out: np.cumsum(tangents[0], axis=1),
     vjp=lambda g, inputs, out: [rcumsum(g)],
@@ -257,6 +259,7 @@ cumsum = prim(
 rcumsum = prim(
     "rcumsum",
     _rcumsum_impl,
+    linear=True,  # linear in its inputs: its forward rule is itself
     shape=_cumsum_shape,
     jvp=lambda tangents, inputs, out: np.cumsum(tangents[0][:, ::-1], axis=1)[:, ::-1],
     vjp=lambda g, inputs, out: [cumsum(g)],

@@ -156,6 +156,13 @@ class Prim:
         surrogate: the derivative is deliberately not that of the value
             (straight-through estimators, stop_grad): finite differences do
             not apply, and ``diffopt check`` compares the two AD modes only.
+        linear: the primitive is linear in all its array inputs (sum, index,
+            concat, ...), so its forward rule is itself applied to the tangents.
+        fjvp: a staged forward rule ``fjvp(tangents, inputs, out, **params)``
+            written with primitives (None tangents are zero), for structural
+            primitives that are neither elementwise nor linear (matmul's
+            product rule, select). Primitives with none of d/linear/fjvp are
+            staged as a call of their numeric ``jvp``.
         scalar: optional Python expression template for the all-scalar case
             (``"({0} * {1})"``, ``"_m.sin({0})"``); the compiler inlines it on
             Python floats. It may raise ArithmeticError/ValueError (then the
@@ -175,6 +182,8 @@ class Prim:
     boolean: bool = False
     scalar: str | None = None
     surrogate: bool = False
+    linear: bool = False
+    fjvp: Callable | None = None
 
     def __call__(self, *args, **params):
         return bind(self, *args, **params)
@@ -205,6 +214,8 @@ def prim(
     boolean: bool = False,
     scalar: str | None = None,
     surrogate: bool = False,
+    linear: bool = False,
+    fjvp: Callable | None = None,
 ) -> Prim:
     """Register a primitive and return it (calling it binds it).
 
@@ -228,7 +239,7 @@ def prim(
         domain = (domain,) * max(nargs, 1)  # variadic (nargs=-1): one sampler for all
     assert shape is not None, f"{name}: needs a shape rule"
     entry = Prim(name, impl, shape, nargs, d, jvp, vjp, nondiff, domain, doc, boolean, scalar,
-                 surrogate)
+                 surrogate, linear, fjvp)
     REGISTRY[name] = entry
     return entry
 

@@ -96,6 +96,7 @@ def _index_jvp(tangents, inputs, out, spec):
 index = prim(
     "index",
     lambda x, spec: x[np_index(spec)].copy(),
+    linear=True,  # linear in its inputs: its forward rule is itself
     shape=lambda x, spec: indexed_shape(x, spec),
     jvp=_index_jvp,
     vjp=lambda g, inputs, out, spec: [scatter(g, shape=shape_of(inputs[0]), spec=spec)],
@@ -129,6 +130,7 @@ def _scatter_jvp(tangents, inputs, out, shape, spec):
 scatter = prim(
     "scatter",
     _scatter_impl,
+    linear=True,  # linear in its inputs: its forward rule is itself
     shape=_scatter_shape,
     jvp=_scatter_jvp,
     vjp=lambda g, inputs, out, shape, spec: [index(g, spec=spec)],
@@ -183,6 +185,7 @@ def _set_index_vjp(g, inputs, out, spec):
 set_index = prim(
     "set_index",
     _set_index_impl,
+    linear=True,  # linear in its inputs: its forward rule is itself
     nargs=2,
     shape=_set_index_shape,
     jvp=_set_index_jvp,
@@ -235,6 +238,7 @@ def _concat_vjp(g, inputs, out, axis=0):
 concat = prim(
     "concat",
     lambda *xs, axis=0: np.concatenate(xs, axis=axis),
+    linear=True,  # linear in its inputs: its forward rule is itself
     nargs=-1,
     shape=_concat_shape,
     jvp=_concat_jvp,
@@ -268,6 +272,7 @@ def _stack_vjp(g, inputs, out):
 stack = prim(
     "stack",
     lambda *xs: np.stack(xs),
+    linear=True,  # linear in its inputs: its forward rule is itself
     nargs=-1,
     shape=_stack_shape,
     jvp=_stack_jvp,

@@ -131,10 +131,19 @@ def _tick(console: Console, ok: bool | None) -> Text:
     return Text("ok", style="green") if ok else Text("FAIL", style="bold red")
 
 
-def _table(*headers: str) -> Table:
+def _table(*headers: str, wrap_values: bool = False) -> Table:
+    """A plain table; names (first column) never wrap or shrink away.
+
+    ``wrap_values``: long values may wrap onto more lines instead of
+    squeezing the name column (one-row summaries of long vectors).
+    """
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for i, header in enumerate(headers):
-        table.add_column(header, justify="left" if i == 0 else "right", no_wrap=i > 0)
+        if i == 0:
+            table.add_column(header, justify="left", no_wrap=True)
+        else:
+            table.add_column(header, justify="right", no_wrap=not wrap_values,
+                             overflow="fold")
     return table
 
 
@@ -294,7 +303,7 @@ def _print_params(console: Console, params: Mapping, start: Mapping | None) -> N
 def _print_values(console: Console, heading: str, values: Mapping | None) -> None:
     if not values:
         return
-    table = _table(heading, "value")
+    table = _table(heading, "value", wrap_values=True)
     for name, value in values.items():
         array = np.asarray(value, dtype=float)
         if array.size > SUMMARIZED_LET_SIZE:
@@ -453,7 +462,14 @@ def print_check(console: Console, result: Any, quiet: bool = False) -> None:
             console.print(_taylor_line(console, taylor))
         for note in getattr(point, "notes", None) or ():
             console.print(Text.assemble(("note:", "bold cyan"), " ", str(note)))
-    if result.passed:
+    if result.passed and failed:
+        # passed on the Taylor rule: the FD step, not the gradient, was off
+        verdict = Text.assemble(
+            ("passed", "bold green"),
+            f": forward and reverse agree and the Taylor test confirms the gradient "
+            f"({failed} of {total} entries outside the finite-difference tolerance)",
+        )
+    elif result.passed:
         verdict = Text.assemble(("passed", "bold green"), f": all {total} entries agree")
     else:
         verdict = Text.assemble(("FAILED", "bold red"), f": {failed} of {total} entries disagree")
