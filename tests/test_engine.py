@@ -349,3 +349,20 @@ def test_residual_jacobian_by_reverse_mode_when_fewer_residuals(tmp_path):
     np.testing.assert_allclose(r, [1.0, np.sin(3.0) + 16.0])
     np.testing.assert_allclose(J, expected, rtol=1e-14)
     assert engine.recording.jacobian_rows is not None
+
+
+@pytest.mark.parametrize("n", [4, 40])  # staged forward mode, then the batched interpreter
+def test_forward_gradient_jacobian_and_hessian_both_paths(tmp_path, n):
+    p = load(tmp_path, f"param x[{n}] = 0\n"
+                       "minimize sum(100 * (x[1::2] - x[::2]^2)^2 + (1 - x[::2])^2)\n")
+    engine = api._engine(p)
+    x = np.tile([-1.2, 1.0], n // 2)
+    f, reverse = engine.value_and_grad(x)
+    f2, forward = engine.gradient_forward(x)
+    assert f2 == f
+    np.testing.assert_allclose(forward, reverse, rtol=1e-13)
+    H = engine.hessian(x)
+    v = np.linspace(-1, 1, n)
+    np.testing.assert_allclose(H @ v, engine.hvp(x, v), rtol=1e-12, atol=1e-9)
+    odd = x[::2]
+    np.testing.assert_allclose(np.diag(H)[::2], 1200 * odd**2 - 400 * x[1::2] + 2)
