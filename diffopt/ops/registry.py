@@ -346,6 +346,16 @@ def scale_cotangent(cotangent, partial):
     constant needs only a plain one (0 · c = 0 already); only a traced partial,
     which may be inf or NaN somewhere, needs the zero-safe ``dmul``.
     """
+    if not isinstance(cotangent, (Var, Abstract)):
+        # a constant cotangent (or a forward-mode seed): zero-safety only
+        # matters where it is 0, so a nonzero constant scales plainly
+        g = np.asarray(cotangent, dtype=np.float64)
+        if not np.any(g):
+            return None
+        if np.all(np.isfinite(g)) and np.all(g != 0.0):
+            if g.ndim == 0 and g == 1.0 and isinstance(partial, (Var, Abstract)):
+                return broadcast_to(partial, np.broadcast_shapes(g.shape, shape_of(partial)))
+            return REGISTRY["mul"](g, partial)
     if not isinstance(partial, (Var, Abstract)):
         c = np.asarray(partial, dtype=np.float64)
         if np.all(np.isfinite(c)):
