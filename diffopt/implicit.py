@@ -192,6 +192,37 @@ class ImplicitSolver:
                 from None
         return -solved.reshape((k,) + x_star.shape)
 
+    def fjvp(self, tangents, outer, x_star):
+        """Staged forward rule: ẋ = −(∂g/∂x)⁻¹ (∂g/∂θ · θ̇), recorded on the tape."""
+        from diffopt.tape import stage_jvp
+
+        tape = x_star.tape
+        g = self.g(tape, x_star, list(outer))
+        if not isinstance(g, Var):
+            return None
+        seeds = {v.id: t for v, t in zip(outer, tangents) if isinstance(v, Var) and t is not None}
+        if not seeds:
+            return None
+        fixed = (x_star.id,)  # ∂g/∂θ holds x* fixed: its equation is a leaf here
+        (g_dot,) = stage_jvp(tape, seeds, [g.id], stop=fixed)
+        shape = x_star.shape
+        if shape == ():
+            (dgdx,) = stage_jvp(tape, {x_star.id: np.ones(())}, [g.id], stop=fixed)
+            return -(g_dot / dgdx)
+        size = x_star.value.size
+        columns = []
+        for i in range(size):
+            seed = np.zeros(size)
+            seed[i] = 1.0
+            (column,) = stage_jvp(tape, {x_star.id: seed.reshape(shape)}, [g.id], stop=fixed)
+            columns.append(reshape_p(column, shape=(size,)) if shape_of(column) != (size,)
+                           else column)
+        from diffopt.ops.registry import BUILTINS
+
+        Jx = REGISTRY_TRANSPOSE(BUILTINS["stack"].fn(*columns))  # columns ∂g/∂x_i
+        step = linsolve(Jx, reshape_p(g_dot, shape=(size,)))
+        return -reshape_p(step, shape=shape)
+
     def vjp(self, cotangent, outer, x_star):
         tape = x_star.tape
         g = self.g(tape, x_star, list(outer))
@@ -243,6 +274,7 @@ implicit = prim(
     shape=_implicit_shape,
     jvp=lambda tangents, inputs, out, solver: solver.jvp(tangents, inputs, out),
     vjp=lambda g, inputs, out, solver: solver.vjp(g, inputs, out),
+    fjvp=lambda tangents, inputs, out, solver: solver.fjvp(tangents, inputs, out),
     domain=(),
     doc="x* of root(x: g, init=) / argmin(x: f, init=) (internal)",
 )

@@ -203,7 +203,7 @@ def stage_vjp(tape: Tape, output: Var, seed, wrt: list[int], stop=()) -> list:
 # --------------------------------------------------------- staged forward mode
 
 
-def stage_jvp(tape: Tape, seeds: dict, outputs: list) -> list:
+def stage_jvp(tape: Tape, seeds: dict, outputs: list, stop=()) -> list:
     """Record the tangents of ``outputs`` given tangents of some slots.
 
     Forward mode staged on the tape, one direction at a time (tangents have
@@ -212,6 +212,7 @@ def stage_jvp(tape: Tape, seeds: dict, outputs: list) -> list:
     apply themselves to the tangents, ``fjvp`` primitives use their staged
     rule and the rest call their numeric ``jvp`` at run time. A tangent that
     is a constant zero is pruned, so constant one-hot seeds fold away.
+    Slots in ``stop`` are leaves (implicit functions hold x* fixed).
 
     Returns one tangent per output (a Var, or a constant array).
     """
@@ -224,6 +225,8 @@ def stage_jvp(tape: Tape, seeds: dict, outputs: list) -> list:
     try:
         for index in order:
             eqn = tape.eqns[index]
+            if eqn.out in stop:
+                continue
             ts = [tangent.get(a) if isinstance(a, int) else None for a in eqn.args]
             if eqn.prim.nondiff or all(t is None for t in ts):
                 continue
