@@ -109,7 +109,7 @@ def _dmul_impl(g, d):
     product = g * d
     # One reduction tells whether any element is inf/NaN (a finite sum means
     # all are finite; an overflowing sum only costs the exact check below).
-    if np.isfinite(np.sum(product)):
+    if np.isfinite(np.add.reduce(product, axis=None)):
         return product
     return np.where(g == 0.0, 0.0, product)
 
