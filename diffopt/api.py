@@ -92,7 +92,7 @@ def load_problem(
         data_paths=dict(data or {}),
         stdin_text=stdin_text if path != "-" else None,
     )
-    if problem.data_paths.get(next(iter(problem.data_paths), None)) == "-" and path == "-":
+    if path == "-" and "-" in problem.data_paths.values():
         raise UsageError("the problem and a data table cannot both come from standard input")
     if any(v == "-" for v in problem.data_paths.values()) and problem.stdin_text is None:
         problem.stdin_text = sys.stdin.read()

@@ -106,10 +106,6 @@ def is_constant(x) -> bool:
     return isinstance(x, np.ndarray)
 
 
-def _located(exc: DopError, span) -> DopError:
-    return exc.located(span)
-
-
 class Machine:
     """Evaluates one program. See the module docstring.
 
@@ -177,7 +173,7 @@ class Machine:
                 try:
                     self._finish(task, stack, values)
                 except DopError as exc:
-                    raise _located(exc, node.span) from None
+                    raise exc.located(node.span) from None
         assert len(values) == 1, values
         return values[0]
 
