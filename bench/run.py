@@ -366,6 +366,29 @@ def bench_long_loop():
     row(f"10^4-step loop: value+grad once compiled ({nodes:,} equations)", again, "—", None)
 
 
+def bench_memory():
+    """Bytes per recorded equation (tracemalloc over a trace + staged gradient)."""
+    import tracemalloc
+
+    text = ("param a = 0.3\nvar s = 0, v = 1\n"
+            "for i in 0..2000 { v = v * (1 - a * 0.0001) + sin(s) * 0.0001\n s = s + v * 0.01 }\n"
+            "minimize (s - 5)^2\n")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "loop.dop"
+        path.write_text(text)
+        problem = api.load_problem(path)
+        engine = api._engine(problem)
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        recording = engine.trace(problem.start_point())
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+    equations = len(recording.tape.eqns)
+    per = (after - before) / equations
+    ROWS.append((f"memory per equation (scalar loop, {equations:,} equations, trace + gradient)",
+                 per, "bytes", None, float("nan"), "bounded, stated"))
+
+
 def bench_front_end():
     for n in (10_000, 100_000):
         terms = " + ".join(f"sin(x * {i % 97 + 1})" for i in range(n // 3))
@@ -402,13 +425,15 @@ def main():
     bench_problems(repeat)
     bench_process()
     bench_long_loop()
+    bench_memory()
     bench_front_end()
     width = max(len(r[0]) for r in ROWS)
     print(f"{'work':<{width}}  {'diffopt':>10}  {'anchor':<28} {'anchor time':>11}  "
           f"{'ratio':>7}  target")
     for work, ours, anchor, theirs, ratio, target in ROWS:
         shown = f"{ratio:.3f}" if ratio == ratio else "—"
-        print(f"{work:<{width}}  {fmt_time(ours):>10}  {anchor:<28} {fmt_time(theirs):>11}  "
+        value = f"{ours:,.0f} B" if anchor == "bytes" else fmt_time(ours)
+        print(f"{work:<{width}}  {value:>10}  {anchor:<28} {fmt_time(theirs):>11}  "
               f"{shown:>7}  {target}")
 
 
