@@ -206,26 +206,18 @@ class Engine:
         recording, _ = self._run("value", lambda r: [r.objective], x)
         return recording
 
-    def _forward(self, recording, x, directions: np.ndarray, outputs):
-        """Forward mode with the rows of ``directions`` (k, n) as tangents."""
+    def _forward(self, recording, x, directions: np.ndarray, outputs, watch=None):
+        """Forward mode with the rows of ``directions`` (k, n) as tangents.
+
+        ``watch``: a list that receives the first non-finite tangent's origin.
+        """
         k = directions.shape[0]
         inputs = self._inputs(x)
         tangents = [
             directions[:, p.offset: p.offset + p.size].reshape((k,) + p.shape)
             for p in self.problem.params
         ]
-        return forward(recording.tape, inputs, tangents, outputs, k)
-
-    def _forward_watch(self, recording, x, found: list) -> None:
-        n = self.problem.n
-        directions = np.eye(n)
-        k = directions.shape[0]
-        tangents = [
-            directions[:, p.offset: p.offset + p.size].reshape((k,) + p.shape)
-            for p in self.problem.params
-        ]
-        forward(recording.tape, self._inputs(x), tangents, [recording.objective], k,
-                watch=found)
+        return forward(recording.tape, inputs, tangents, outputs, k, watch=watch)
 
     def hvp(self, x, v) -> np.ndarray:
         """H(x) v: forward mode over the staged gradient (forward over reverse)."""
@@ -307,7 +299,8 @@ class Engine:
         recording = self._ensure(x)
         if mode == "forward":
             found: list = []
-            self._forward_watch(recording, x, found)
+            self._forward(recording, x, np.eye(self.problem.n), [recording.objective],
+                          watch=found)
             return found[0] if found else None
         outputs = [recording.objective] if mode == "value" else recording.gradient
         slots = [o for o in outputs if isinstance(o, int)]

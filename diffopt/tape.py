@@ -389,9 +389,14 @@ def _scalar_literal(c) -> str:
     return repr(value)
 
 
-def _guard_expression(guards) -> str:
-    """One boolean: every recorded branch decision holds (conditions are 0/1)."""
-    terms = [f"bool(s{g.slot} != 0.0)" if g.taken else f"bool(s{g.slot} == 0.0)"
+def _guard_expression(guards, floats: bool = False) -> str:
+    """One boolean: every recorded branch decision holds (conditions are 0/1).
+
+    ``floats``: every guard slot holds a Python float, whose comparison is
+    already a bool; otherwise NumPy's is converted.
+    """
+    wrap = "({})" if floats else "bool({})"
+    terms = [wrap.format(f"s{g.slot} != 0.0" if g.taken else f"s{g.slot} == 0.0")
              for g in guards]
     return "(" + " and ".join(terms) + ")"
 
@@ -438,8 +443,7 @@ def _scalar_program(tape: Tape, order: list[int], outputs: list, functions: list
             lines.append(f"    s{eqn.out} = F[{position}]({args})")
     returned = [f"s{o}" if isinstance(o, int) else const_ref(as_array(o)) for o in outputs]
     if guards:
-        returned.append(_guard_expression(guards).replace("bool(", "(")
-                        if all(g.slot in floats for g in guards) else _guard_expression(guards))
+        returned.append(_guard_expression(guards, all(g.slot in floats for g in guards)))
     lines.append(f"    return ({', '.join(returned)}{',' if len(returned) == 1 else ''})")
     source = "\n".join(lines) + "\n"
     namespace = {"_m": math, "_float": float, "_f64": np.float64, "_inf": math.inf,
