@@ -38,14 +38,8 @@ def _decisions(engine) -> tuple:
     )
 
 
-def _branch_note(engine, x, h_vec) -> str | None:
-    engine.value(x)
-    base = _decisions(engine)
-    engine.value(x + h_vec)
-    plus = _decisions(engine)
-    engine.value(x - h_vec)
-    minus = _decisions(engine)
-    engine.value(x)
+def _branch_note(base: tuple, plus: tuple, minus: tuple) -> str | None:
+    """A note when the branch decisions at x - h, x, x + h are not all the same."""
     if plus == base == minus:
         return None
     changed = [a for a, b in zip(plus, minus) if a != b] or [plus[-1] if plus else ("?", None)]
@@ -119,12 +113,16 @@ def _check_point(problem, engine, x, rtol, atol, eps, rng) -> CheckPoint:
         notes.append(f"the objective uses surrogate derivatives by design ({shown}): "
                      "finite differences do not apply, so only forward and reverse mode "
                      "are compared")
+    base = _decisions(engine)  # the recording is the one traced at x
     for i, (name, index) in enumerate(_entry_names(problem)):
         h = eps * max(1.0, abs(x[i]))
         step = np.zeros_like(x)
         step[i] = h
-        numeric = (engine.value(x + step) - engine.value(x - step)) / (2 * h)
-        note = _branch_note(engine, x, step) if engine.recording.tape.guards else None
+        # the decisions each evaluation's recording took, read right after it
+        f_plus, plus = engine.value(x + step), _decisions(engine)
+        f_minus, minus = engine.value(x - step), _decisions(engine)
+        numeric = (f_plus - f_minus) / (2 * h)
+        note = _branch_note(base, plus, minus)
         abs_error = float(max(abs(reverse[i] - numeric), abs(forward[i] - numeric)))
         scale = max(abs(numeric), abs(reverse[i]))
         rel_error = abs_error / scale if scale > 0 else 0.0
