@@ -345,14 +345,19 @@ def bench_process():
 # ------------------------------------------------------- front end
 
 
+def loop_program(steps: int) -> str:
+    """A short program whose tape grows with ``steps`` (about 15 equations a step)."""
+    return ("param a = 0.3\nvar s = 0, v = 1\n"
+            f"for i in 0..{steps} {{ v = v * (1 - a * 0.0001) + sin(s) * 0.0001\n"
+            " s = s + v * 0.01 }\n"
+            "minimize (s - 5)^2\n")
+
+
 def bench_long_loop():
     """A 10^5-node tape from a short program: a 10^4-step simulation loop."""
-    text = ("param a = 0.3\nvar s = 0, v = 1\n"
-            "for i in 0..10000 { v = v * (1 - a * 0.0001) + sin(s) * 0.0001\n s = s + v * 0.01 }\n"
-            "minimize (s - 5)^2\n")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "loop.dop"
-        path.write_text(text)
+        path.write_text(loop_program(10_000))
         start = time.perf_counter()
         problem = api.load_problem(path)
         engine = api._engine(problem)
@@ -370,12 +375,9 @@ def bench_memory():
     """Bytes per recorded equation (tracemalloc over a trace + staged gradient)."""
     import tracemalloc
 
-    text = ("param a = 0.3\nvar s = 0, v = 1\n"
-            "for i in 0..2000 { v = v * (1 - a * 0.0001) + sin(s) * 0.0001\n s = s + v * 0.01 }\n"
-            "minimize (s - 5)^2\n")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "loop.dop"
-        path.write_text(text)
+        path.write_text(loop_program(2000))
         problem = api.load_problem(path)
         engine = api._engine(problem)
         tracemalloc.start()
