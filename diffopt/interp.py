@@ -112,9 +112,11 @@ class Machine:
     Args:
         mode: "check" or "trace".
         tape: the tape Vars live on (trace mode).
-        on_guard: called with (condition Var, span) for parameter-dependent
-            branch decisions in trace mode; returns the decision.
-        loader: callable(name, call node, scope) -> Table for ``csv(...)``.
+        loader: callable(call node) -> Table for ``csv(...)``; set only while a
+            data declaration's value is evaluated (None elsewhere).
+
+    Parameter-dependent branch decisions in trace mode are recorded as guards
+    on the Var's tape (see ``truth``).
     """
 
     def __init__(self, mode: str, tape=None, loader=None):
