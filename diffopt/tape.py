@@ -13,7 +13,11 @@ Over a tape this module provides every interpretation the engine needs:
   the same tape. The gradient is then just more equations.
 * ``compile_outputs``: generates straight-line Python/NumPy source for the
   equations the requested outputs need (dead code dropped) and compiles it
-  once; evaluation never walks Python objects per node.
+  once; evaluation never walks Python objects per node. A full sum of an
+  elementwise product becomes one dot product (``_fuse_reductions``), and
+  large elementwise results go into buffers reused from run to run
+  (``_plan_buffers``): array programs touch each element as few times as
+  they can and allocate nothing per run.
 * ``forward``: forward mode (dual numbers with a batch of k tangent
   directions) by the primitives' JVP rules. Over a tape that includes the
   staged gradient it gives Hessian-vector products and dense Hessians.
@@ -74,6 +78,7 @@ class Tape:
     _cse: dict = field(default_factory=dict)
     _constants: list = field(default_factory=list)  # keeps constant ids unique
     _live: dict = field(default_factory=dict)  # outputs -> live equation order (cache)
+    buffers: BufferPool = field(default_factory=lambda: BufferPool())  # for compiled runs
 
     # ------------------------------------------------------------- recording
 
@@ -85,6 +90,8 @@ class Tape:
         return Var(self, slot, self.values[slot])
 
     def record(self, p: Prim, args: tuple, params: dict) -> Var:
+        if self.mode != "value" and p.name == "mul":
+            args = _fold_scalar_factors(self, args)
         keys = []
         plain = []
         concrete = []
@@ -122,6 +129,37 @@ class Tape:
 
     def var(self, slot: int) -> Var:
         return Var(self, slot, self.values[slot])
+
+
+def _fold_scalar_factors(tape: Tape, args: tuple) -> tuple:
+    """c1 · (c2 · x) → (c1 c2) · x for scalar constants c1, c2.
+
+    Only in staged derivatives (the user's own arithmetic is evaluated as
+    written): chain-rule factors such as 1/n of a mean and the 2 of a square
+    then cost one pass over x instead of two.
+    """
+    first, second = args
+    if isinstance(first, Var) == isinstance(second, Var):
+        return args
+    constant, var = (second, first) if isinstance(first, Var) else (first, second)
+    if np.ndim(constant) != 0:
+        return args
+    index = tape.producer[var.id]
+    if index < 0:
+        return args
+    inner = tape.eqns[index]
+    if inner.prim.name != "mul" or inner.params:
+        return args
+    a, b = inner.args
+    if isinstance(a, int) == isinstance(b, int):
+        return args
+    inner_constant, slot = (b, a) if isinstance(a, int) else (a, b)
+    if np.ndim(inner_constant) != 0:
+        return args
+    factor = float(constant) * float(inner_constant)
+    if factor == 0.0 or not math.isfinite(factor):
+        return args
+    return (np.float64(factor), tape.var(slot))
 
 
 def _constant_key(c: np.ndarray, keep: list):
@@ -309,16 +347,23 @@ def compile_outputs(tape: Tape, outputs: list, guards: list | None = None) -> Co
 
     Generates one Python function of straight-line NumPy calls, e.g.::
 
-        def run(inputs, K, F):
+        def run(inputs, K, F, B):
             s0, s1 = inputs
-            s4 = F[0](s0, K[0])
-            return (s4,)
+            s4 = F[0](s0, K[0], out=B[0])
+            s5 = F[1](s4)
+            return (s5,)
+
+    Large elementwise results are written into buffers ``B`` reused from run
+    to run (see ``_plan_buffers``); large temporaries are released at their
+    last use.
     """
     guards = guards or []
     slots = [o for o in outputs if isinstance(o, int)] + [g.slot for g in guards]
     order = live_equations(tape, slots)
     if len(order) > SOURCE_LIMIT:
         return _instruction_program(tape, order, outputs, guards)
+    program = _fuse_reductions(tape, [tape.eqns[i] for i in order], set(slots))
+    plan = _plan_buffers(tape, program, set(slots))
     functions: list = []
     constants: list = []
     const_index: dict[int, int] = {}
@@ -331,53 +376,311 @@ def compile_outputs(tape: Tape, outputs: list, guards: list | None = None) -> Co
             const_index[id(c)] = k
         return f"K[{k}]"
 
-    lines = ["def run(inputs, K, F):"]
+    lines = ["def run(inputs, K, F, B):"]
     if tape.inputs:
         names = ", ".join(f"s{s}" for s in tape.inputs)
         lines.append(f"    {names}{',' if len(tape.inputs) == 1 else ''} = inputs")
-    for index in order:
-        eqn = tape.eqns[index]
+    for position, eqn in enumerate(program):
         fn = eqn.prim.impl
         if eqn.params:
             fn = _bind_params(fn, eqn.params)
         functions.append(fn)
         args = ", ".join(f"s{a}" if isinstance(a, int) else const_ref(a) for a in eqn.args)
-        lines.append(f"    s{eqn.out} = F[{len(functions) - 1}]({args})")
+        lines.append(f"    s{eqn.out} = F[{len(functions) - 1}]({args}{plan.out_arg(eqn.out)})")
+        lines.extend(plan.release_lines(position))
     returned = [f"s{o}" if isinstance(o, int) else const_ref(as_array(o)) for o in outputs]
     if guards:
         returned.append(_guard_expression(guards))
     lines.append(f"    return ({', '.join(returned)}{',' if len(returned) == 1 else ''})")
     source = "\n".join(lines) + "\n"
-    fast = _scalar_program(tape, order, outputs, functions, const_ref, guards)
+    fast = _scalar_program(tape, program, outputs, functions, const_ref, guards, plan)
     frozen_constants = tuple(constants)  # const_ref may have added some
     frozen_functions = tuple(functions)
     numpy_program: list = []  # compiled on first use: the fast path rarely needs it
 
-    def run_numpy(inputs):
+    def run_numpy(inputs, buffers):
         if not numpy_program:
             namespace: dict = {}
             exec(compile(source, "<diffopt tape>", "exec"), namespace)
             numpy_program.append(namespace["run"])
         with np.errstate(all="ignore"):
-            return numpy_program[0](inputs, frozen_constants, frozen_functions)
+            return numpy_program[0](inputs, frozen_constants, frozen_functions, buffers)
 
     if fast is None:
-        return Compiled(run_numpy, source, len(order))
+        return Compiled(_with_buffers(run_numpy, plan.shapes, tape), source, len(program))
     fast_fn, fast_source = fast
     calls_numpy = "F[" in fast_source
 
-    def run(inputs):
+    def run_fast(inputs, buffers):
         try:
             if calls_numpy:
                 with np.errstate(all="ignore"):
-                    return fast_fn(inputs, frozen_constants, frozen_functions)
-            return fast_fn(inputs, frozen_constants, frozen_functions)
+                    return fast_fn(inputs, frozen_constants, frozen_functions, buffers)
+            return fast_fn(inputs, frozen_constants, frozen_functions, buffers)
         except (ArithmeticError, ValueError):
             # a float operation hit a pole or left its domain: NumPy's
             # inf/NaN semantics are the language's, so run that version
-            return run_numpy(inputs)
+            return run_numpy(inputs, buffers)
 
-    return Compiled(run, fast_source, len(order))
+    return Compiled(_with_buffers(run_fast, plan.shapes, tape), fast_source, len(program))
+
+
+# ------------------------------------------------------- reduction fusion
+#
+# sum(x^2), sum(a*b) and the reverse sweep's sum_to(dmul(ḡ, d), ()) are a
+# product followed by a full reduction: as one dot product they make one pass
+# over their inputs and allocate no temporary. These kernels exist only in
+# compiled code; the tape keeps the two equations (for derivatives,
+# provenance and the checker).
+
+
+def _sum_of_squares(x):
+    flat = x.reshape(-1)
+    return np.dot(flat, flat)
+
+
+def _sum_of_products(a, b, scale_a, scale_b):
+    return (scale_a * scale_b) * np.dot(a.reshape(-1), b.reshape(-1))
+
+
+def _sum_of_safe_products(g, d, scale_g, scale_d):
+    total = (scale_g * scale_d) * np.dot(g.reshape(-1), d.reshape(-1))
+    if math.isfinite(total):  # every product finite: dmul is the plain product
+        return total
+    # an inf/NaN somewhere: 0 · inf must stay 0 where the cotangent is 0
+    from diffopt.ops.registry import REGISTRY
+
+    return np.add.reduce(REGISTRY["dmul"].impl(g * scale_g, d * scale_d), axis=None)
+
+
+def _fused(name: str, impl) -> Prim:
+    # a compiler kernel, not a language primitive: only its value is used
+    return Prim(name, impl, shape=lambda *shapes: (), nargs=-1, fresh=True)
+
+
+_FUSED = {
+    "square": _fused("sum_of_squares", _sum_of_squares),
+    "mul": _fused("sum_of_products", _sum_of_products),
+    "dmul": _fused("sum_of_safe_products", _sum_of_safe_products),
+}
+
+
+def _fuse_reductions(tape: Tape, program: list, kept: set) -> list:
+    """Replace a full sum of an elementwise product by one dot product.
+
+    sum(x^2) → x·x; sum(a*b) and sum_to(dmul(a, b), ()) → a·b, with scalar
+    factors of a and b (c·a) pulled out of the sum. Every equation folded
+    into the dot must be used only there.
+    """
+    values = tape.values
+    uses: dict[int, int] = {}
+    for eqn in program:
+        for a in eqn.args:
+            if isinstance(a, int):
+                uses[a] = uses.get(a, 0) + 1
+    producer_of = {eqn.out: eqn for eqn in program}
+
+    def private(slot):
+        """The equation producing ``slot`` if only one equation reads it."""
+        if not isinstance(slot, int) or uses.get(slot) != 1 or slot in kept:
+            return None
+        eqn = producer_of.get(slot)
+        return eqn if eqn is not None and not eqn.params else None
+
+    def scalar_factor(slot, shape):
+        """(x, c, eqn) when ``slot`` is c · x with a scalar c and x of ``shape``."""
+        eqn = private(slot)
+        if eqn is None or eqn.prim.name != "mul":
+            return None
+        for x, c in (eqn.args, eqn.args[::-1]):
+            x_shape = values[x].shape if isinstance(x, int) else np.shape(x)
+            c_ndim = values[c].ndim if isinstance(c, int) else np.ndim(c)
+            if c_ndim == 0 and x_shape == shape:
+                return x, c, eqn
+        return None
+
+    fused_away: set[int] = set()
+    replaced: dict[int, Eqn] = {}
+    for eqn in program:
+        name = eqn.prim.name
+        if not ((name == "sum" and eqn.params.get("axis") is None)
+                or (name == "sum_to" and tuple(eqn.params.get("shape", (0,))) == ())):
+            continue
+        (slot,) = eqn.args
+        inner = private(slot)
+        if inner is None or values[slot].ndim == 0 or values[slot].dtype != np.float64:
+            continue
+        shape = values[slot].shape
+        if len(inner.args) != 2:
+            continue
+        a, b = inner.args
+        shapes = [values[x].shape if isinstance(x, int) else np.shape(x) for x in (a, b)]
+        if inner.prim.name == "pow" and not isinstance(b, int) and np.ndim(b) == 0 and b == 2.0:
+            kernel, args = _FUSED["square"], (a,)
+        elif inner.prim.name in ("mul", "dmul") and shapes[0] == shapes[1] == shape:
+            operands, scales = [], []
+            for operand in (a, b):
+                factored = scalar_factor(operand, shape)
+                if factored is None:
+                    operands.append(operand)
+                    scales.append(1.0)
+                else:
+                    operands.append(factored[0])
+                    scales.append(factored[1])
+                    fused_away.add(factored[2].out)
+            kernel, args = _FUSED[inner.prim.name], (*operands, *scales)
+        else:
+            continue
+        fused_away.add(inner.out)
+        replaced[eqn.out] = Eqn(kernel, args, {}, eqn.out, eqn.span, eqn.mode, eqn.origin)
+    if not replaced:
+        return program
+    return [replaced.get(eqn.out, eqn) for eqn in program if eqn.out not in fused_away]
+
+
+# Elementwise results with at least this many float64 elements (64 KiB) are
+# written into buffers reused from run to run: a fresh array of that size
+# comes from mmap, and touching its pages costs more than the arithmetic.
+POOL_MIN = 8192
+
+
+@dataclass(frozen=True)
+class BufferPlan:
+    """Which slots the compiled code writes into reused buffers, and when to free.
+
+    ``buffer_of`` maps a slot to its buffer index; ``shapes`` gives each
+    buffer's shape; ``release`` maps a position in the program to the large
+    freshly allocated temporaries whose last use it is (``del``-ed there, so
+    that peak memory stays that of the live values).
+    """
+
+    buffer_of: dict
+    shapes: tuple
+    release: dict
+
+    def out_arg(self, slot: int) -> str:
+        k = self.buffer_of.get(slot)
+        return "" if k is None else f", out=B[{k}]"
+
+    def release_lines(self, position: int) -> list[str]:
+        dead = self.release.get(position)
+        return [f"    del {', '.join(f's{s}' for s in dead)}"] if dead else []
+
+
+def _plan_buffers(tape: Tape, program: list, kept: set) -> BufferPlan:
+    """Assign reused buffers to large elementwise results by liveness.
+
+    A candidate is an equation whose primitive ``writes_out`` (no static
+    parameters) and whose float64 result has at least POOL_MIN elements. Its
+    buffer stays busy until the last use of every slot that may alias it: a
+    primitive not marked ``fresh`` may return a view of (or the same array
+    as) an argument, so its result is assumed to. A candidate that may reach
+    a returned value keeps a fresh array (the caller owns what it gets).
+    A buffer is reused only after the equation that last reads it, never as
+    that equation's own output (``dmul`` reads its argument after writing).
+    """
+    values = tape.values
+    end = len(program)
+    last: dict[int, int] = {}
+    for position, eqn in enumerate(program):
+        for a in eqn.args:
+            if isinstance(a, int):
+                last[a] = position
+    for slot in kept:
+        last[slot] = end
+    candidates: set[int] = set()
+    aliases: dict[int, frozenset] = {}
+    large_fresh: list[int] = []
+    for eqn in program:
+        out = eqn.out
+        value = values[out]
+        if (eqn.prim.writes_out and not eqn.params and value.dtype == np.float64
+                and value.size >= POOL_MIN):
+            candidates.add(out)
+            aliases[out] = frozenset((out,))
+        elif not eqn.prim.fresh:
+            merged = [aliases[a] for a in eqn.args if isinstance(a, int) and a in aliases]
+            if merged:
+                aliases[out] = frozenset().union(*merged)
+        elif value.size >= POOL_MIN and out not in kept:
+            large_fresh.append(out)
+    for slot in kept:
+        candidates.difference_update(aliases.get(slot, ()))
+    busy_until: dict[int, int] = {}
+    for slot, reached in aliases.items():
+        for c in reached:
+            if c in candidates:
+                busy_until[c] = max(busy_until.get(c, -1), last.get(slot, -1))
+    freed_at: dict[int, list] = {}
+    for c, position in busy_until.items():
+        freed_at.setdefault(position, []).append(c)
+    release: dict[int, list] = {}
+    for slot in large_fresh:
+        if slot in last:
+            release.setdefault(last[slot], []).append(slot)
+    buffer_of: dict[int, int] = {}
+    shapes: list = []
+    free: dict[tuple, list] = {}
+    for position, eqn in enumerate(program):
+        out = eqn.out
+        if out in candidates:
+            shape = values[out].shape
+            pool = free.get(shape)
+            if pool:
+                buffer_of[out] = pool.pop()
+            else:
+                buffer_of[out] = len(shapes)
+                shapes.append(shape)
+        for c in freed_at.get(position, ()):
+            free.setdefault(values[c].shape, []).append(buffer_of[c])
+    return BufferPlan(buffer_of, tuple(shapes), release)
+
+
+class BufferPool:
+    """Scratch arrays shared by the compiled programs of one tape.
+
+    The programs of a tape run one at a time, so they can share buffers of
+    equal shape. ``busy`` marks a run in progress: a program re-entered
+    meanwhile (a primitive that evaluates another program of the same tape)
+    gets private arrays instead.
+    """
+
+    def __init__(self):
+        self.arrays: dict[tuple, list] = {}
+        self.busy = False
+
+    def take(self, shapes: tuple) -> list:
+        taken: dict[tuple, int] = {}
+        result = []
+        for shape in shapes:
+            i = taken.get(shape, 0)
+            taken[shape] = i + 1
+            have = self.arrays.setdefault(shape, [])
+            if i == len(have):
+                have.append(np.empty(shape))
+            result.append(have[i])
+        return result
+
+
+def _with_buffers(core, shapes: tuple, tape: Tape):
+    """``core(inputs, buffers)`` as ``run(inputs)``, with the tape's pooled buffers."""
+    if not shapes:
+        return lambda inputs: core(inputs, ())
+    pool = tape.buffers
+    mine: list = []
+
+    def run(inputs):
+        if pool.busy:
+            return core(inputs, [np.empty(shape) for shape in shapes])
+        if not mine:
+            mine.extend(pool.take(shapes))
+        pool.busy = True
+        try:
+            return core(inputs, mine)
+        finally:
+            pool.busy = False
+
+    return run
 
 
 def _scalar_literal(c) -> str:
@@ -401,8 +704,8 @@ def _guard_expression(guards, floats: bool = False) -> str:
     return "(" + " and ".join(terms) + ")"
 
 
-def _scalar_program(tape: Tape, order: list[int], outputs: list, functions: list, const_ref,
-                    guards):
+def _scalar_program(tape: Tape, program: list, outputs: list, functions: list, const_ref,
+                    guards, plan: BufferPlan):
     """Python-float code for the all-scalar equations; None if there are none.
 
     Scalar equations whose primitive has a ``scalar`` template become inline
@@ -412,26 +715,25 @@ def _scalar_program(tape: Tape, order: list[int], outputs: list, functions: list
     """
     values = tape.values
     templated = [
-        i for i in order
-        if tape.eqns[i].prim.scalar and not tape.eqns[i].params
-        and values[tape.eqns[i].out].shape == ()
+        position for position, eqn in enumerate(program)
+        if eqn.prim.scalar and not eqn.params
+        and values[eqn.out].shape == ()
         and all(values[a].shape == () if isinstance(a, int) else np.ndim(a) == 0
-                for a in tape.eqns[i].args)
+                for a in eqn.args)
     ]
-    if len(templated) < max(1, len(order) // 4):
+    if len(templated) < max(1, len(program) // 4):
         return None
     templated_set = set(templated)
     floats: set[int] = set()
-    lines = ["def run(inputs, K, F):"]
+    lines = ["def run(inputs, K, F, B):"]
     for position, slot in enumerate(tape.inputs):
         if values[slot].shape == ():
             lines.append(f"    s{slot} = _float(inputs[{position}])")
             floats.add(slot)
         else:
             lines.append(f"    s{slot} = inputs[{position}]")
-    for position, index in enumerate(order):
-        eqn = tape.eqns[index]
-        if index in templated_set:
+    for position, eqn in enumerate(program):
+        if position in templated_set:
             args = [f"s{a}" if isinstance(a, int) else _scalar_literal(a) for a in eqn.args]
             lines.append(f"    s{eqn.out} = {eqn.prim.scalar.format(*args)}")
             floats.add(eqn.out)
@@ -440,7 +742,8 @@ def _scalar_program(tape: Tape, order: list[int], outputs: list, functions: list
                 (f"_f64(s{a})" if a in floats else f"s{a}") if isinstance(a, int)
                 else const_ref(a) for a in eqn.args
             )
-            lines.append(f"    s{eqn.out} = F[{position}]({args})")
+            lines.append(f"    s{eqn.out} = F[{position}]({args}{plan.out_arg(eqn.out)})")
+        lines.extend(plan.release_lines(position))
     returned = [f"s{o}" if isinstance(o, int) else const_ref(as_array(o)) for o in outputs]
     if guards:
         returned.append(_guard_expression(guards, all(g.slot in floats for g in guards)))

@@ -266,6 +266,25 @@ def test_shape_rule_and_recording_agree_with_values(name, case):
     np.testing.assert_array_equal(recorded.value, out)
 
 
+OUT_CASES = [c for c in CASES if REGISTRY[c.values[0]].writes_out]
+
+
+@pytest.mark.parametrize("name, case", OUT_CASES)
+def test_writing_into_a_buffer_gives_the_same_values(name, case):
+    # the compiler hands writes_out primitives a reused buffer (out=)
+    p = REGISTRY[name]
+    inputs, params, _ = instance(p, case)
+    expected = np.asarray(p.impl(*inputs, **params))
+    buffer = np.full(expected.shape, np.nan)
+    result = p.impl(*inputs, out=buffer, **params)
+    assert result is buffer
+    np.testing.assert_array_equal(buffer, expected)
+
+
+def test_every_writes_out_primitive_is_fresh():
+    assert all(p.fresh for p in REGISTRY.values() if p.writes_out)
+
+
 @pytest.mark.parametrize("name, case", CASES)
 def test_staged_vjp_is_differentiable(name, case):
     # Forward mode over the staged gradient (a Hessian-vector product) against

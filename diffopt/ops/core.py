@@ -50,7 +50,9 @@ mul = prim("mul", _quiet(np.multiply), nargs=2, d=(lambda x, y, out: y, lambda x
            doc="x * y", scalar="({0} * {1})")
 # (a + h)/(b + k) ≈ a/b + h/b - a k/b²
 div = prim("div", _quiet(np.divide), nargs=2,
-           d=(lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y),
+           # ∂/∂y = -out/y, staged as out · (-1/y): for a scalar y (a speed, a
+           # scale) that is one pass over the array instead of two
+           d=(lambda x, y, out: 1.0 / y, lambda x, y, out: out * (-1.0 / y)),
            domain=("real", "nonzero"), doc="x / y", scalar="({0} / {1})")
 # -(a + h) = -a - h
 neg = prim("neg", np.negative, d=lambda x, out: -1.0, doc="-x", scalar="(-{0})")
@@ -70,12 +72,12 @@ def _pow_dx(x, y, out):
     return y * pow(x, y - 1.0)
 
 
-def _pow_impl(x, y):
+def _pow_impl(x, y, out=None):
     # x^2 is by far the most common power (squares of residuals): square it
     # directly instead of calling the general power function.
-    if y.ndim == 0 and y == 2.0:
-        return np.square(x)
-    return np.power(x, y)
+    if np.ndim(y) == 0 and y == 2.0:
+        return np.square(x, out=out)
+    return np.power(x, y, out=out)
 
 
 def _pow_dy(x, y, out):
@@ -85,7 +87,7 @@ def _pow_dy(x, y, out):
 
 
 # (a + h)^b ≈ a^b + b a^(b-1) h ;  a^(b + k) ≈ a^b + a^b log(a) k
-pow = prim("pow", _pow_impl, nargs=2, d=(_pow_dx, _pow_dy),
+pow = prim("pow", _pow_impl, nargs=2, d=(_pow_dx, _pow_dy), writes_out=True,
            domain=("positive", "real"), doc="x ^ y (also x ** y)", scalar="_m.pow({0}, {1})")
 
 # log restricted to x > 0 with 0 elsewhere: only used by pow's exponent rule,
@@ -105,16 +107,20 @@ mod = prim("mod", _quiet(np.mod), nargs=2,
 
 # dmul(g, d) = g·d with 0·(inf or NaN) = 0: the product reverse mode uses,
 # so that a zero cotangent (an untaken branch) stays exactly zero.
-def _dmul_impl(g, d):
-    product = g * d
+def _dmul_impl(g, d, out=None):
+    product = np.multiply(g, d, out=out)
     # One reduction tells whether any element is inf/NaN (a finite sum means
     # all are finite; an overflowing sum only costs the exact check below).
     if np.isfinite(np.add.reduce(product, axis=None)):
         return product
-    return np.where(g == 0.0, 0.0, product)
+    if product.ndim == 0:
+        return np.float64(0.0) if g == 0.0 else product
+    np.copyto(product, 0.0, where=(g == 0.0))
+    return product
 
 
 dmul = prim("dmul", _dmul_impl, nargs=2, scalar="(0.0 if {0} == 0.0 else {0} * {1})",
+            writes_out=True,
             d=(lambda g, d, out: d, lambda g, d, out: g),
             doc="g · d with 0 · inf = 0 (internal, reverse mode)")
 

@@ -93,6 +93,7 @@ sum = prim(
     # the sum itself on the small vectors typical of a model
     lambda x, axis=None: np.add.reduce(x, axis=axis),
     linear=True,  # linear in its inputs: its forward rule is itself
+    fresh=True,  # ufunc.reduce allocates its result, even for axis=()
     shape=_shape_rule("sum"),
     jvp=_sum_jvp,
     vjp=lambda g, inputs, out, axis=None: [

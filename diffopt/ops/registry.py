@@ -167,6 +167,14 @@ class Prim:
             (``"({0} * {1})"``, ``"_m.sin({0})"``); the compiler inlines it on
             Python floats. It may raise ArithmeticError/ValueError (then the
             NumPy code runs instead), so templates need not handle inf/NaN.
+        writes_out: ``impl`` takes an ``out=`` keyword and writes its result
+            (of the broadcast shape) there, as a ufunc does, so the compiler
+            may hand it a reused buffer instead of allocating a fresh array.
+            Set automatically when ``impl`` is a NumPy ufunc.
+        fresh: ``impl`` always returns a newly allocated array, never one of
+            its inputs or a view of one (ufuncs, full reductions). Anything
+            not marked fresh is assumed to possibly alias its inputs, which
+            keeps the compiler's buffer reuse safe.
     """
 
     name: str
@@ -184,6 +192,8 @@ class Prim:
     surrogate: bool = False
     linear: bool = False
     fjvp: Callable | None = None
+    writes_out: bool = False
+    fresh: bool = False
 
     def __call__(self, *args, **params):
         return bind(self, *args, **params)
@@ -216,6 +226,8 @@ def prim(
     surrogate: bool = False,
     linear: bool = False,
     fjvp: Callable | None = None,
+    writes_out: bool = False,
+    fresh: bool = False,
 ) -> Prim:
     """Register a primitive and return it (calling it binds it).
 
@@ -238,8 +250,11 @@ def prim(
     if isinstance(domain, str):
         domain = (domain,) * max(nargs, 1)  # variadic (nargs=-1): one sampler for all
     assert shape is not None, f"{name}: needs a shape rule"
+    if isinstance(impl, np.ufunc) and impl.nout == 1:
+        writes_out = True
+    fresh = fresh or writes_out
     entry = Prim(name, impl, shape, nargs, d, jvp, vjp, nondiff, domain, doc, boolean, scalar,
-                 surrogate, linear, fjvp)
+                 surrogate, linear, fjvp, writes_out, fresh)
     REGISTRY[name] = entry
     return entry
 
@@ -353,6 +368,10 @@ def scale_cotangent(cotangent, partial):
         if not np.any(g):
             return None
         if np.all(np.isfinite(g)) and np.all(g != 0.0):
+            if g.ndim and shape_of(partial) == g.shape and np.all(g == g.flat[0]):
+                # a uniform cotangent (the broadcast seed of a sum or mean)
+                # scales by its one value: no pass over a constant array
+                g = g.flat[0]
             if g.ndim == 0 and g == 1.0 and isinstance(partial, (Var, Abstract)):
                 return broadcast_to(partial, np.broadcast_shapes(g.shape, shape_of(partial)))
             return REGISTRY["mul"](g, partial)
