@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from diffopt.errors import DopError, UsageError, did_you_mean
+from diffopt.gcpause import gc_paused
 from diffopt.results import EvalResult, GradResult, ObjectiveInfo, SolveResult
 from diffopt.source import Source
 
@@ -73,10 +74,14 @@ def load_problem(
     Returns:
         A checked ``diffopt.program.Problem``.
     """
+    with gc_paused():
+        return _load_problem(str(path), sets, data, seed, stdin_text)
+
+
+def _load_problem(path: str, sets, data, seed, stdin_text):
     from diffopt import program as program_module
     from diffopt.data import parse_value
 
-    path = str(path)
     source = read_source(path, stdin_text if path == "-" else None)
     ast_program = parse_source(source)
     parsed_sets = {}

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from diffopt.gcpause import gc_paused
 from diffopt.ops import random as dop_random
 from diffopt.ops.registry import Var, as_array
 from diffopt.program import Problem, run_traced
@@ -54,7 +55,8 @@ class Recording:
         """Outputs compiled with the guard check as one extra, last, result."""
         program = self._compiled.get(key)
         if program is None:
-            program = compile_outputs(self.tape, outputs, self.tape.guards)
+            with gc_paused():
+                program = compile_outputs(self.tape, outputs, self.tape.guards)
             self._compiled[key] = program
         return program
 
@@ -83,7 +85,7 @@ class Engine:
         values = problem.unflatten(np.asarray(x, dtype=np.float64))
         inputs = {p.name: tape.new_input(values[p.name]) for p in problem.params}
         dop_random.set_seed(problem.seed)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), gc_paused():
             return self._record(problem, tape, inputs)
 
     def _record(self, problem, tape, inputs) -> Recording:

@@ -35,6 +35,7 @@ Must not import the front end, the CLI or Rich.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -359,37 +360,54 @@ def scale_cotangent(cotangent, partial):
 
     A constant partial of 1, -1 or 0 needs no product at all, and a finite
     constant needs only a plain one (0 · c = 0 already); only a traced partial,
-    which may be inf or NaN somewhere, needs the zero-safe ``dmul``.
+    which may be inf or NaN somewhere, needs the zero-safe ``dmul``. Runs once
+    per staged derivative term, so scalars are inspected as Python floats.
     """
     if not isinstance(cotangent, (Var, Abstract)):
         # a constant cotangent (or a forward-mode seed): zero-safety only
         # matters where it is 0, so a nonzero constant scales plainly
         g = np.asarray(cotangent, dtype=np.float64)
-        if not np.any(g):
+        value = _uniform_value(g)
+        if value == 0.0:
             return None
-        if np.all(np.isfinite(g)) and np.all(g != 0.0):
-            if g.ndim and shape_of(partial) == g.shape and np.all(g == g.flat[0]):
-                # a uniform cotangent (the broadcast seed of a sum or mean)
-                # scales by its one value: no pass over a constant array
-                g = g.flat[0]
-            if g.ndim == 0 and g == 1.0 and isinstance(partial, (Var, Abstract)):
-                return broadcast_to(partial, np.broadcast_shapes(g.shape, shape_of(partial)))
+        if value is not None and math.isfinite(value):
+            partial_shape = shape_of(partial)
+            if np.broadcast_shapes(g.shape, partial_shape) == partial_shape:
+                # one value (a seed, the broadcast ḡ of a sum or mean) scales
+                # as a scalar: no pass over a constant array
+                if not isinstance(partial, (Var, Abstract)):
+                    return value * np.asarray(partial, dtype=np.float64)  # both constant
+                if value == 1.0:
+                    return partial
+                return REGISTRY["mul"](value, partial)
+            return REGISTRY["mul"](g, partial)
+        if value is None and np.all(np.isfinite(g)) and np.all(g != 0.0):
             return REGISTRY["mul"](g, partial)
     if not isinstance(partial, (Var, Abstract)):
         c = np.asarray(partial, dtype=np.float64)
-        if np.all(np.isfinite(c)):
-            if c.ndim == 0 or np.all(c == c.flat[0]):
-                first = float(c.flat[0]) if c.size else 0.0
-                if first == 1.0:
-                    return broadcast_to(cotangent, np.broadcast_shapes(shape_of(cotangent),
-                                                                       c.shape))
-                if first == 0.0:
-                    return None
-                if first == -1.0:
-                    return broadcast_to(REGISTRY["neg"](cotangent),
-                                        np.broadcast_shapes(shape_of(cotangent), c.shape))
+        value = _uniform_value(c)
+        if value is not None and math.isfinite(value):
+            if value == 0.0:
+                return None
+            if value in (1.0, -1.0):
+                shape = np.broadcast_shapes(shape_of(cotangent), c.shape)
+                scaled = cotangent if value == 1.0 else REGISTRY["neg"](cotangent)
+                return broadcast_to(scaled, shape)
+            return REGISTRY["mul"](cotangent, c)
+        if value is None and np.all(np.isfinite(c)):
             return REGISTRY["mul"](cotangent, c)
     return REGISTRY["dmul"](cotangent, partial)
+
+
+def _uniform_value(c: np.ndarray) -> float | None:
+    """The one value every entry of ``c`` has (0.0 if empty), else None (NaN: None)."""
+    if c.ndim == 0:
+        value = float(c)
+        return value if value == value else None
+    if c.size == 0:
+        return 0.0
+    first = c.flat[0]
+    return float(first) if first == first and np.all(c == first) else None
 
 
 def zero_safe_mul(t: np.ndarray, d: np.ndarray) -> np.ndarray:
