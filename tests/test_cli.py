@@ -140,16 +140,21 @@ def test_trace_writes_json_lines_and_refuses_inputs(tmp_path):
 
 
 def test_interrupt_reports_best_point_and_exits_130(monkeypatch):
-    from diffopt.report import console
+    from diffopt import api
 
     calls = []
+    solve = api.solve
 
-    def interrupting(self, info):
-        calls.append(info)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
+    def interrupted_solve(problem, *, callback, **options):
+        def interrupting(info):  # Ctrl-C during the third iteration
+            calls.append(info)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            callback(info)
 
-    monkeypatch.setattr(console.ProgressDisplay, "__call__", interrupting)
+        return solve(problem, callback=interrupting, **options)
+
+    monkeypatch.setattr(api, "solve", interrupted_solve)
     result = run("solve", PROBLEMS / "rosenbrock.dop", "--json")
     assert result.exit_code == 130
     document = json.loads(result.stdout)
@@ -252,3 +257,22 @@ def test_random_streams_do_not_repeat_each_other(tmp_path):
     assert document["params"]["w"] != document["lets"]["r"]
     again = json.loads(run("eval", path, "--json", "--seed", "7").stdout)
     assert again == document
+
+
+def test_solve_json_does_not_import_rich():
+    # --json prints one document and nothing else: no console, no Rich import
+    code = (
+        "import sys\n"
+        "from diffopt.cli import main\n"
+        f"sys.argv = ['diffopt', 'solve', {str(PROBLEMS / 'terrain.dop')!r}, '--json']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code in (0, None), exit.code\n"
+        "sys.stderr.write(' '.join(m for m in sys.modules if m.split('.')[0] == 'rich'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "converged"
+    assert done.stderr == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Annotated
 
@@ -45,16 +46,21 @@ def solve_command(
 ):
     """Minimize (or maximize) the problem; exit 1 if it does not converge."""
     from diffopt import api
-    from diffopt.report.console import ProgressDisplay
 
     if mode is not None and mode not in ("auto", "forward", "reverse"):
         raise UsageError(f"--mode must be forward, reverse or auto, not '{mode}'")
     problem = load(file, set, data, seed)
     _refuse_to_overwrite(trace, file, data)
-    out, _ = consoles()
+    if json:  # one JSON document and nothing else: Rich is not even imported
+        out, display = None, contextlib.nullcontext(lambda info: None)
+    else:
+        from diffopt.report.console import ProgressDisplay
+
+        out, _ = consoles()
+        display = ProgressDisplay(out, quiet=quiet)
     writer = _TraceWriter(trace, problem) if trace else None
     try:
-        with ProgressDisplay(out, quiet=quiet or json) as progress:
+        with display as progress:
             def callback(info):
                 progress(info)
                 if writer is not None:
