@@ -1,23 +1,36 @@
-"""Text → AST: the Lark parser, the bracket postlexer and syntax diagnostics.
+"""Text → AST: the Lark parser, its lexer and syntax diagnostics.
 
 Owns: decoding the bytes (BOM, CRLF, non-UTF-8), building the LALR parser
-once per process (cached on disk by Lark), dropping line breaks inside ``()``
-and ``[]``, collecting comments for ``fmt``, and turning every Lark exception
-into a ``DopSyntaxError`` whose words a user understands (never a terminal
-name like ``__ANON_3``). Lark is imported only here and in to_ast.py.
+once per process (cached on disk by Lark), lexing (dropping line breaks
+inside ``()`` and ``[]``, checking brackets, collecting comments for
+``fmt``), and turning every Lark exception into a ``DopSyntaxError`` whose
+words a user understands (never a terminal name like ``__ANON_3``). Lark is
+imported only here and in to_ast.py.
+
+Speed: a 10^5-node program is a few hundred thousand tokens and about a
+million LALR reductions, so the per-token and per-reduction work is kept
+small. Lark reduces rules straight into AST nodes (to_ast.Builder is its
+transformer: no parse tree, no second pass), and ``_Lexer`` is one loop
+doing the lexer's and the postlexer's work, on Lark's own terminal table.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from lark import Lark, Token
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+from lark.exceptions import LarkError, UnexpectedEOF, UnexpectedToken
+from lark.lexer import BasicLexer, PatternStr, UnlessCallback
 
 from diffopt.errors import DopSyntaxError
+from diffopt.gcpause import gc_paused
 from diffopt.resources import resource_path
 from diffopt.source import Source, Span
 from diffopt.syntax import ast
+
+if TYPE_CHECKING:
+    from diffopt.syntax.to_ast import Builder
 
 # Brackets deeper than this are refused with a clear message. Every stage
 # after the parser walks trees iteratively, so this is a sanity limit on
@@ -39,46 +52,132 @@ _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
 
 
-class _BracketPostlexer:
-    """Drops _NL inside () and []; checks bracket balance and nesting depth.
+class _Run:
+    """What the lexer and ``parse`` share about the parse under way.
 
-    Also remembers the last two tokens, so a syntax error can say what came
-    just before the unexpected one ("expected an expression after '+'").
+    One parse at a time per process (the parser is built once and reused).
+    ``previous`` and ``before_previous`` are the last two tokens the parser
+    has asked past, so a syntax error can say what came just before the
+    unexpected one ("expected an expression after '+'").
     """
 
-    always_accept = ("_NL",)
+    __slots__ = ("source", "comments", "previous", "before_previous")
 
     def __init__(self):
+        self.source: Source | None = None
+        self.comments: list[tuple[str, int, int]] = []  # (text, line, offset)
         self.previous: Token | None = None
         self.before_previous: Token | None = None
-        self.source: Source | None = None
 
-    def process(self, stream):
+
+_RUN = _Run()
+
+
+class _Lexer(BasicLexer):
+    """Lark's basic lexer for this grammar, as one loop that also postlexes.
+
+    The terminals, their order and the keyword rule (a NAME spelled like a
+    keyword is that keyword) are Lark's own: ``BasicLexer`` works them out
+    from the grammar and this class only reads them, so the tokens are those
+    Lark would produce. The loop then does in the same pass what a postlexer
+    would: drops line breaks inside () and [], checks that brackets balance
+    and nest at most MAX_NESTING deep, and collects comments. Lark calls
+    ``lex(text)`` (its interface for custom lexers) and pulls tokens one at
+    a time, so every error surfaces at the same point of the parse as before.
+    """
+
+    # Lark's first custom-lexer interface: lex(text) -> tokens. Pinned, since
+    # BasicLexer's own lex(state, parser_state) is Lark's internal one.
+    __future_interface__ = 0
+
+    def __init__(self, conf):
+        super().__init__(conf)
+        scanner = self.scanner  # building it also fills self.callback
+        # One alternation in Lark's order, so the first alternative that
+        # matches wins, as in Lark's Scanner.
+        self._scan = self.re.compile(
+            "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in scanner.terminals),
+            conf.g_regex_flags,
+        ).finditer
+        # terminal -> {spelling: keyword terminal}; Lark's UnlessCallback does
+        # the same lookup with a regex per token.
+        self._keywords: dict[str, dict[str, str]] = {}
+        for name, callback in self.callback.items():
+            keywords = callback.scanner.terminals if isinstance(callback, UnlessCallback) else ()
+            if not keywords or not all(isinstance(k.pattern, PatternStr) and not k.pattern.flags
+                                       for k in keywords):
+                raise TypeError(f"diffopt's lexer cannot mirror Lark's callback on {name}")
+            self._keywords[name] = {k.pattern.value: k.name for k in keywords}
+
+    def lex(self, text: str):
+        run = _RUN
+        source = run.source
+        comments = run.comments
+        keywords = self._keywords
+        ignore = self.ignore_types
+        newline_types = self.newline_types
+        make = str.__new__
         stack: list[Token] = []
-        self.previous = self.before_previous = None
-        for token in stream:
-            kind = token.type
+        run.previous = run.before_previous = None
+        pos, line, line_start = 0, 1, 0
+        # finditer tries each position in turn like Lark's match loop; a
+        # match that does not start where the last one ended skipped a
+        # character no terminal matches.
+        for found in self._scan(text):
+            start, end = found.span()
+            if start != pos:
+                raise _bad_character(source, pos)
+            pos = end
+            kind = found.lastgroup
+            value = found.group()
+            token_line, column = line, start - line_start + 1
+            if kind in newline_types:
+                count = value.count("\n")
+                if count:
+                    line += count
+                    line_start = start + value.rindex("\n") + 1
+            if kind in ignore:
+                if kind == "COMMENT":
+                    comments.append((value, token_line, start))
+                continue
+            if kind in keywords:
+                kind = keywords[kind].get(value, kind)
+            # Token(...) runs two Python-level constructors; this is the same
+            # object with the same eight fields, set directly.
+            token = make(Token, value)
+            token.type = kind
+            token.value = value
+            token.start_pos = start
+            token.line = token_line
+            token.column = column
+            token.end_line = line
+            token.end_column = end - line_start + 1
+            token.end_pos = end
             if kind in _OPENERS:
                 stack.append(token)
                 if len(stack) > MAX_NESTING:
                     raise DopSyntaxError(
                         f"brackets nested too deeply (more than {MAX_NESTING} levels)",
-                        Span.of(self.source, token),
+                        Span.of(source, token),
                     )
             elif kind in _CLOSERS:
                 if not stack or stack[-1].type != _CLOSERS[kind]:
-                    raise _unbalanced(self.source, token, stack)
+                    raise _unbalanced(source, token, stack)
                 stack.pop()
             elif kind == "_NL" and stack and stack[-1].type != "LBRACE":
                 continue
             yield token
-            self.before_previous, self.previous = self.previous, token
+            # Reached only when the parser asks for the next token, so after
+            # an UnexpectedToken ``previous`` is the token before the bad one.
+            run.before_previous, run.previous = run.previous, token
+        if pos != len(text):
+            raise _bad_character(source, pos)
         if stack:
             opener = stack[-1]
             closer = {"LPAR": ")", "LSQB": "]", "LBRACE": "}"}[opener.type]
             raise DopSyntaxError(
                 f"'{opener.value}' is never closed",
-                Span.of(self.source, opener),
+                Span.of(source, opener),
                 hint=f"add '{closer}'",
             )
 
@@ -95,21 +194,24 @@ def _unbalanced(source: Source, token: Token, stack: list[Token]) -> DopSyntaxEr
 
 
 @lru_cache(maxsize=1)
-def _parser() -> tuple[Lark, _BracketPostlexer, list]:
-    comments: list[Token] = []
-    postlexer = _BracketPostlexer()
+def _parser() -> tuple[Lark, Builder]:
+    from diffopt.syntax.to_ast import Builder
+
+    builder = Builder()
     grammar = resource_path("grammars", "dop.lark").read_text(encoding="utf-8")
     lark = Lark(
         grammar,
         parser="lalr",
-        lexer="basic",
-        propagate_positions=True,
-        maybe_placeholders=True,
-        postlex=postlexer,
-        lexer_callbacks={"COMMENT": comments.append},
+        lexer=_Lexer,
+        # The builder computes spans from the tokens of each rule, so it gets
+        # them all (propagate_positions cost half the parse), and finds
+        # optional parts by what they are rather than by None placeholders.
+        keep_all_tokens=True,
+        maybe_placeholders=False,
+        transformer=builder,
         cache=True,
     )
-    return lark, postlexer, comments
+    return lark, builder
 
 
 # ------------------------------------------------------------------- decoding
@@ -142,46 +244,47 @@ def decode(data: bytes, name: str) -> Source:
 
 def parse(source: Source) -> ast.Program:
     """Parse a whole .dop source into a Program (comments attached)."""
-    from diffopt.syntax.to_ast import to_program
-
-    lark, postlexer, comments = _parser()
-    comments.clear()
-    postlexer.source = source
+    lark, builder = _parser()
+    run = _RUN
+    run.source = builder.source = source
+    run.comments = comments = []
     # A trailing line break lets the last statement end like every other.
     text = source.text if source.text.endswith("\n") else source.text + "\n"
     try:
-        tree = lark.parse(text)
+        # Tokens and nodes are acyclic and all stay alive until the parse
+        # ends: collections would only walk them again (half the parse).
+        with gc_paused():
+            statements = lark.parse(text)
     except DopSyntaxError:
         raise
-    except UnexpectedCharacters as exc:
-        raise _bad_character(source, exc) from None
     except UnexpectedEOF as exc:
         raise _unexpected_end(source, exc.expected) from None
     except UnexpectedToken as exc:
-        number = postlexer.before_previous
-        dot = postlexer.previous
+        number = run.before_previous
+        dot = run.previous
         if (dot is not None and dot.type == "DOT" and number is not None
                 and number.type == "NUMBER" and number.end_pos == dot.start_pos):
             raise DopSyntaxError(
                 f"a number cannot end with '.': write {number.value} or {number.value}.0",
                 Span.of(source, number).to(Span.of(source, dot)),
             ) from None
-        raise _unexpected_token(source, exc, postlexer.previous) from None
+        raise _unexpected_token(source, exc, run.previous) from None
     except LarkError as exc:  # pragma: no cover - Lark's other errors are internal
         raise DopSyntaxError(f"cannot parse: {exc}", source.span(0)) from None
-    collected = tuple(_comment(source, token) for token in comments)
-    comments.clear()
-    return to_program(tree, source, collected)
+    finally:
+        run.source = builder.source = None
+        run.comments = []
+    collected = tuple(_comment(source, *comment) for comment in comments)
+    return ast.Program(statements, collected, span=source.span(0, len(source.text)))
 
 
-def _comment(source: Source, token: Token) -> ast.Comment:
-    line_start = source.text.rfind("\n", 0, token.start_pos) + 1
-    own_line = source.text[line_start : token.start_pos].strip() == ""
-    return ast.Comment(token.value.rstrip(), token.line, own_line)
+def _comment(source: Source, text: str, line: int, offset: int) -> ast.Comment:
+    line_start = source.text.rfind("\n", 0, offset) + 1
+    own_line = source.text[line_start:offset].strip() == ""
+    return ast.Comment(text.rstrip(), line, own_line)
 
 
-def _bad_character(source: Source, exc: UnexpectedCharacters) -> DopSyntaxError:
-    pos = exc.pos_in_stream
+def _bad_character(source: Source, pos: int) -> DopSyntaxError:
     char = source.text[pos] if pos < len(source.text) else ""
     span = source.span(pos, pos + 1)
     if char == '"':

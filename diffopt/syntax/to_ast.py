@@ -1,19 +1,28 @@
-"""Lark parse tree → AST (diffopt.syntax.ast), with a span on every node.
+"""Grammar rules → AST (diffopt.syntax.ast), with a span on every node.
 
-Only builds nodes: no validation (that is sema.py's job). Uses Lark's
-non-recursive transformer so that arbitrarily deep trees convert without
-touching Python's recursion limit. Rule methods receive ``(span, children)``
-through one ``v_args`` wrapper, so no method handles positions itself.
+Only builds nodes: no validation (that is sema.py's job). ``Builder`` is
+given to Lark as its ``transformer``, so the LALR parser calls one method per
+reduced rule and the program comes out of the parse as AST: no parse tree,
+no second pass, and no recursion at any depth (the LALR driver is a loop).
+
+Lark runs with ``keep_all_tokens`` and without placeholders, so a method sees
+every token its rule matched, brackets and keywords included. That is what
+spans are made of: a node spans from the first token of its rule to the last
+(exactly what Lark's ``propagate_positions`` computed), taken from a child
+token, or from a child's ``span`` when the child is a node or one of the two
+carriers below. Rules starting with ``_`` and Lark's ``*``/``+`` helpers have
+no method; Lark splices their children into the parent's.
 """
 
 from __future__ import annotations
 
-from lark import Token, Transformer_NonRecursive, v_args
+from lark import Token
 
 from diffopt.source import Source, Span
 from diffopt.syntax import ast
 
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+_span = Span.fast
 
 
 def _unescape(body: str) -> str:
@@ -29,35 +38,86 @@ def _unescape(body: str) -> str:
     return "".join(out)
 
 
-def _with_span(method, _rule_name, children, meta):
-    return method(meta, children)
+class _Paren:
+    """A parenthesized expression: the node, and the span with the parentheses.
+
+    Parentheses leave no AST node, but a parent that starts or ends with
+    them spans them: ``(a + b) * c`` starts at ``(``. Every rule that takes
+    an expression unwraps it with ``_bare``.
+    """
+
+    __slots__ = ("node", "span")
+
+    def __init__(self, node, span: Span):
+        self.node = node
+        self.span = span
 
 
-def _present(children):
-    return [c for c in children if c is not None]
+class _Part:
+    """A rule's value that is not a node (a block, dims, bounds, a subscript,
+    a start value), with its span for the rule it ends."""
+
+    __slots__ = ("value", "span")
+
+    def __init__(self, value, span: Span):
+        self.value = value
+        self.span = span
 
 
-@v_args(wrapper=_with_span)
-class _ToAst(Transformer_NonRecursive):
-    def __init__(self, source: Source):
-        super().__init__(visit_tokens=False)
-        self.source = source
+def _bare(item):
+    return item.node if item.__class__ is _Paren else item
 
-    def _span(self, item) -> Span:
-        return Span.of(self.source, item)
+
+def _between(source: Source, first, last) -> Span:
+    """From the start of ``first`` to the end of ``last`` (tokens or spanned)."""
+    if first.__class__ is Token:
+        start, line, col = first.start_pos, first.line, first.column
+    else:
+        span = first.span
+        start, line, col = span.start, span.line, span.col
+    if last.__class__ is Token:
+        return _span(source, start, last.end_pos, line, col, last.end_line, last.end_column)
+    span = last.span
+    return _span(source, start, span.end, line, col, span.end_line, span.end_col)
+
+
+def _of_token(source: Source, token: Token) -> Span:
+    return _span(source, token.start_pos, token.end_pos, token.line, token.column,
+                 token.end_line, token.end_column)
+
+
+def _values(children) -> list:
+    """The children that are not tokens (commas, brackets, separators), unwrapped."""
+    return [_bare(c) for c in children if c.__class__ is not Token]
+
+
+class Builder:
+    """Lark's transformer: one method per rule (or alias) of grammars/dop.lark.
+
+    Each receives the rule's children (tokens, nodes, ``_Paren``/``_Part``)
+    and returns its value. ``source`` is set before each parse. A plain
+    class: Lark looks the methods up by rule name, and a lark.Transformer
+    base would only add a slower default for the spliced rules.
+    """
+
+    def __init__(self):
+        self.source: Source | None = None
 
     # -- program and declarations
 
-    def start(self, meta, children):
-        return ast.Program(tuple(children), span=self._span(meta))
+    def start(self, children):
+        return tuple(c for c in children if c.__class__ is not Token)
 
-    def binding(self, meta, children):
-        name, value = children
-        return ast.Binding(str(name), value, span=self._span(meta), name_span=self._span(name))
+    def binding(self, children):
+        name, _, value = children
+        source = self.source
+        return ast.Binding(name.value, _bare(value), span=_between(source, name, value),
+                           name_span=_of_token(source, name))
 
     def _decl(kind):
-        def build(self, meta, children):
-            return ast.Decl(kind, tuple(children), span=self._span(meta))
+        def build(self, children):
+            return ast.Decl(kind, tuple(_values(children)),
+                            span=_between(self.source, children[0], children[-1]))
 
         return build
 
@@ -68,185 +128,245 @@ class _ToAst(Transformer_NonRecursive):
     option_decl = _decl("option")
     del _decl
 
-    def param_decl(self, meta, children):
-        return ast.ParamDecl(tuple(children), span=self._span(meta))
+    def param_decl(self, children):
+        return ast.ParamDecl(tuple(_values(children)),
+                             span=_between(self.source, children[0], children[-1]))
 
-    def param_item(self, meta, children):
-        name, dims, bounds, start = children
-        lower, upper = bounds if bounds is not None else (None, None)
-        random_start = start is not None and start[0] == "random"
+    def param_item(self, children):
+        name = children[0]
+        parts = {part.value[0]: part.value[1] for part in children[1:]}
+        lower, upper = parts.get("bounds", (None, None))
+        start = parts.get("value", parts.get("random"))
+        source = self.source
         return ast.ParamItem(
-            str(name),
-            dims,
+            name.value,
+            parts.get("dims"),
             lower,
             upper,
-            start[1] if start is not None else None,
-            random_start,
-            span=self._span(meta),
-            name_span=self._span(name),
+            start,
+            "random" in parts,
+            span=_between(source, name, children[-1]),
+            name_span=_of_token(source, name),
         )
 
-    def dims(self, meta, children):
-        return tuple(children)
+    # The three optional parts of a param item, told apart by their tag.
 
-    def bounds(self, meta, children):
-        return tuple(children)
+    def dims(self, children):
+        return _Part(("dims", tuple(_values(children))),
+                     _between(self.source, children[0], children[-1]))
 
-    def start_value(self, meta, children):
-        return ("value", children[0])
+    def bounds(self, children):
+        return _Part(("bounds", (_bare(children[2]), _bare(children[4]))),
+                     _between(self.source, children[0], children[-1]))
 
-    def start_random(self, meta, children):
-        return ("random", children[0])
+    def start_value(self, children):
+        return _Part(("value", _bare(children[1])), _between(self.source, *children))
 
-    def def_decl(self, meta, children):
-        name, *params, body = children
+    def start_random(self, children):
+        return _Part(("random", _bare(children[1])), _between(self.source, *children))
+
+    def def_decl(self, children):
+        # def NAME ( NAME , NAME ,? ) = expr: the parameters sit between the
+        # parentheses, children[2] and children[-3].
+        name, body = children[1], children[-1]
+        source = self.source
         return ast.Def(
-            str(name),
-            tuple(str(p) for p in params if p is not None),
-            body,
-            span=self._span(meta),
-            name_span=self._span(name),
+            name.value,
+            tuple(p.value for p in children[3:-3] if p.type == "NAME"),
+            _bare(body),
+            span=_between(source, children[0], body),
+            name_span=_of_token(source, name),
         )
 
-    def objective(self, meta, children):
-        sense, label, expr = children
-        return ast.Objective(
-            str(sense), str(label) if label is not None else None, expr, span=self._span(meta)
-        )
+    def objective(self, children):
+        sense, expr = children[0], children[-1]
+        label = children[1].value if len(children) == 4 else None
+        return ast.Objective(sense.value, label, _bare(expr),
+                             span=_between(self.source, sense, expr))
 
-    def constraint(self, meta, children):
-        label, expr = children
-        label = str(label) if label is not None else None
-        return ast.Constraint(label, expr, span=self._span(meta))
+    def constraint(self, children):
+        expr = children[-1]
+        label = children[2].value if len(children) == 5 else None
+        return ast.Constraint(label, _bare(expr), span=_between(self.source, children[0], expr))
 
     # -- simulation blocks
 
-    def for_stmt(self, meta, children):
-        var, rng, body = children
-        return ast.For(str(var), rng, body, span=self._span(meta))
+    def for_stmt(self, children):
+        _, var, _, rng, body = children
+        return ast.For(var.value, rng, body.value,
+                       span=_between(self.source, children[0], body))
 
-    def if_stmt(self, meta, children):
-        test, body, orelse = children
-        if isinstance(orelse, ast.If):
-            orelse = (orelse,)
-        return ast.If(test, body, orelse, span=self._span(meta))
+    def if_stmt(self, children):
+        test, body = children[1], children[2]
+        orelse = None
+        if len(children) == 5:
+            orelse = children[4]
+            orelse = (orelse,) if isinstance(orelse, ast.If) else orelse.value
+        return ast.If(_bare(test), body.value, orelse,
+                      span=_between(self.source, children[0], children[-1]))
 
-    def block(self, meta, children):
-        return tuple(children)
+    def block(self, children):
+        statements = tuple(c for c in children if c.__class__ is not Token)
+        return _Part(statements, _between(self.source, children[0], children[-1]))
 
-    def break_stmt(self, meta, children):
-        return ast.Break(span=self._span(meta))
+    def break_stmt(self, children):
+        return ast.Break(span=_of_token(self.source, children[0]))
 
-    def assign(self, meta, children):
-        name, index, op, value = children
-        return ast.Assign(
-            str(name), index, str(op), value, span=self._span(meta), name_span=self._span(name)
-        )
+    def assign(self, children):
+        name, op, value = children[0], children[-2], children[-1]
+        index = children[1].value if len(children) == 4 else None
+        source = self.source
+        return ast.Assign(name.value, index, op.value, _bare(value),
+                          span=_between(source, name, value), name_span=_of_token(source, name))
 
-    def range(self, meta, children):
-        start, stop = children
-        return ast.Range(start, stop, span=self._span(meta))
+    def range(self, children):
+        start, _, stop = children
+        return ast.Range(_bare(start), _bare(stop), span=_between(self.source, start, stop))
 
     # -- expressions
 
-    def cond_expr(self, meta, children):
-        return ast.Cond(*children, span=self._span(meta))
+    def cond_expr(self, children):
+        _, test, _, body, _, orelse = children
+        return ast.Cond(_bare(test), _bare(body), _bare(orelse),
+                        span=_between(self.source, children[0], orelse))
 
-    def or_op(self, meta, children):
-        return ast.BoolOp("or", *children, span=self._span(meta))
+    def or_op(self, children):
+        left, _, right = children
+        return ast.BoolOp("or", _bare(left), _bare(right),
+                          span=_between(self.source, left, right))
 
-    def and_op(self, meta, children):
-        return ast.BoolOp("and", *children, span=self._span(meta))
+    def and_op(self, children):
+        left, _, right = children
+        return ast.BoolOp("and", _bare(left), _bare(right),
+                          span=_between(self.source, left, right))
 
-    def not_op(self, meta, children):
-        return ast.Not(children[0], span=self._span(meta))
+    def not_op(self, children):
+        keyword, operand = children
+        return ast.Not(_bare(operand), span=_between(self.source, keyword, operand))
 
-    def compare(self, meta, children):
-        operands = tuple(children[0::2])
-        ops = tuple(str(op) for op in children[1::2])
-        return ast.Compare(ops, operands, span=self._span(meta))
+    def compare(self, children):
+        operands = tuple(_bare(c) for c in children[0::2])
+        ops = tuple(op.value for op in children[1::2])
+        return ast.Compare(ops, operands, span=_between(self.source, children[0], children[-1]))
 
-    def binary(self, meta, children):
+    def binary(self, children):
+        # The hottest rule (a long sum is one per term): _between inlined.
         left, op, right = children
-        text = "^" if op == "**" else str(op)
+        first, last = left.span, right.span
+        source = self.source
+        text = op.value
         return ast.Binary(
-            text, left, right, span=self._span(meta), op_span=self._span(op)
+            "^" if text == "**" else text,
+            left.node if left.__class__ is _Paren else left,
+            right.node if right.__class__ is _Paren else right,
+            span=_span(source, first.start, last.end, first.line, first.col, last.end_line,
+                       last.end_col),
+            op_span=_span(source, op.start_pos, op.end_pos, op.line, op.column, op.end_line,
+                          op.end_column),
         )
 
-    def unary_op(self, meta, children):
+    def unary_op(self, children):
         op, operand = children
-        return ast.Unary(str(op), operand, span=self._span(meta))
+        return ast.Unary(op.value, _bare(operand), span=_between(self.source, op, operand))
 
-    def call(self, meta, children):
-        func, arguments = children
-        args, keywords = arguments if arguments is not None else ((), ())
-        return ast.Call(func, args, keywords, span=self._span(meta))
+    def call(self, children):
+        func, close = children[0], children[-1]
+        args, keywords = children[2] if len(children) == 4 else ((), ())
+        first = func.span
+        return ast.Call(
+            func.node if func.__class__ is _Paren else func,
+            args,
+            keywords,
+            span=_span(self.source, first.start, close.end_pos, first.line, first.col,
+                       close.end_line, close.end_column),
+        )
 
-    def arguments(self, meta, children):
-        args = tuple(c for c in children if not isinstance(c, ast.Keyword))
-        keywords = tuple(c for c in children if isinstance(c, ast.Keyword))
+    def arguments(self, children):
+        if len(children) == 1 and children[0].__class__ is not ast.Keyword:
+            item = children[0]  # the common f(x): one positional argument
+            return ((item.node if item.__class__ is _Paren else item,), ())
+        items = _values(children)
+        args = tuple(c for c in items if not isinstance(c, ast.Keyword))
+        keywords = tuple(c for c in items if isinstance(c, ast.Keyword))
         # Keep positional-after-keyword visible to the checker: remember order.
-        if args and keywords and _first_index(children, ast.Keyword) < _last_positional(children):
-            return (tuple(children), ())
+        if args and keywords and _first_index(items, ast.Keyword) < _last_positional(items):
+            return (tuple(items), ())
         return (args, keywords)
 
-    def generator_arguments(self, meta, children):
-        return ((children[0],), tuple(children[1:]))
+    def generator_arguments(self, children):
+        comprehension, *keywords = _values(children)
+        return ((comprehension,), tuple(keywords))
 
-    def keyword(self, meta, children):
-        name, value = children
-        return ast.Keyword(str(name), value, span=self._span(meta))
+    def keyword(self, children):
+        name, _, value = children
+        return ast.Keyword(name.value, _bare(value), span=_between(self.source, name, value))
 
-    def binder(self, meta, children):
-        var, body = children
-        return ast.Lambda(str(var), body, span=self._span(meta))
+    def binder(self, children):
+        var, _, body = children
+        return ast.Lambda(var.value, _bare(body), span=_between(self.source, var, body))
 
-    def index(self, meta, children):
+    def index(self, children):
         value, items = children
-        return ast.Index(value, items, span=self._span(meta))
+        return ast.Index(_bare(value), items.value, span=_between(self.source, value, items))
 
-    def subscript(self, meta, children):
-        return tuple(children)
+    def subscript(self, children):
+        return _Part(tuple(_values(children)), _between(self.source, children[0], children[-1]))
 
-    def slice(self, meta, children):
-        parts = list(children) + [None] * (3 - len(children))
-        return ast.Slice(*parts[:3], span=self._span(meta))
+    def slice(self, children):
+        # [start] : [stop] [: [step]]: each ':' begins the next part.
+        parts = [None]
+        for child in children:
+            if child.__class__ is Token:
+                parts.append(None)
+            else:
+                parts[-1] = _bare(child)
+        parts += [None] * (3 - len(parts))
+        return ast.Slice(*parts, span=_between(self.source, children[0], children[-1]))
 
-    def field(self, meta, children):
-        value, name = children
-        return ast.Field(value, str(name), span=self._span(meta))
+    def field(self, children):
+        value, _, name = children
+        return ast.Field(_bare(value), name.value, span=_between(self.source, value, name))
 
-    def number(self, meta, children):
+    def number(self, children):
         (token,) = children
-        return ast.Number(float(token.replace("_", "")), str(token), span=self._span(token))
+        text = token.value
+        return ast.Number(float(text.replace("_", "")), text, span=_span(
+            self.source, token.start_pos, token.end_pos, token.line, token.column,
+            token.end_line, token.end_column))
 
-    def string(self, meta, children):
+    def string(self, children):
         (token,) = children
-        return ast.String(_unescape(token[1:-1]), span=self._span(token))
+        return ast.String(_unescape(token.value[1:-1]), span=_of_token(self.source, token))
 
-    def name(self, meta, children):
-        (token,) = children
-        return ast.Name(str(token), span=self._span(token))
+    def name(self, children):
+        (token,) = children  # _of_token inlined: names are the commonest node
+        return ast.Name(token.value, span=_span(
+            self.source, token.start_pos, token.end_pos, token.line, token.column,
+            token.end_line, token.end_column))
 
-    def paren(self, meta, children):
-        return children[0]
+    def paren(self, children):
+        open_, inner, close = children
+        return _Paren(_bare(inner), _between(self.source, open_, close))
 
-    def array(self, meta, children):
-        return ast.Array(tuple(_present(children)), span=self._span(meta))
+    def array(self, children):
+        return ast.Array(tuple(_values(children)),
+                         span=_between(self.source, children[0], children[-1]))
 
-    def array_comprehension(self, meta, children):
-        return ast.ArrayComp(children[0], span=self._span(meta))
+    def array_comprehension(self, children):
+        return ast.ArrayComp(children[1], span=_between(self.source, children[0], children[-1]))
 
-    def comprehension(self, meta, children):
-        element, *clauses = children
-        return ast.Comprehension(element, tuple(clauses), span=self._span(meta))
+    def comprehension(self, children):
+        element = children[0]
+        return ast.Comprehension(_bare(element), tuple(children[1:]),
+                                 span=_between(self.source, element, children[-1]))
 
-    def comp_for(self, meta, children):
-        var, rng = children
-        return ast.CompFor(str(var), rng, span=self._span(meta))
+    def comp_for(self, children):
+        _, var, _, rng = children
+        return ast.CompFor(var.value, rng, span=_between(self.source, children[0], rng))
 
-    def comp_if(self, meta, children):
-        return ast.CompIf(children[0], span=self._span(meta))
+    def comp_if(self, children):
+        keyword, test = children
+        return ast.CompIf(_bare(test), span=_between(self.source, keyword, test))
 
 
 def _first_index(items, cls) -> int:
@@ -257,10 +377,4 @@ def _last_positional(items) -> int:
     return max(i for i, item in enumerate(items) if not isinstance(item, ast.Keyword))
 
 
-def to_program(tree, source: Source, comments: tuple[ast.Comment, ...]) -> ast.Program:
-    """Convert a Lark parse tree into a Program carrying ``comments``."""
-    program = _ToAst(source).transform(tree)
-    return ast.Program(program.statements, comments, span=source.span(0, len(source.text)))
-
-
-__all__ = ["to_program", "Token"]
+__all__ = ["Builder"]
