@@ -54,6 +54,28 @@ class Eqn:
     origin: str | None = None  # reverse mode: the primitive whose derivative this is
 
 
+_FLOAT64 = np.dtype(np.float64)
+_new_object = object.__new__
+
+
+def _new_eqn(prim, args, params, out, span, mode, origin) -> Eqn:
+    """``Eqn(...)`` without the frozen dataclass's per-field ``object.__setattr__``.
+
+    Same object, same fields: the tape records one per traced primitive, and
+    the generated ``__init__`` was a tenth of tracing.
+    """
+    eqn = _new_object(Eqn)
+    fields = eqn.__dict__
+    fields["prim"] = prim
+    fields["args"] = args
+    fields["params"] = params
+    fields["out"] = out
+    fields["span"] = span
+    fields["mode"] = mode
+    fields["origin"] = origin
+    return eqn
+
+
 @dataclass
 class Guard:
     """A branch decision: slot ``slot`` held ``taken`` (truthy or not) when traced."""
@@ -90,13 +112,15 @@ class Tape:
         return Var(self, slot, self.values[slot])
 
     def record(self, p: Prim, args: tuple, params: dict) -> Var:
+        # The hottest function of tracing (once per primitive applied to a
+        # traced value): plain loops and direct construction, no helpers.
         if self.mode != "value" and p.name == "mul":
             args = _fold_scalar_factors(self, args)
         keys = []
         plain = []
         concrete = []
         for a in args:
-            if isinstance(a, Var):
+            if a.__class__ is Var:
                 if a.tape is not self:
                     raise RuntimeError("a value from another tape reached this one")
                 keys.append(a.id)
@@ -107,17 +131,20 @@ class Tape:
                 keys.append(_constant_key(c, self._constants))
                 plain.append(c)
                 concrete.append(c)
-        key = (p.name, tuple(keys), _freeze(params))
+        key = (p.name, tuple(keys), _freeze(params) if params else ())
         slot = self._cse.get(key)
+        values = self.values
         if slot is not None:
-            return Var(self, slot, self.values[slot])
-        p.shape(*(c.shape for c in concrete), **params)
-        value = as_array(p.impl(*concrete, **params))
-        slot = len(self.values)
-        self.values.append(value)
+            return Var(self, slot, values[slot])
+        p.shape(*[c.shape for c in concrete], **params)
+        value = p.impl(*concrete, **params)
+        if value.__class__ is not np.ndarray or value.dtype != _FLOAT64:
+            value = np.asarray(value, dtype=np.float64)
+        slot = len(values)
+        values.append(value)
         self.producer.append(len(self.eqns))
-        self.eqns.append(Eqn(p, tuple(plain), params, slot, self.span, self.mode,
-                             self.origin if self.mode == "reverse" else None))
+        self.eqns.append(_new_eqn(p, tuple(plain), params, slot, self.span, self.mode,
+                                  self.origin if self.mode == "reverse" else None))
         self._cse[key] = slot
         return Var(self, slot, value)
 
@@ -217,19 +244,25 @@ def stage_vjp(tape: Tape, output: Var, seed, wrt: list[int], stop=()) -> list:
     stop = set(stop)
     saved_span, saved_mode, saved_origin = tape.span, tape.mode, tape.origin
     tape.mode = "reverse"
+    eqns, values = tape.eqns, tape.values
     try:
         for index in range(end - 1, start - 1, -1):
-            eqn = tape.eqns[index]
-            if eqn.out in stop:
+            eqn = eqns[index]
+            out = eqn.out
+            if out in stop:
                 continue
-            g = adjoint.pop(eqn.out, None)
-            if g is None or eqn.prim.nondiff:
+            g = adjoint.pop(out, None)
+            if g is None:
                 continue
-            inputs = [tape.var(a) if isinstance(a, int) else a for a in eqn.args]
-            tape.span, tape.origin = eqn.span, eqn.origin or eqn.prim.name
-            grads = eqn.prim.vjp(g, inputs, tape.var(eqn.out), **eqn.params)
-            for a, ga in zip(eqn.args, grads):
-                if ga is None or not isinstance(a, int):
+            p = eqn.prim
+            if p.nondiff:
+                continue
+            args = eqn.args
+            inputs = [Var(tape, a, values[a]) if a.__class__ is int else a for a in args]
+            tape.span, tape.origin = eqn.span, eqn.origin or p.name
+            grads = p.vjp(g, inputs, Var(tape, out, values[out]), **eqn.params)
+            for a, ga in zip(args, grads):
+                if ga is None or a.__class__ is not int:
                     continue
                 previous = adjoint.get(a)
                 adjoint[a] = ga if previous is None else previous + ga

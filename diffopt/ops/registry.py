@@ -118,7 +118,9 @@ def is_traced(x) -> bool:
 
 
 def shape_of(x) -> Shape:
-    return tuple(np.shape(x)) if not isinstance(x, (Var, Abstract)) else x.shape
+    if x.__class__ is Var:
+        return x.value.shape
+    return tuple(np.shape(x)) if not isinstance(x, Abstract) else x.shape
 
 
 def as_array(x) -> np.ndarray:
@@ -297,8 +299,11 @@ def bind(p: Prim, *args, **params):
 def broadcast_shapes(*shapes: Shape, **_params) -> Shape:
     """NumPy broadcasting, with an error that shows both shapes."""
     first = shapes[0]
-    if all(s == first for s in shapes):  # the common case, without NumPy's overhead
-        return tuple(first)
+    for other in shapes:  # the common case, equal shapes, without NumPy's overhead
+        if other != first:
+            break
+    else:
+        return first if first.__class__ is tuple else tuple(first)
     try:
         return tuple(np.broadcast_shapes(*shapes))
     except ValueError:
@@ -372,7 +377,8 @@ def scale_cotangent(cotangent, partial):
             return None
         if value is not None and math.isfinite(value):
             partial_shape = shape_of(partial)
-            if np.broadcast_shapes(g.shape, partial_shape) == partial_shape:
+            if (g.ndim == 0 or g.shape == partial_shape
+                    or np.broadcast_shapes(g.shape, partial_shape) == partial_shape):
                 # one value (a seed, the broadcast ḡ of a sum or mean) scales
                 # as a scalar: no pass over a constant array
                 if not isinstance(partial, (Var, Abstract)):
