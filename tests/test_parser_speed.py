@@ -9,21 +9,38 @@ notes. Regenerate it only after a reviewed change of the language:
 ``python tests/test_parser_speed.py``. Large inputs are checked for
 behaviour (they parse, without recursion, to the expected shape), never for
 wall-clock time.
+
+The parse loop is diffopt's own (syntax/lalr.py) on Lark's table, so it is
+also checked against Lark's loop on the same Lark object (same table, lexer
+and callbacks): the same trees, spans and errors on every program above, on
+mutated copies of them, and the same ``UnexpectedToken`` (token, expected
+terminals, stacks) on every syntax error.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
+import random
+import re
 import sys
+from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lark import Lark, Tree
+from lark.exceptions import UnexpectedToken
 
 from diffopt.errors import DopError
 from diffopt.sema import check_names
 from diffopt.source import Source
 from diffopt.syntax import ast
+from diffopt.syntax import parser as front
+from diffopt.syntax.lalr import Driver, LarkTableError
 from diffopt.syntax.parser import MAX_NESTING, decode, parse
 
 REPO = Path(__file__).resolve().parents[1]
@@ -206,6 +223,7 @@ def corpus() -> dict[str, Source]:
     return sources
 
 
+@lru_cache(maxsize=1)
 def _fixture() -> dict:
     return json.loads(FIXTURE.read_text(encoding="utf-8"))
 
@@ -256,6 +274,221 @@ def test_deep_parentheses_keep_inner_and_outer_spans():
     product = program.statements[1].expr
     assert product.span.text == "(" * depth + "x + 1" + ")" * depth + " * 2"
     assert product.left.span.text == "x + 1"
+
+
+def test_deep_nesting_at_the_limit_parses_without_recursion():
+    # Every bracket kind at MAX_NESTING deep, and as deep a unary chain, with
+    # the recursion limit just above the caller's depth: the parse loop,
+    # the lexer and the callbacks must not recurse at all.
+    opened = MAX_NESTING
+    programs = {
+        "parens": "minimize " + "(" * opened + "x" + ")" * opened + "\n",
+        "calls": "minimize " + "f(" * opened + "x" + ")" * opened + "\n",
+        "arrays": "minimize " + "[" * opened + "x" + "]" * opened + "\n",
+        "unary": "minimize " + "-" * opened + "x\n",
+    }
+    results = {}
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack(0)) + 50)
+    try:
+        for name, text in programs.items():
+            results[name] = parse(Source(f"{name}.dop", text))
+    finally:
+        sys.setrecursionlimit(limit)
+    assert isinstance(results["parens"].statements[0].expr, ast.Name)
+    for name, kind in (("calls", ast.Call), ("arrays", ast.Array), ("unary", ast.Unary)):
+        nodes = [n for n in ast.postorder(results[name]) if isinstance(n, kind)]
+        assert len(nodes) == opened
+        assert nodes[-1].span.text == programs[name][len("minimize "):-1]
+
+
+# ------------------------------------------- diffopt's LALR loop against Lark's
+
+
+@contextmanager
+def lark_loop():
+    """``parse`` with Lark's own loop (parse_from_state/feed_token) on the same Lark."""
+    lark, _, driver = front._parser()
+    driver.parse = lark.parse  # the instance attribute hides Driver.parse
+    try:
+        yield
+    finally:
+        del driver.parse
+
+
+def outcome(run, text: str):
+    """What one LALR loop makes of ``text``: a summary of its value or of its error."""
+    lark, builder, _ = front._parser()
+    shared = front._RUN
+    shared.source = builder.source = Source("raw.dop", text)
+    shared.comments = []
+    try:
+        value = run(text)
+    except UnexpectedToken as exc:
+        token, state = exc.token, exc.state
+        return {
+            "token": [token.type, token.value, token.start_pos, token.end_pos, token.line,
+                      token.column, token.end_line, token.end_column],
+            "expected": sorted(exc.expected),
+            "states": list(state.state_stack),
+            "values": [type(v).__name__ for v in state.value_stack],
+            "interactive": list(exc.interactive_parser.parser_state.state_stack),
+            "previous": [t and (t.type, t.start_pos)
+                         for t in (shared.previous, shared.before_previous)],
+        }
+    except DopError as exc:  # the lexer's own errors (brackets, characters)
+        return {"lexer": _error(exc)}
+    finally:
+        shared.source = builder.source = None
+        shared.comments = []
+    return {"value": [type(v).__name__ for v in value]}
+
+
+def same_under_both_loops(source: Source) -> dict:
+    """describe() with diffopt's loop and with Lark's, which must agree; returns it."""
+    ours = describe(source)
+    with lark_loop():
+        theirs = describe(source)
+    assert ours == theirs
+    lark, _, driver = front._parser()
+    text = source.text if source.text.endswith("\n") else source.text + "\n"
+    assert outcome(driver.parse, text) == outcome(lark.parse, text)
+    return ours
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_the_driver_and_larks_loop_agree_on_the_corpus(name):
+    assert same_under_both_loops(CORPUS[name]) == _fixture()[name]
+
+
+# Pieces a mutation inserts: every keyword and operator, and some of each
+# token kind, so mutants reach most states of the table with most lookaheads.
+_PIECES = [
+    "const", "data", "param", "let", "var", "option", "def", "minimize", "maximize",
+    "subject", "to", "for", "in", "if", "then", "else", "break", "or", "and", "not",
+    "x", "y", "f", "1", "2.5", '"s"', "(", ")", "[", "]", "{", "}", ",", ";", ":", ".",
+    "..", "=", "~", "+=", "-=", "*=", "/=", "+", "-", "*", "/", "//", "%", "@", "^", "**",
+    "<", "<=", ">", ">=", "==", "!=", "\n", " ", "# c\n",
+]
+_SPLIT = re.compile(r'\s+|#[^\n]*|"[^"\n]*"|\d+(?:\.\d+)?|\w+|\.\.|\*\*|//|[<>=!+\-*/]=|.')
+
+
+def mutate(text: str, edits) -> str:
+    """``text`` with each (kind, where, piece) edit applied to its lexical pieces."""
+    parts = _SPLIT.findall(text) or [""]
+    for kind, where, piece in edits:
+        i = where % len(parts)
+        if kind == "delete" and len(parts) > 1:
+            del parts[i]
+        elif kind == "double":
+            parts.insert(i, parts[i])
+        elif kind == "swap" and i + 1 < len(parts):
+            parts[i], parts[i + 1] = parts[i + 1], parts[i]
+        elif kind == "replace":
+            parts[i] = piece
+        else:
+            parts.insert(i, piece)
+    return "".join(parts)
+
+
+_PARSED = sorted(name for name, entry in _fixture().items() if "nodes" in entry)
+_KINDS = ["delete", "double", "swap", "replace", "insert"]
+
+
+def test_the_loops_agree_on_mutated_programs():
+    # Seeded, so every run checks the same few hundred mutants.
+    errors = 0
+    for name in _PARSED:
+        rng = random.Random(name)
+        for _ in range(4):
+            edits = [(rng.choice(_KINDS), rng.randrange(10**6), rng.choice(_PIECES))
+                     for _ in range(rng.randint(1, 3))]
+            text = mutate(CORPUS[name].text, edits)
+            errors += "parse_error" in same_under_both_loops(Source("mutant.dop", text))
+    assert errors > 200  # most mutants are syntax errors: the error paths were exercised
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(_PARSED),
+       st.lists(st.tuples(st.sampled_from(_KINDS), st.integers(0, 10**6),
+                          st.sampled_from(_PIECES)), min_size=1, max_size=4))
+def test_the_loops_agree_on_any_mutant(name, edits):
+    same_under_both_loops(Source("mutant.dop", mutate(CORPUS[name].text, edits)))
+
+
+def test_memoized_unit_chains_fail_where_larks_loop_fails():
+    # A fresh driver starts with no memo: each error is met first while the
+    # unit chains are worked out, then again through the memo. Both must be
+    # Lark's error, on Lark's stacks.
+    lark, _, _ = front._parser()
+    fresh = Driver(lark, lark.parser.lexer.lexer.lex)
+    texts = [CORPUS[name].text + "\n" for name in sorted(CORPUS) if name.startswith("snippet/err")]
+    texts += ["minimize x 2\n", "minimize (x + 1) 2\n", "minimize f(x)[1] y\n",
+              "minimize x +\n", "minimize -x *\n", "subject to x < 1 <\n", "let a = x\n]"]
+    for text in texts:
+        expected = outcome(lark.parse, text)
+        assert outcome(fresh.parse, text) == expected
+        assert outcome(fresh.parse, text) == expected
+    assert fresh._chains  # the memo was used
+
+
+# A grammar of another shape: Tree values (no transformer), filtered tokens,
+# `?rule`s wrapped in child filters, an empty rule and a unit start rule.
+_TOY = r"""
+?start: sum
+?sum: product | sum "+" product -> add
+?product: atom | product "*" atom -> mul
+?atom: NUMBER -> number | "(" sum ")" | "-" atom -> neg | "[" items "]"
+items: (sum ("," sum)*)?
+%import common.NUMBER
+%ignore " "
+"""
+
+
+def _toy() -> Lark:
+    return Lark(_TOY, parser="lalr", lexer="basic")
+
+
+@pytest.mark.parametrize("text", ["1", "1 + 2 * (3 + -4) * 5", "((((1))))", "[]", "[1, [2], 3]",
+                                  "", "1 +", "1 + * 2", "(1", "1)", "[1,]", "- - -"])
+def test_the_driver_runs_other_grammars_as_lark_does(text):
+    toy = _toy()
+    driver = Driver(toy, toy.lex)
+    try:
+        expected = toy.parse(text)
+    except UnexpectedToken as exc:
+        with pytest.raises(UnexpectedToken) as caught:
+            driver.parse(text)
+        assert caught.value.token == exc.token and caught.value.token.type == exc.token.type
+        assert caught.value.expected == exc.expected
+        assert caught.value.state.state_stack == exc.state.state_stack
+        assert caught.value.state.value_stack == exc.state.value_stack
+    else:
+        assert driver.parse(text) == expected
+        assert driver.parse(text) == expected  # again, through the memo
+        assert isinstance(expected, (Tree, str))
+
+
+def test_an_unknown_lark_structure_is_refused_when_the_driver_is_built():
+    with pytest.raises(LarkTableError, match="not 'lalr'"):
+        Driver(Lark(_TOY, parser="earley"), iter)
+    with pytest.raises(LarkTableError, match="one start rule"):
+        Driver(Lark(_TOY + "other: NUMBER\n", parser="lalr", start=["start", "other"]), iter)
+    toy = _toy()
+    table = toy.parser.parser.parser.parse_table
+    table.states = {state + 1: row for state, row in table.states.items()}
+    with pytest.raises(LarkTableError, match="numbered"):
+        Driver(toy, toy.lex)
+    toy = _toy()
+    table = toy.parser.parser.parser.parse_table
+    row = table.states[table.start_states["start"]]
+    row["$END"] = row["NUMBER"]  # a shift of the end of input
+    with pytest.raises(LarkTableError, match="end state"):
+        Driver(toy, toy.lex)
+    toy = _toy()
+    toy.parser.parser.parser.callbacks.popitem()
+    with pytest.raises(LarkTableError, match="no callback"):
+        Driver(toy, toy.lex)
 
 
 if __name__ == "__main__":  # pragma: no cover - regenerates the fixture

@@ -5,13 +5,17 @@ once per process (cached on disk by Lark), lexing (dropping line breaks
 inside ``()`` and ``[]``, checking brackets, collecting comments for
 ``fmt``), and turning every Lark exception into a ``DopSyntaxError`` whose
 words a user understands (never a terminal name like ``__ANON_3``). Lark is
-imported only here and in to_ast.py.
+imported only here, in lalr.py (the parse loop) and in to_ast.py.
 
 Speed: a 10^5-node program is a few hundred thousand tokens and about a
 million LALR reductions, so the per-token and per-reduction work is kept
-small. Lark reduces rules straight into AST nodes (to_ast.Builder is its
-transformer: no parse tree, no second pass), and ``_Lexer`` is one loop
-doing the lexer's and the postlexer's work, on Lark's own terminal table.
+small. Lark builds the grammar, the LALR table and the rule callbacks, but
+the parse loop is lalr.Driver's, on integer tables read from Lark's once,
+with runs of unit reductions (``?expr: conditional`` ... ``?postfix: atom``)
+taken as one memoized step. The callbacks reduce rules straight into AST
+nodes (to_ast.Builder is Lark's transformer: no parse tree, no second pass),
+and ``_Lexer`` is one loop doing the lexer's and the postlexer's work, on
+Lark's own terminal table.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from diffopt.gcpause import gc_paused
 from diffopt.resources import resource_path
 from diffopt.source import Source, Span
 from diffopt.syntax import ast
+from diffopt.syntax.lalr import Driver
 
 if TYPE_CHECKING:
     from diffopt.syntax.to_ast import Builder
@@ -81,9 +86,10 @@ class _Lexer(BasicLexer):
     from the grammar and this class only reads them, so the tokens are those
     Lark would produce. The loop then does in the same pass what a postlexer
     would: drops line breaks inside () and [], checks that brackets balance
-    and nest at most MAX_NESTING deep, and collects comments. Lark calls
-    ``lex(text)`` (its interface for custom lexers) and pulls tokens one at
-    a time, so every error surfaces at the same point of the parse as before.
+    and nest at most MAX_NESTING deep, and collects comments. The parse loop
+    (lalr.Driver) calls ``lex(text)`` (also Lark's interface for custom
+    lexers) and pulls tokens one at a time, as Lark's loop does, so every
+    error surfaces at the same point of the parse.
     """
 
     # Lark's first custom-lexer interface: lex(text) -> tokens. Pinned, since
@@ -194,7 +200,7 @@ def _unbalanced(source: Source, token: Token, stack: list[Token]) -> DopSyntaxEr
 
 
 @lru_cache(maxsize=1)
-def _parser() -> tuple[Lark, Builder]:
+def _parser() -> tuple[Lark, Builder, Driver]:
     from diffopt.syntax.to_ast import Builder
 
     builder = Builder()
@@ -211,7 +217,11 @@ def _parser() -> tuple[Lark, Builder]:
         transformer=builder,
         cache=True,
     )
-    return lark, builder
+    # Lark wraps the custom lexer class; the driver pulls from its lex(text).
+    lexer = getattr(lark.parser.lexer, "lexer", None)
+    if not isinstance(lexer, _Lexer) or lark.options.postlex is not None:
+        raise TypeError("internal error: cannot find diffopt's lexer inside the Lark parser")
+    return lark, builder, Driver(lark, lexer.lex)
 
 
 # ------------------------------------------------------------------- decoding
@@ -244,7 +254,7 @@ def decode(data: bytes, name: str) -> Source:
 
 def parse(source: Source) -> ast.Program:
     """Parse a whole .dop source into a Program (comments attached)."""
-    lark, builder = _parser()
+    _, builder, driver = _parser()
     run = _RUN
     run.source = builder.source = source
     run.comments = comments = []
@@ -254,7 +264,7 @@ def parse(source: Source) -> ast.Program:
         # Tokens and nodes are acyclic and all stay alive until the parse
         # ends: collections would only walk them again (half the parse).
         with gc_paused():
-            statements = lark.parse(text)
+            statements = driver.parse(text)
     except DopSyntaxError:
         raise
     except UnexpectedEOF as exc:
