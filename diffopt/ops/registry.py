@@ -118,9 +118,12 @@ def is_traced(x) -> bool:
 
 
 def shape_of(x) -> Shape:
-    if x.__class__ is Var:
+    cls = x.__class__
+    if cls is Var:
         return x.value.shape
-    return tuple(np.shape(x)) if not isinstance(x, Abstract) else x.shape
+    if cls is Abstract:
+        return x.shape
+    return tuple(np.shape(x))
 
 
 def as_array(x) -> np.ndarray:
@@ -276,20 +279,23 @@ def set_current_tape(tape):
 
 def bind(p: Prim, *args, **params):
     """Apply primitive ``p``: compute, check shapes, or record (see module doc)."""
-    traced = False
+    # Once per primitive applied, in checking and tracing alike: class tests
+    # (Var and Abstract have no subclasses) rather than isinstance chains.
+    tape = None
     abstract = False
     for a in args:
-        if isinstance(a, Var):
-            traced = True
-        elif isinstance(a, Abstract):
+        cls = a.__class__
+        if cls is Var:
+            if tape is None:
+                tape = a.tape
+        elif cls is Abstract:
             abstract = True
     if abstract:
-        return Abstract(p.shape(*(shape_of(a) for a in args), **params))
-    if not traced:
+        return Abstract(p.shape(*[shape_of(a) for a in args], **params))
+    if tape is None:
         arrays = [as_array(a) for a in args]
-        p.shape(*(a.shape for a in arrays), **params)
+        p.shape(*[a.shape for a in arrays], **params)
         return as_array(p.impl(*arrays, **params))
-    tape = next(a.tape for a in args if isinstance(a, Var))
     return tape.record(p, args, params)
 
 
