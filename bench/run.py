@@ -405,6 +405,23 @@ def bench_memory():
     ROWS.append((f"memory per equation (scalar loop, {equations:,} equations, trace + gradient)",
                  per, "bytes", None, float("nan"), "bounded, stated"))
 
+    from diffopt.syntax import ast
+    from diffopt.syntax.parser import decode, parse
+
+    terms = " + ".join(f"sin(x * {i % 97 + 1})" for i in range(10_000))
+    source = decode(f"param x = 0.5\nminimize {terms}\n".encode(), "big.dop")
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    program = parse(source)
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    nodes, stack = 0, list(program.statements)
+    while stack:
+        nodes += 1
+        stack.extend(ast.children(stack.pop()))
+    ROWS.append((f"memory per AST node (parsed program, {nodes:,} nodes, spans included)",
+                 (after - before) / nodes, "bytes", None, float("nan"), "bounded, stated"))
+
 
 def bench_front_end():
     for n in (10_000, 100_000):

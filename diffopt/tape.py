@@ -237,8 +237,13 @@ def stage_vjp(tape: Tape, output: Var, seed, wrt: list[int], stop=()) -> list:
     so the sweep starts there. Slots in ``stop`` are leaves: the sweep does
     not differentiate through the equations that produced them (implicit
     functions hold x* fixed to take ∂g/∂θ).
+
+    A slot's adjoint contributions are collected and added when the sweep
+    reaches the slot (``_total_adjoint``), so n equal contributions cost one
+    product: a loop that adds the same increment every step (``px += vx·dt``)
+    gets ``n·ḡ`` instead of a chain of n additions.
     """
-    adjoint: dict[int, object] = {output.id: seed}
+    adjoint: dict[int, list] = {output.id: [seed]}
     end = len(tape.eqns)
     start = min((tape.producer[s] + 1 for s in wrt), default=0) if wrt else end
     stop = set(stop)
@@ -251,24 +256,56 @@ def stage_vjp(tape: Tape, output: Var, seed, wrt: list[int], stop=()) -> list:
             out = eqn.out
             if out in stop:
                 continue
-            g = adjoint.pop(out, None)
-            if g is None:
+            parts = adjoint.pop(out, None)
+            if parts is None:
                 continue
             p = eqn.prim
             if p.nondiff:
                 continue
+            # the adjoint's additions belong to this equation's sweep step
+            tape.span, tape.origin = eqn.span, eqn.origin or p.name
+            g = parts[0] if len(parts) == 1 else _total_adjoint(parts)
             args = eqn.args
             inputs = [Var(tape, a, values[a]) if a.__class__ is int else a for a in args]
-            tape.span, tape.origin = eqn.span, eqn.origin or p.name
             grads = p.vjp(g, inputs, Var(tape, out, values[out]), **eqn.params)
             for a, ga in zip(args, grads):
                 if ga is None or a.__class__ is not int:
                     continue
-                previous = adjoint.get(a)
-                adjoint[a] = ga if previous is None else previous + ga
+                parts = adjoint.get(a)
+                if parts is None:
+                    adjoint[a] = [ga]
+                else:
+                    parts.append(ga)
+        # the wrt slots' adjoints are totalled in the span of the last
+        # equation swept (the earliest one that uses them)
+        return [_total_adjoint(adjoint[s]) if s in adjoint else np.zeros_like(values[s])
+                for s in wrt]
     finally:
         tape.span, tape.mode, tape.origin = saved_span, saved_mode, saved_origin
-    return [adjoint.get(s, np.zeros_like(tape.values[s])) for s in wrt]
+
+
+def _total_adjoint(parts: list):
+    """The sum of a slot's adjoint contributions, in the order they came.
+
+    Equal contributions (the same traced slot, or the same constant object)
+    are counted and scaled once: Σ of n copies of ḡ is n·ḡ. Without repeats
+    this is the left-to-right sum the sweep always made.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    groups: dict = {}
+    for part in parts:
+        key = part.id if part.__class__ is Var else ("constant", id(part))
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [part, 1]
+        else:
+            group[1] += 1
+    total = None
+    for part, count in groups.values():
+        term = part if count == 1 else float(count) * part
+        total = term if total is None else total + term
+    return total
 
 
 # --------------------------------------------------------- staged forward mode
@@ -725,16 +762,29 @@ def _scalar_literal(c) -> str:
     return repr(value)
 
 
-def _guard_expression(guards, floats: bool = False) -> str:
+def _guard_expression(guards, floats: bool = False, bools=frozenset()) -> str:
     """One boolean: every recorded branch decision holds (conditions are 0/1).
 
-    ``floats``: every guard slot holds a Python float, whose comparison is
-    already a bool; otherwise NumPy's is converted.
+    ``floats``: every guard slot holds a Python float or bool, whose
+    comparison is already a bool; otherwise NumPy's is converted. Slots in
+    ``bools`` hold the condition itself as a Python bool.
     """
     wrap = "({})" if floats else "bool({})"
-    terms = [wrap.format(f"s{g.slot} != 0.0" if g.taken else f"s{g.slot} == 0.0")
-             for g in guards]
+    terms = []
+    for g in guards:
+        if g.slot in bools:
+            terms.append(f"s{g.slot}" if g.taken else f"(not s{g.slot})")
+        else:
+            terms.append(wrap.format(f"s{g.slot} != 0.0" if g.taken else f"s{g.slot} == 0.0"))
     return "(" + " and ".join(terms) + ")"
+
+
+def _condition_template(p: Prim) -> str | None:
+    """The bare condition of a comparison's scalar template, ``(1.0 if C else 0.0)`` → C."""
+    template = p.scalar
+    if p.boolean and template.startswith("(1.0 if ") and template.endswith(" else 0.0)"):
+        return template[len("(1.0 if "):-len(" else 0.0)")]
+    return None
 
 
 def _scalar_program(tape: Tape, program: list, outputs: list, functions: list, const_ref,
@@ -758,6 +808,11 @@ def _scalar_program(tape: Tape, program: list, outputs: list, functions: list, c
         return None
     templated_set = set(templated)
     floats: set[int] = set()
+    # A condition read only by guards (an `if` on a traced value) is kept as
+    # the comparison's bool: no 1.0/0.0 float made just to be compared again.
+    read = {a for eqn in program for a in eqn.args if isinstance(a, int)}
+    read.update(o for o in outputs if isinstance(o, int))
+    bools: set[int] = set()
     lines = ["def run(inputs, K, F, B):"]
     for position, slot in enumerate(tape.inputs):
         if values[slot].shape == ():
@@ -768,6 +823,11 @@ def _scalar_program(tape: Tape, program: list, outputs: list, functions: list, c
     for position, eqn in enumerate(program):
         if position in templated_set:
             args = [f"s{a}" if isinstance(a, int) else _scalar_literal(a) for a in eqn.args]
+            condition = _condition_template(eqn.prim) if eqn.out not in read else None
+            if condition is not None:
+                lines.append(f"    s{eqn.out} = ({condition.format(*args)})")
+                bools.add(eqn.out)
+                continue
             lines.append(f"    s{eqn.out} = {eqn.prim.scalar.format(*args)}")
             floats.add(eqn.out)
         else:
@@ -779,7 +839,8 @@ def _scalar_program(tape: Tape, program: list, outputs: list, functions: list, c
         lines.extend(plan.release_lines(position))
     returned = [f"s{o}" if isinstance(o, int) else const_ref(as_array(o)) for o in outputs]
     if guards:
-        returned.append(_guard_expression(guards, all(g.slot in floats for g in guards)))
+        returned.append(_guard_expression(guards, all(g.slot in floats or g.slot in bools
+                                                      for g in guards), bools))
     lines.append(f"    return ({', '.join(returned)}{',' if len(returned) == 1 else ''})")
     source = "\n".join(lines) + "\n"
     namespace = {"_m": math, "_float": float, "_f64": np.float64, "_inf": math.inf,

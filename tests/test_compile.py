@@ -206,3 +206,52 @@ def test_least_squares_fit_makes_four_passes_over_the_data(tmp_path):
     array_calls = [line for line in source.splitlines() if "F[" in line]
     assert len(array_calls) == 4, source
     assert sum("out=B[" in line for line in array_calls) == 2, source
+
+
+def test_equal_adjoint_contributions_are_counted_not_chained(tmp_path):
+    # px += vx·dt every step: one slot (vx·dt) feeds the sum 40 times, so its
+    # adjoint is 40·ḡ, one product, where a chain of 40 additions was staged
+    problem = load(tmp_path, "param v = 1.5\nvar px = 0\n"
+                             "for i in 0..40 { px = px + v * 0.25 }\n"
+                             "minimize px^2\n")
+    engine = api._engine(problem)
+    value, grad = engine.value_and_grad(np.array([1.5]))
+    px = 40 * 1.5 * 0.25
+    assert value == px**2
+    np.testing.assert_allclose(grad, [2 * px * 40 * 0.25], rtol=1e-15)
+    staged = [e for e in engine.recording.tape.eqns if e.mode == "reverse"]
+    assert sum(e.prim.name == "add" for e in staged) == 0, staged
+    assert len(staged) <= 3, staged
+
+
+def test_adjoint_total_keeps_distinct_contributions_in_order():
+    # ḡ₁ + ḡ₂ + ḡ₁ → 2·ḡ₁ + ḡ₂; distinct terms are added as they came
+    tape = Tape()
+    x = tape.new_input(np.array(2.0))
+    a = REGISTRY["sin"](x)
+    b = REGISTRY["cos"](x)
+    total = tape_module._total_adjoint([a, b, a])
+    assert total.value == 2 * np.sin(2.0) + np.cos(2.0)
+    last = tape.eqns[tape.producer[total.id]]
+    assert last.prim.name == "add"
+    doubled = tape.eqns[tape.producer[last.args[0]]]
+    assert doubled.prim.name == "mul" and doubled.args == (np.float64(2.0), a.id)
+    assert last.args[1] == b.id
+    assert tape_module._total_adjoint([b]) is b
+
+
+@pytest.mark.parametrize("start", [1.0, -1.0])
+def test_guard_only_conditions_compile_to_bools_and_still_guard(tmp_path, start):
+    # `if` on a traced scalar: the comparison is kept as a Python bool (no
+    # 1.0/0.0 float), and crossing the branch still re-traces
+    problem = load(tmp_path, f"param x = {start}\nvar y = 0\n"
+                             "if x > 0 { y = x^2 } else { y = -3 * x }\nminimize y\n")
+    engine = api._engine(problem)
+    for point in (start, -start):
+        got_value, got_grad = engine.value_and_grad(np.array([point]))
+        assert got_value == (point**2 if point > 0 else -3 * point)
+        np.testing.assert_array_equal(got_grad, [2 * point if point > 0 else -3.0])
+    assert engine.traces == 2
+    source = engine.recording._compiled["value_and_grad"].source
+    assert "1.0 if" not in source, source
+    assert "(s" in source.splitlines()[-1] and "== 0.0" not in source.splitlines()[-1], source
