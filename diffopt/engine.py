@@ -156,7 +156,9 @@ class Engine:
             return np.array(pieces, dtype=np.float64)
         if not pieces:
             return np.zeros(0)
-        return np.concatenate([np.ravel(piece) for piece in pieces]).astype(np.float64, copy=False)
+        # axis=None flattens each piece inside the one call (a µs less than
+        # ravelling them first: this runs on every gradient evaluation)
+        return np.concatenate(pieces, axis=None, dtype=np.float64)
 
     def gradient_forward(self, x) -> tuple[float, np.ndarray]:
         """The gradient by forward mode: one tangent direction per parameter."""

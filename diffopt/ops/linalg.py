@@ -65,11 +65,15 @@ def _matmul_vjp(g, inputs, out):
     if isinstance(a, (Var, Abstract)):
         if len(sb) == 1:  # out = a b: ā_mn = ḡ_m b_n (an outer product; scalar ḡ for a vector a)
             ga = (reshape(g, shape=(sa[0], 1)) if len(sa) == 2 else g) * b
+        elif len(sa) == 1:  # out = a B, a row: ā = B ḡ, with no transposed copy of B
+            ga = matmul(b, g)
         else:
             ga = matmul(g, transpose(b))
     if isinstance(b, (Var, Abstract)):
         if len(sa) == 1:  # b̄_np = a_n ḡ_p
             gb = (reshape(a, shape=(sa[0], 1)) if len(sb) == 2 else a) * g
+        elif len(sb) == 1:  # out = A b, a column: b̄ = ḡ A, likewise
+            gb = matmul(g, a)
         else:
             gb = matmul(transpose(a), g)
     return [ga, gb]
