@@ -4,7 +4,9 @@
     python bench/run.py --quick    # fewer repeats
 
 Prints one table: each piece of work, diffopt's median time, each anchor's
-median time measured in the same run, the ratio and the issue's target.
+median time, the ratio and the issue's target. Each row times diffopt and its
+anchor alternately, call by call (``paired``), so that the drift of a shared
+machine's speed falls on both sides of the ratio.
 Anchors: hand-written NumPy, plain Python floats, a seed-style scalar
 autograd (micrograd-like, written below), and — when installed (the optional
 ``bench`` extra) — jax.jit, PyTorch eager and scipy. Missing anchors are
@@ -42,6 +44,47 @@ def median_time(fn, repeat: int, warmup: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def paired(ours, theirs, repeat: int, warmup: int = 3) -> tuple[float, float]:
+    """Per-call medians of two functions timed in alternating blocks.
+
+    This machine is a shared VM whose speed drifts by a third from minute to
+    minute; timing one side after the other puts that drift into the ratio.
+    So the two sides take turns, a block of calls each (about 2 ms of work,
+    so that a block runs with warm caches as a loop of calls would), and each
+    side's time is the median over its blocks of the time per call.
+    ``repeat`` is the number of calls a side would have had one at a time;
+    it sets the number of blocks (between 5 and 25).
+    """
+    for _ in range(warmup):
+        ours()
+        theirs()
+    sizes = [_block_size(fn) for fn in (ours, theirs)]
+    blocks = max(5, min(25, repeat // 4))
+    clock = time.perf_counter
+    per_call: tuple[list, list] = ([], [])
+    for _ in range(blocks):
+        for side, fn in enumerate((ours, theirs)):
+            size = sizes[side]
+            start = clock()
+            for _ in range(size):
+                fn()
+            per_call[side].append((clock() - start) / size)
+    return statistics.median(per_call[0]), statistics.median(per_call[1])
+
+
+def _block_size(fn, budget: float = 2e-3) -> int:
+    start = time.perf_counter()
+    fn()
+    once = time.perf_counter() - start
+    return max(1, min(10_000, int(budget / max(once, 1e-7))))
+
+
+def compare(work: str, ours, anchor: str, theirs, repeat: int, target: str = ""):
+    """One row: ``ours`` and the anchor ``theirs`` (functions), timed alternately."""
+    mine, other = paired(ours, theirs, repeat)
+    row(work, mine, anchor, other, target)
 
 
 def row(work: str, ours: float, anchor: str, theirs: float | None, target: str = ""):
@@ -185,12 +228,14 @@ minimize (px - target)^2
         path = Path(folder) / "projectile.dop"
         path.write_text(text)
         _, engine, x = engine_for(path)
-        ours = median_time(lambda: engine.value_and_grad(x), repeat)
+
+    def ours():
+        engine.value_and_grad(x)
+
     work = "projectile 200 steps, value+grad (reverse)"
-    row(work, ours, "plain floats, value only", median_time(lambda: projectile_floats(0.3),
-                                                                 repeat))
-    row(work, ours, "seed-style scalar autograd",
-        median_time(lambda: projectile_scalar_autograd(0.3), repeat), "≥ 30× faster (≤ 0.033)")
+    compare(work, ours, "plain floats, value only", lambda: projectile_floats(0.3), repeat)
+    compare(work, ours, "seed-style scalar autograd", lambda: projectile_scalar_autograd(0.3),
+            repeat, "≥ 30× faster (≤ 0.033)")
     jax = _try_import("jax")
     if jax is not None:
         jax.config.update("jax_enable_x64", True)
@@ -210,8 +255,7 @@ minimize (px - target)^2
 
         fn = jax.jit(jax.value_and_grad(loss))
         fn(0.3)[1].block_until_ready()
-        row(work, ours, "jax.jit", median_time(lambda: fn(0.3)[1].block_until_ready(), repeat),
-            "≤ 1.0")
+        compare(work, ours, "jax.jit", lambda: fn(0.3)[1].block_until_ready(), repeat, "≤ 1.0")
     torch = _try_import("torch")
     if torch is not None:
         def torch_step():
@@ -226,7 +270,7 @@ minimize (px - target)^2
             loss = (px - TARGET) ** 2
             loss.backward()
 
-        row(work, ours, "PyTorch eager", median_time(torch_step, max(repeat // 10, 5)))
+        compare(work, ours, "PyTorch eager", torch_step, max(repeat // 10, 5))
 
 
 # ------------------------------------------------------------------ taxi
@@ -241,7 +285,9 @@ def bench_taxi(rows_count, repeat):
         np.savetxt(csv, np.column_stack([distance, minutes]), delimiter=",",
                    header="distance_km,duration_min", comments="", fmt="%.6f")
         _, engine, x = engine_for(ROOT / "problems" / "taxi.dop", data={"trips": str(csv)})
-        ours = median_time(lambda: engine.value_and_grad(x), repeat)
+
+    def ours():
+        engine.value_and_grad(x)
 
     def numpy_value_grad(speed=20.0):
         predicted = 60.0 * distance / speed
@@ -251,16 +297,16 @@ def bench_taxi(rows_count, repeat):
         return value, grad
 
     target = "≤ 1.0" if rows_count >= 10**6 else "≤ 3.0"
-    row(f"taxi fit, {rows_count:,} trips, value+grad", ours, "hand-written NumPy",
-        median_time(numpy_value_grad, repeat), target)
+    compare(f"taxi fit, {rows_count:,} trips, value+grad", ours, "hand-written NumPy",
+            numpy_value_grad, repeat, target)
     jax = _try_import("jax")
     if jax is not None:
         jnp = jax.numpy
         d, m = jnp.asarray(distance), jnp.asarray(minutes)
         fn = jax.jit(jax.value_and_grad(lambda s: jnp.mean((60 * d / s - m) ** 2)))
         fn(20.0)[1].block_until_ready()
-        row(f"taxi fit, {rows_count:,} trips, value+grad", ours, "jax.jit",
-            median_time(lambda: fn(20.0)[1].block_until_ready(), repeat))
+        compare(f"taxi fit, {rows_count:,} trips, value+grad", ours, "jax.jit",
+                lambda: fn(20.0)[1].block_until_ready(), repeat)
 
 
 # ------------------------------------------------------- extended Rosenbrock
@@ -275,7 +321,9 @@ def bench_rosenbrock(n, repeat):
         problem, engine, x = engine_for(path)
         x = np.tile([-1.2, 1.0], n // 2)
         engine.value_and_grad(x)
-        ours = median_time(lambda: engine.value_and_grad(x), repeat)
+
+    def ours():
+        engine.value_and_grad(x)
 
     def numpy_value_grad(x=x):
         odd, even = x[::2], x[1::2]
@@ -286,8 +334,8 @@ def bench_rosenbrock(n, repeat):
         grad[1::2] = 200 * t
         return value, grad
 
-    row(f"extended Rosenbrock n={n}, value+grad", ours, "hand-written NumPy",
-        median_time(numpy_value_grad, repeat), "≤ 2.0")
+    compare(f"extended Rosenbrock n={n}, value+grad", ours, "hand-written NumPy",
+            numpy_value_grad, repeat, "≤ 2.0")
 
 
 # ------------------------------------------------------- every problem
@@ -296,13 +344,16 @@ def bench_rosenbrock(n, repeat):
 def bench_problems(repeat):
     for path in sorted((ROOT / "problems").glob("*.dop")):
         problem, engine, x = engine_for(path)
-        value = median_time(lambda engine=engine, x=x: engine.value(x), repeat)
-        both = median_time(lambda engine=engine, x=x: engine.value_and_grad(x), repeat)
-        row(f"{path.name}: reverse value+grad vs value", both, "value alone", value, "≤ 3.0")
+        def value(engine=engine, x=x):
+            engine.value(x)
+
+        compare(f"{path.name}: reverse value+grad vs value",
+                lambda engine=engine, x=x: engine.value_and_grad(x), "value alone", value,
+                repeat, "≤ 3.0")
         k = problem.n  # the forward-mode gradient: one direction per parameter entry
-        fwd = median_time(lambda engine=engine, x=x: engine.gradient_forward(x), repeat)
-        row(f"{path.name}: forward gradient, k={k} directions vs value", fwd, "value alone",
-            value, f"≤ {1 + 1.5 * k:.1f}")
+        compare(f"{path.name}: forward gradient, k={k} directions vs value",
+                lambda engine=engine, x=x: engine.gradient_forward(x), "value alone", value,
+                repeat, f"≤ {1 + 1.5 * k:.1f}")
 
 
 # ------------------------------------------------------- whole process
@@ -323,38 +374,38 @@ print(minimize(f, [2.0, 17.0], jac=g, method="L-BFGS-B").x)
 """
 
 
-def wall(command, repeat=7):
-    """Median wall time of a fresh process, as a user's shell would start it.
+def wall(command, other, repeat=9) -> tuple[float, float]:
+    """Median wall times of two fresh processes started alternately, as a
+    user's shell would start them (see ``paired`` for why alternately).
 
     Byte-code caching is switched back on (some sandboxes set
     PYTHONDONTWRITEBYTECODE, which makes every run recompile diffopt from
     source while installed anchors like scipy ship compiled), and one
-    unmeasured run writes the caches.
+    unmeasured run of each writes the caches.
     """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run(command, check=True, capture_output=True, env=env)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True, env=env)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+
+    def runner(argv):
+        return lambda: subprocess.run(argv, check=True, capture_output=True, env=env)
+
+    return paired(runner(command), runner(other), repeat, warmup=1)
 
 
 def bench_process():
     diffopt = [sys.executable, "-m", "diffopt"]
-    ours = wall(diffopt + ["solve", str(ROOT / "problems" / "terrain.dop"), "--quiet"])
-    scipy = _try_import("scipy")
-    theirs = wall([sys.executable, "-c", SCIPY_TERRAIN]) if scipy is not None else None
-    row("terrain: whole-process solve --quiet", ours, "scipy script", theirs,
-        "≤ 0.5 and ≤ 0.30 s")
-    row("diffopt --version", wall(diffopt + ["--version"]), "python -c pass",
-        wall([sys.executable, "-c", "pass"]), "≤ 0.15 s")
+    solve = diffopt + ["solve", str(ROOT / "problems" / "terrain.dop"), "--quiet"]
+    if _try_import("scipy") is not None:
+        ours, theirs = wall(solve, [sys.executable, "-c", SCIPY_TERRAIN])
+        row("terrain: whole-process solve --quiet", ours, "scipy script", theirs,
+            "≤ 0.5 and ≤ 0.30 s")
+    ours, theirs = wall(diffopt + ["--version"], [sys.executable, "-c", "pass"])
+    row("diffopt --version", ours, "python -c pass", theirs, "≤ 0.15 s")
     # the floor under any diffopt command that parses and reports: importing
     # the four runtime dependencies the stack mandates, and nothing else
     floor = [sys.executable, "-c", "import numpy, typer, lark, rich.console, rich.table"]
-    row("terrain: whole-process solve --quiet", ours, "import numpy+typer+lark+rich",
-        wall(floor), "(floor)")
+    ours, theirs = wall(solve, floor)
+    row("terrain: whole-process solve --quiet", ours, "import numpy+typer+lark+rich", theirs,
+        "(floor)")
 
 
 # ------------------------------------------------------- front end
