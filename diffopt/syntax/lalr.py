@@ -190,7 +190,7 @@ class Driver:
                         state = chain(below, state, ttype)
                     states[-1] = state
                     continue
-                r = ~act
+                r = ~act  # _reduce, inlined: this is the parse's hottest path
                 size = sizes[r]
                 if size:
                     children = values[-size:]
@@ -238,19 +238,22 @@ class Driver:
                 raise self._unexpected(token, state, states, values, text)
             # Never a shift (checked when the table was read); unit
             # reductions run their callback here, as in Lark.
-            r = ~act if act >= self._unit_limit else ~(act + count)
-            size = self._sizes[r]
-            if size:
-                children = values[-size:]
-                del states[-size:]
-                del values[-size:]
-            else:
-                children = []
-            value = self._callbacks[r](children)
-            states.append(self._gotos[r][states[-1]])
-            values.append(value)
+            self._reduce(~act if act >= self._unit_limit else ~(act + count), states, values)
             if states[-1] == end_state:
                 return values[-1]
+
+    def _reduce(self, r: int, states: list, values: list) -> None:
+        """Reduce by rule ``r``: pop its symbols, push its callback's value and the goto."""
+        size = self._sizes[r]
+        if size:
+            children = values[-size:]
+            del states[-size:]
+            del values[-size:]
+        else:
+            children = []
+        value = self._callbacks[r](children)
+        states.append(self._gotos[r][states[-1]])
+        values.append(value)
 
     def _unexpected(self, token: Token, state: int, states: list, values: list,
                     text: str) -> UnexpectedToken:
