@@ -827,9 +827,9 @@ def _scalar_program(tape: Tape, program: list, outputs: list, functions: list, c
             if condition is not None:
                 lines.append(f"    s{eqn.out} = ({condition.format(*args)})")
                 bools.add(eqn.out)
-                continue
-            lines.append(f"    s{eqn.out} = {eqn.prim.scalar.format(*args)}")
-            floats.add(eqn.out)
+            else:
+                lines.append(f"    s{eqn.out} = {eqn.prim.scalar.format(*args)}")
+                floats.add(eqn.out)
         else:
             args = ", ".join(
                 (f"_f64(s{a})" if a in floats else f"s{a}") if isinstance(a, int)
