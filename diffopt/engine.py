@@ -17,22 +17,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from diffopt.ad.forward import forward, stage_jvp
+from diffopt.ad.reverse import stage_gradient, stage_vjp
+from diffopt.compile.buffers import BufferPool
+from diffopt.compile.codegen import Compiled, compile_outputs
+from diffopt.diagnose import NonFinite, first_nonfinite
 from diffopt.gcpause import gc_paused
+from diffopt.ir.tape import Tape
 from diffopt.ops import random as dop_random
 from diffopt.ops.registry import Var, as_array
 from diffopt.program import Problem, run_traced
 from diffopt.solve.oracle import Constraints, Oracle
-from diffopt.tape import (
-    Compiled,
-    NonFinite,
-    Tape,
-    compile_outputs,
-    first_nonfinite,
-    forward,
-    stage_gradient,
-    stage_jvp,
-    stage_vjp,
-)
 
 
 @dataclass
@@ -50,13 +45,14 @@ class Recording:
     jacobian_rows: list | None = None  # reverse-mode Jacobian rows, staged on demand
     tangents: dict = field(default_factory=dict)  # staged forward-mode columns, by key
     _compiled: dict = field(default_factory=dict)
+    pool: BufferPool = field(default_factory=BufferPool)  # shared by its programs
 
     def compiled(self, key: str, outputs: list) -> Compiled:
         """Outputs compiled with the guard check as one extra, last, result."""
         program = self._compiled.get(key)
         if program is None:
             with gc_paused():
-                program = compile_outputs(self.tape, outputs, self.tape.guards)
+                program = compile_outputs(self.tape, outputs, self.tape.guards, self.pool)
             self._compiled[key] = program
         return program
 

@@ -22,10 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diffopt.ad.forward import forward
+from diffopt.ad.reverse import stage_vjp
 from diffopt.errors import DopTypeError, NumericalError, ShapeError
+from diffopt.ir.tape import Tape
 from diffopt.ops.registry import Abstract, Var, as_array, format_shape, prim, shape_of
 from diffopt.syntax import ast
-from diffopt.tape import Tape, forward, stage_vjp
 
 DEFAULT_TOL = 1e-12
 DEFAULT_MAX_ITER = 100
@@ -194,7 +196,7 @@ class ImplicitSolver:
 
     def fjvp(self, tangents, outer, x_star):
         """Staged forward rule: ẋ = −(∂g/∂x)⁻¹ (∂g/∂θ · θ̇), recorded on the tape."""
-        from diffopt.tape import stage_jvp
+        from diffopt.ad.forward import stage_jvp
 
         tape = x_star.tape
         g = self.g(tape, x_star, list(outer))

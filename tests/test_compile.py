@@ -9,9 +9,13 @@ import numpy as np
 import pytest
 
 from diffopt import api
-from diffopt import tape as tape_module
+from diffopt.ad import reverse as reverse_module
+from diffopt.ad.reverse import stage_gradient
+from diffopt.compile import buffers as buffers_module
+from diffopt.compile.buffers import BufferPool, with_buffers
+from diffopt.compile.codegen import compile_outputs
+from diffopt.ir.tape import Tape
 from diffopt.ops.registry import REGISTRY
-from diffopt.tape import BufferPool, Tape, _with_buffers, compile_outputs, stage_gradient
 
 PROBLEMS = sorted((Path(__file__).parent.parent / "problems").glob("*.dop"))
 
@@ -24,13 +28,13 @@ def load(tmp_path, text, **kw):
 
 def value_and_grad_at(problem, points, pool_min):
     """(value, gradient) at each point with buffers used from ``pool_min`` elements."""
-    saved = tape_module.POOL_MIN
-    tape_module.POOL_MIN = pool_min
+    saved = buffers_module.POOL_MIN
+    buffers_module.POOL_MIN = pool_min
     try:
         engine = api._engine(problem)
         return [engine.value_and_grad(x) for x in points]
     finally:
-        tape_module.POOL_MIN = saved
+        buffers_module.POOL_MIN = saved
 
 
 def points_near_start(problem, count=3):
@@ -88,12 +92,12 @@ def test_returned_arrays_are_never_buffers():
     x = tape.new_input(np.linspace(0.0, 1.0, 5))
     y = REGISTRY["exp"](x)
     z = REGISTRY["mul"](y, 3.0)
-    saved = tape_module.POOL_MIN
-    tape_module.POOL_MIN = 1
+    saved = buffers_module.POOL_MIN
+    buffers_module.POOL_MIN = 1
     try:
         program = compile_outputs(tape, [z.id, y.id])
     finally:
-        tape_module.POOL_MIN = saved
+        buffers_module.POOL_MIN = saved
     first = program.run([np.zeros(5)])
     kept = [np.array(v) for v in first]
     program.run([np.ones(5)])
@@ -102,7 +106,7 @@ def test_returned_arrays_are_never_buffers():
 
 
 def test_a_pooled_program_run_inside_itself_gets_private_buffers():
-    tape = Tape()
+    pool = BufferPool()
     seen = []
 
     def core(inputs, buffers):
@@ -111,11 +115,11 @@ def test_a_pooled_program_run_inside_itself_gets_private_buffers():
             run(inputs)
         return ()
 
-    run = _with_buffers(core, ((4,), (4,)), tape)
+    run = with_buffers(core, ((4,), (4,)), pool)
     run([])
     outer, inner = seen
     assert not set(outer) & set(inner)
-    assert tape.buffers.busy is False
+    assert pool.busy is False
     run([])
     assert seen[2] == outer  # the pool's arrays are reused by the next run
 
@@ -230,14 +234,14 @@ def test_adjoint_total_keeps_distinct_contributions_in_order():
     x = tape.new_input(np.array(2.0))
     a = REGISTRY["sin"](x)
     b = REGISTRY["cos"](x)
-    total = tape_module._total_adjoint([a, b, a])
+    total = reverse_module._total_adjoint([a, b, a])
     assert total.value == 2 * np.sin(2.0) + np.cos(2.0)
     last = tape.eqns[tape.producer[total.id]]
     assert last.prim.name == "add"
     doubled = tape.eqns[tape.producer[last.args[0]]]
     assert doubled.prim.name == "mul" and doubled.args == (np.float64(2.0), a.id)
     assert last.args[1] == b.id
-    assert tape_module._total_adjoint([b]) is b
+    assert reverse_module._total_adjoint([b]) is b
 
 
 @pytest.mark.parametrize("start", [1.0, -1.0])

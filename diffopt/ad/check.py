@@ -86,7 +86,7 @@ def point_passed(point: CheckPoint) -> bool:
 
 def _surrogates(engine) -> list[str]:
     """Where the objective uses a primitive whose derivative is a surrogate."""
-    from diffopt.tape import live_equations
+    from diffopt.ir.tape import live_equations
 
     recording = engine.recording
     tape = recording.tape
