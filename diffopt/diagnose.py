@@ -56,11 +56,15 @@ def _origin_operands(tape: Tape, eqn: Eqn, values: dict) -> tuple:
     return ()
 
 
-def first_nonfinite(tape: Tape, inputs: list[np.ndarray], outputs: list[int]) -> NonFinite | None:
+def first_nonfinite(tape: Tape, inputs: list[np.ndarray], outputs: list[int],
+                    sweep: str | None = None) -> NonFinite | None:
     """Replay the equations ``outputs`` need and find the first non-finite one.
 
     An equation is blamed when its output has a NaN/inf that its inputs did
-    not (so the origin, not every place it spread to, is named).
+    not (so the origin, not every place it spread to, is named). ``sweep``
+    ("forward"): the outputs are staged tangents; a derivative equation is
+    then blamed on the primitive it differentiates (common subexpressions
+    may have merged it with the reverse sweep's equal one).
     """
     values: dict[int, np.ndarray] = dict(zip(tape.inputs, (as_array(x) for x in inputs)))
     with np.errstate(all="ignore"):
@@ -73,6 +77,11 @@ def first_nonfinite(tape: Tape, inputs: list[np.ndarray], outputs: list[int]) ->
                 continue
             if all(np.all(np.isfinite(a)) for a in args):
                 kind = "NaN" if np.any(np.isnan(out)) else "inf"
+                if sweep is not None and eqn.mode != "value":
+                    primal = _origin_operands(tape, eqn, values)
+                    if eqn.origin is not None and primal:
+                        return NonFinite(eqn.origin, eqn.span, sweep, primal, kind)
+                    return NonFinite(eqn.prim.name, eqn.span, sweep, tuple(args), kind)
                 return NonFinite(eqn.prim.name, eqn.span, eqn.mode, tuple(args), kind,
                                  eqn.origin, _origin_operands(tape, eqn, values))
     return None

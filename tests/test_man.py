@@ -227,7 +227,7 @@ def test_language_page_has_its_reference_sections():
 
 
 def test_every_option_a_file_may_set_is_documented():
-    from diffopt.program import OPTIONS
+    from diffopt.vocab import OPTIONS
 
     listed = set(tags(section("dop.5", "OPTIONS")))
     assert set(OPTIONS) <= listed, f"file options missing: {sorted(set(OPTIONS) - listed)}"

@@ -41,7 +41,7 @@ def load(file: str, sets, data, seed):
 
     set_values = dict(parse_assignment(item, "--set") for item in sets or [])
     data_paths = dict(parse_assignment(item, "--data") for item in data or [])
-    return api.load_problem(file, sets=set_values, data=data_paths, seed=seed)
+    return api.load(file, sets=set_values, data=data_paths, seed=seed)
 
 
 def print_json(document) -> None:

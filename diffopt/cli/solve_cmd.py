@@ -49,7 +49,7 @@ def solve_command(
 
     if mode is not None and mode not in ("auto", "forward", "reverse"):
         raise UsageError(f"--mode must be forward, reverse or auto, not '{mode}'")
-    problem = load(file, set, data, seed)
+    session = load(file, set, data, seed)
     _refuse_to_overwrite(trace, file, data)
     if json:  # one JSON document and nothing else: Rich is not even imported
         out, display = None, contextlib.nullcontext(lambda info: None)
@@ -58,7 +58,7 @@ def solve_command(
 
         out, _ = consoles()
         display = ProgressDisplay(out, quiet=quiet)
-    writer = _TraceWriter(trace, problem) if trace else None
+    writer = _TraceWriter(trace, session.problem) if trace else None
     try:
         with display as progress:
             def callback(info):
@@ -66,7 +66,7 @@ def solve_command(
                 if writer is not None:
                     writer(info)
 
-            result = api.solve(problem, method=method, max_iter=max_iter, tol=tol, lr=lr,
+            result = api.solve(session, method=method, max_iter=max_iter, tol=tol, lr=lr,
                                mode=mode, callback=callback)
     finally:
         if writer is not None:

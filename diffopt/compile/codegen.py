@@ -31,13 +31,15 @@ class Compiled:
 
 
 def compile_outputs(tape: Tape, outputs: list, guards: list | None = None,
-                    pool: BufferPool | None = None) -> Compiled:
+                    pool: BufferPool | None = None, inputs: list | None = None) -> Compiled:
     """Compile the computation of ``outputs`` (slots or constants) from the inputs.
 
     With ``guards`` (a list of Guard), the function returns one more value:
     True when every recorded branch decision still holds at the new point.
-    ``pool`` shares reused buffers between the programs of one recording
-    (they run one at a time); by default the program gets its own.
+    ``inputs``: the slots the function takes, in order (default: the tape's
+    parameters; forward mode adds tangent placeholders). ``pool`` shares
+    reused buffers between the programs of one recording (they run one at a
+    time); by default the program gets its own.
 
     Generates one Python function of straight-line NumPy calls, e.g.::
 
@@ -52,11 +54,12 @@ def compile_outputs(tape: Tape, outputs: list, guards: list | None = None,
     last use.
     """
     guards = guards or []
+    inputs = list(tape.inputs) if inputs is None else list(inputs)
     pool = pool if pool is not None else BufferPool()
     slots = [o for o in outputs if isinstance(o, int)] + [g.slot for g in guards]
     order = live_equations(tape, slots)
     if len(order) > SOURCE_LIMIT:
-        return _instruction_program(tape, order, outputs, guards)
+        return _instruction_program(tape, order, outputs, guards, inputs)
     program = fuse_reductions(tape, [tape.eqns[i] for i in order], set(slots))
     plan = plan_buffers(tape, program, set(slots))
     functions: list = []
@@ -72,9 +75,9 @@ def compile_outputs(tape: Tape, outputs: list, guards: list | None = None,
         return f"K[{k}]"
 
     lines = ["def run(inputs, K, F, B):"]
-    if tape.inputs:
-        names = ", ".join(f"s{s}" for s in tape.inputs)
-        lines.append(f"    {names}{',' if len(tape.inputs) == 1 else ''} = inputs")
+    if inputs:
+        names = ", ".join(f"s{s}" for s in inputs)
+        lines.append(f"    {names}{',' if len(inputs) == 1 else ''} = inputs")
     for position, eqn in enumerate(program):
         fn = eqn.prim.impl
         if eqn.params:
@@ -88,7 +91,7 @@ def compile_outputs(tape: Tape, outputs: list, guards: list | None = None,
         returned.append(_guard_expression(guards))
     lines.append(f"    return ({', '.join(returned)}{',' if len(returned) == 1 else ''})")
     source = "\n".join(lines) + "\n"
-    fast = _scalar_program(tape, program, outputs, functions, const_ref, guards, plan)
+    fast = _scalar_program(tape, program, outputs, functions, const_ref, guards, plan, inputs)
     frozen_constants = tuple(constants)  # const_ref may have added some
     frozen_functions = tuple(functions)
     numpy_program: list = []  # compiled on first use: the fast path rarely needs it
@@ -156,7 +159,7 @@ def _condition_template(p: Prim) -> str | None:
 
 
 def _scalar_program(tape: Tape, program: list, outputs: list, functions: list, const_ref,
-                    guards, plan: BufferPlan):
+                    guards, plan: BufferPlan, inputs: list):
     """Python-float code for the all-scalar equations; None if there are none.
 
     Scalar equations whose primitive has a ``scalar`` template become inline
@@ -182,7 +185,7 @@ def _scalar_program(tape: Tape, program: list, outputs: list, functions: list, c
     read.update(o for o in outputs if isinstance(o, int))
     bools: set[int] = set()
     lines = ["def run(inputs, K, F, B):"]
-    for position, slot in enumerate(tape.inputs):
+    for position, slot in enumerate(inputs):
         if values[slot].shape == ():
             lines.append(f"    s{slot} = _float(inputs[{position}])")
             floats.add(slot)
@@ -222,7 +225,8 @@ def _scalar_program(tape: Tape, program: list, outputs: list, functions: list, c
 SOURCE_LIMIT = 20_000
 
 
-def _instruction_program(tape: Tape, order: list[int], outputs: list, guards) -> Compiled:
+def _instruction_program(tape: Tape, order: list[int], outputs: list, guards,
+                         input_slots: list) -> Compiled:
     """The same computation as a flat list of (function, out, args) over slot storage."""
     size = len(tape.values)
     constants: list = []
@@ -238,7 +242,7 @@ def _instruction_program(tape: Tape, order: list[int], outputs: list, guards) ->
                 constants.append(a)
                 args.append(size + len(constants) - 1)
         instructions.append((fn, eqn.out, tuple(args)))
-    inputs_slots = list(tape.inputs)
+    inputs_slots = list(input_slots)
     returned = [o if isinstance(o, int) else as_array(o) for o in outputs]
 
     def run(inputs):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from diffopt.ops.registry import Prim, Var, as_array
+from diffopt.ops.registry import Abstract, Prim, Var, as_array, shape_of
 from diffopt.source import Span
 
 
@@ -84,6 +84,7 @@ class Tape:
     span: Span | None = None  # span given to equations recorded now
     mode: str = "value"
     origin: str | None = None  # primitive being differentiated (reverse staging)
+    abstract: int = 0  # > 0 while checking a branch not taken: record nothing
     _cse: dict = field(default_factory=dict)
     _constants: list = field(default_factory=list)  # keeps constant ids unique
     _live: dict = field(default_factory=dict)  # outputs -> live equation order (cache)
@@ -97,9 +98,18 @@ class Tape:
         self.inputs.append(slot)
         return Var(self, slot, self.values[slot])
 
+    def new_slot(self, value: np.ndarray) -> Var:
+        """A slot given from outside that is not a parameter (a tangent placeholder)."""
+        slot = len(self.values)
+        self.values.append(as_array(value))
+        self.producer.append(-1)
+        return Var(self, slot, self.values[slot])
+
     def record(self, p: Prim, args: tuple, params: dict) -> Var:
         # The hottest function of tracing (once per primitive applied to a
         # traced value): plain loops and direct construction, no helpers.
+        if self.abstract:  # a speculative branch: its shapes only
+            return Abstract(p.shape(*[shape_of(a) for a in args], **params))
         if self.mode != "value" and p.name == "mul":
             args = _fold_scalar_factors(self, args)
         keys = []

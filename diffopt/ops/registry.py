@@ -506,5 +506,13 @@ def builtin(
     return entry
 
 
+# Special forms: calls whose arguments are not ordinary values (a lambda, a
+# file name), evaluated by the interpreter itself (diffopt.check).
+SPECIAL_FORMS = {
+    "root": "root(x: g, init=x0): the x with g(x) = 0, by the implicit function theorem",
+    "argmin": "argmin(x: f, init=x0): a minimizer of f, differentiated implicitly",
+    "csv": 'csv("file.csv"): a data table, only as the whole value of a data declaration',
+}
+
 # Built-in constants of the language (not redefinable).
 CONSTANTS = {"pi": np.pi, "e": np.e, "inf": np.inf}
