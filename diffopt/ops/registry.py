@@ -113,10 +113,6 @@ for _cls in (Abstract, Var):
     _cls.__array_priority__ = 1000  # ndarray op Var defers to Var's reflected method
 
 
-def is_traced(x) -> bool:
-    return isinstance(x, Var)
-
-
 def shape_of(x) -> Shape:
     cls = x.__class__
     if cls is Var:
@@ -266,16 +262,6 @@ def prim(
 
 
 # ------------------------------------------------------------------ binding
-
-_current_tape = None  # set by diffopt.tape.recording(); bind only reads it
-
-
-def set_current_tape(tape):
-    """Install the tape new equations are recorded on; returns the previous one."""
-    global _current_tape
-    previous, _current_tape = _current_tape, tape
-    return previous
-
 
 def bind(p: Prim, *args, **params):
     """Apply primitive ``p``: compute, check shapes, or record (see module doc)."""
