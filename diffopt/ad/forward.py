@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffopt.diagnose import NonFinite
+from diffopt.compile.codegen import compile_outputs
 from diffopt.ir.tape import Tape, live_equations
 from diffopt.ops.registry import Var, as_array
 
@@ -76,7 +76,7 @@ def _is_zero(t) -> bool:
 
 
 
-# ---------------------------------------------------------------- forward mode
+# ------------------------------------------------- numeric, k directions
 
 
 def forward(
@@ -85,56 +85,42 @@ def forward(
     tangents: list[np.ndarray | None],
     outputs: list,
     k: int,
-    watch: list | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Values and batched tangents of ``outputs`` by the primitives' JVP rules.
+    """Values and tangents of ``outputs`` along k directions: the staged tangent
+    program, compiled once and run once per direction.
 
     Args:
-        inputs: one array per tape input slot.
+        inputs: one array per tape input slot (its value may differ from the
+            traced one: the tape is a straight-line program).
         tangents: per input, None or an array of shape (k,) + input.shape.
         outputs: slots (or constants) wanted.
-        k: number of tangent directions carried together.
-        watch: if a list, the first equation whose tangent stops being finite
-            (from finite tangents) is appended to it as a NonFinite.
 
     Returns:
         (values, tangents), tangents of shape (k,) + value.shape.
     """
-    slots = [o for o in outputs if isinstance(o, int)]
-    values: dict[int, np.ndarray] = {}
-    dots: dict[int, np.ndarray] = {}
-    for slot, value, tangent in zip(tape.inputs, inputs, tangents):
-        values[slot] = as_array(value)
-        if tangent is not None:
-            dots[slot] = tangent
+    placeholders = [tape.new_slot(np.zeros(np.shape(tape.values[s]))) if t is not None
+                    else None for s, t in zip(tape.inputs, tangents)]
+    seeds = {s: p for s, p in zip(tape.inputs, placeholders) if p is not None}
     with np.errstate(all="ignore"):
-        for index in live_equations(tape, slots):
-            eqn = tape.eqns[index]
-            args = [values[a] if isinstance(a, int) else a for a in eqn.args]
-            out = as_array(eqn.prim.impl(*args, **eqn.params))
-            values[eqn.out] = out
-            arg_dots = [dots.get(a) if isinstance(a, int) else None for a in eqn.args]
-            if eqn.prim.nondiff or all(t is None for t in arg_dots):
-                continue
-            t = eqn.prim.jvp(arg_dots, args, out, **eqn.params)
-            if t is not None:
-                t = dots[eqn.out] = np.asarray(t, dtype=np.float64)
-                if watch is not None and not watch and not np.all(np.isfinite(t)) and all(
-                    d is None or np.all(np.isfinite(d)) for d in arg_dots
-                ):
-                    kind = "NaN" if np.any(np.isnan(t)) else "inf"
-                    watch.append(NonFinite(eqn.prim.name, eqn.span, "forward", tuple(args),
-                                           kind))
-    out_values, out_dots = [], []
-    for o in outputs:
-        if isinstance(o, int):
-            v = values[o]
-            out_values.append(v)
-            out_dots.append(dots.get(o, np.zeros((k,) + v.shape)))
-        else:
-            v = as_array(o)
-            out_values.append(v)
-            out_dots.append(np.zeros((k,) + v.shape))
-    return out_values, out_dots
-
-
+        dots = stage_jvp(tape, seeds, outputs) if seeds else [
+            np.zeros(np.shape(tape.values[o]) if isinstance(o, int) else np.shape(o))
+            for o in outputs]
+    slots = [o if isinstance(o, int) else as_array(o) for o in outputs]
+    extra = [p.id for p in placeholders if p is not None]
+    program = compile_outputs(tape, slots + [d.id if isinstance(d, Var) else as_array(d)
+                                             for d in dots],
+                              inputs=list(tape.inputs) + extra)
+    values: list = []
+    columns: list = [[] for _ in outputs]
+    m = len(outputs)
+    for j in range(k):
+        run = program.run([as_array(x) for x in inputs]
+                          + [t[j] for t in tangents if t is not None])
+        values = [as_array(v) for v in run[:m]]
+        for i in range(m):
+            columns[i].append(np.broadcast_to(as_array(run[m + i]), values[i].shape))
+    if k == 0:
+        values = [as_array(v) for v in program.run(
+            [as_array(x) for x in inputs] + [np.zeros(np.shape(tape.values[s]))
+                                             for s in extra])[:m]]
+    return values, [np.array(c).reshape((k,) + v.shape) for c, v in zip(columns, values)]
