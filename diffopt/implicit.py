@@ -23,50 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from diffopt.errors import DopTypeError, NumericalError, ShapeError
+from diffopt.ops.linalg import linsolve
 from diffopt.ops.registry import Abstract, Var, as_array, format_shape, prim, shape_of
 from diffopt.syntax import ast
 from diffopt.tape import Tape, forward, stage_vjp
 
 DEFAULT_TOL = 1e-12
 DEFAULT_MAX_ITER = 100
-
-
-# --------------------------------------------------------------- linsolve
-
-
-def _linsolve_jvp(tangents, inputs, out, **_):
-    # x = A⁻¹b: ẋ = A⁻¹ (ḃ − Ȧ x)
-    A, b = inputs
-    tA, tb = tangents
-    k = next(t.shape[0] for t in tangents if t is not None)
-    rhs = np.zeros((k,) + b.shape) if tb is None else np.array(tb, dtype=float)
-    if tA is not None:
-        rhs = rhs - np.einsum("kij,j->ki", tA, out)
-    return np.linalg.solve(A, rhs.T).T
-
-
-def _linsolve_vjp(g, inputs, out, **_):
-    # λ = A⁻ᵀ x̄ ; Ā = −λ xᵀ ; b̄ = λ
-    A, b = inputs
-    lam = linsolve(REGISTRY_TRANSPOSE(A), g)
-    m = shape_of(b)[0]
-    gA = None
-    if isinstance(A, (Var, Abstract)):
-        gA = -(reshape_p(lam, shape=(m, 1)) @ reshape_p(out, shape=(1, m)))
-    gb = lam if isinstance(b, (Var, Abstract)) else None
-    return [gA, gb]
-
-
-def _linsolve_shape(A, b):
-    if len(A) != 2 or A[0] != A[1] or len(b) != 1 or b[0] != A[0]:
-        raise ShapeError(f"linsolve needs an (m, m) matrix and an (m,) vector, not "
-                         f"{format_shape(A)} and {format_shape(b)}")
-    return b
-
-
-linsolve = prim("linsolve", lambda A, b: np.linalg.solve(A, b), nargs=2, shape=_linsolve_shape,
-                jvp=_linsolve_jvp, vjp=_linsolve_vjp, domain=("invertible", "real"),
-                doc="A⁻¹ b (internal: implicit differentiation)")
 
 
 def REGISTRY_TRANSPOSE(A):  # noqa: N802 - resolved lazily: linalg registers transpose
