@@ -16,6 +16,7 @@ from diffopt.ops import (  # noqa: F401  (imported for their registrations)
     core,
     elementwise,
     estimators,
+    extrema,
     implicit,
     linalg,
     random,

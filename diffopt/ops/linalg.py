@@ -1,11 +1,12 @@
-"""Linear algebra: the matrix product ``@`` and ``transpose``.
+"""Linear algebra: the matrix product ``@``, ``transpose`` and ``linsolve``.
 
 ``a @ b`` follows NumPy for vectors and matrices: vector·vector is the inner
 product (a scalar), matrix·vector and vector·matrix are vectors,
 matrix·matrix a matrix. Scalars and arrays of more than two dimensions are
 shape errors, as are differing inner dimensions (the message shows both
 shapes). ``transpose`` swaps the axes of a matrix and leaves vectors and
-scalars unchanged.
+scalars unchanged. ``linsolve(A, b)`` is A⁻¹b (internal: the implicit
+functions of diffopt.implicit differentiate through it).
 
 Must not import the front end, the CLI or Rich.
 """
@@ -16,7 +17,7 @@ import numpy as np
 
 from diffopt.errors import ShapeError
 from diffopt.ops.core import reshape
-from diffopt.ops.registry import REGISTRY, Abstract, Var, builtin, format_shape, prim, shape_of
+from diffopt.ops.registry import Abstract, Var, builtin, format_shape, prim, shape_of
 
 # ------------------------------------------------------------------ matmul
 
@@ -128,7 +129,7 @@ builtin("transpose", lambda x: transpose(x) if len(shape_of(x)) == 2 else x,
         doc="swap rows and columns of a matrix; vectors and scalars are unchanged")
 
 
-# --------------------------------------------------------------- linsolve
+# ------------------------------------------------------------------ linsolve
 
 
 def _linsolve_jvp(tangents, inputs, out, **_):
@@ -142,10 +143,20 @@ def _linsolve_jvp(tangents, inputs, out, **_):
     return np.linalg.solve(A, rhs.T).T
 
 
+def _linsolve_fjvp(tangents, inputs, out):
+    # ẋ = A⁻¹ (ḃ − Ȧ x), staged: one more solve with the same A
+    (tA, tb), (A, _) = tangents, inputs
+    if tA is None:
+        rhs = tb
+    else:
+        rhs = -matmul(tA, out) if tb is None else tb - matmul(tA, out)
+    return linsolve(A, rhs)
+
+
 def _linsolve_vjp(g, inputs, out, **_):
     # λ = A⁻ᵀ x̄ ; Ā = −λ xᵀ ; b̄ = λ
     A, b = inputs
-    lam = linsolve(REGISTRY["transpose"](A), g)
+    lam = linsolve(transpose(A), g)
     m = shape_of(b)[0]
     gA = None
     if isinstance(A, (Var, Abstract)):
@@ -161,6 +172,7 @@ def _linsolve_shape(A, b):
     return b
 
 
+# (A + H)⁻¹(b + k) ≈ A⁻¹b + A⁻¹(k − H A⁻¹b)
 linsolve = prim("linsolve", lambda A, b: np.linalg.solve(A, b), nargs=2, shape=_linsolve_shape,
-                jvp=_linsolve_jvp, vjp=_linsolve_vjp, domain=("invertible", "real"),
-                doc="A⁻¹ b (internal: implicit differentiation)")
+                jvp=_linsolve_jvp, vjp=_linsolve_vjp, fjvp=_linsolve_fjvp,
+                domain=("invertible", "real"), doc="A⁻¹ b (internal: implicit differentiation)")
