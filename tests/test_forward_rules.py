@@ -29,37 +29,16 @@ from test_ops import (
     directional_fd,
     instance,
     rng_for,
+    staged_tangent,
     staged_vjp,
 )
 
-from diffopt.ad.forward import stage_jvp
-from diffopt.compile.codegen import compile_outputs
-from diffopt.ir.tape import Tape
 from diffopt.ops import library  # noqa: F401  (fills REGISTRY)
-from diffopt.ops.registry import REGISTRY, Prim, Var
+from diffopt.ops.registry import REGISTRY
 
 DIFFERENTIABLE = [c for c in CASES
                   if not REGISTRY[c.values[0]].nondiff and c.values[0] not in TESTED_ELSEWHERE]
 STRUCTURAL = [c for c in DIFFERENTIABLE if not REGISTRY[c.values[0]].elementwise]
-
-
-def staged_tangent(p: Prim, inputs, params, seeds: dict) -> np.ndarray:
-    """The tangent of p(*inputs) staged on a tape and run compiled.
-
-    ``seeds`` maps input positions to directions (inputs without one get none).
-    """
-    tape = Tape()
-    with np.errstate(all="ignore"):  # as in the engine: NaN/inf are values, not warnings
-        traced = [tape.new_input(x) for x in inputs]
-        out = p(*traced, **params)
-        (tangent,) = stage_jvp(tape, {traced[i].id: t for i, t in seeds.items()}, [out.id])
-        assert all(e.prim.name != "jvp_call" for e in tape.eqns), "numeric fallback staged"
-        if not isinstance(tangent, Var):
-            return np.asarray(tangent, dtype=np.float64)
-        (value,) = compile_outputs(tape, [tangent.id]).run(list(inputs))
-    # compiled == traced, up to the compiler's fused reductions (dot products)
-    np.testing.assert_allclose(value, tangent.value, rtol=1e-14, atol=1e-15)
-    return np.asarray(value, dtype=np.float64)
 
 
 def directions(name, case, inputs, diff):
@@ -67,23 +46,14 @@ def directions(name, case, inputs, diff):
     return {i: rng.normal(size=inputs[i].shape) for i in diff}
 
 
-def numeric_tangent(p: Prim, inputs, params, seeds: dict) -> np.ndarray:
-    out = p(*inputs, **params)
-    tangents = [seeds[i][None] if i in seeds else None for i in range(len(inputs))]
-    with np.errstate(all="ignore"):
-        t = p.jvp(tangents, inputs, out, **params)
-    return np.zeros(out.shape) if t is None else np.asarray(t, dtype=np.float64)[0]
-
-
 # ------------------------------------------------------------------ registry-wide
 
 
 def test_every_differentiable_primitive_has_a_staged_forward_rule():
-    # the numeric jvp and jvp_call are going away: nothing may depend on them
+    # one forward rule per primitive, and it is staged: d, linear or jvp
     missing = [p.name for p in REGISTRY.values()
-               if not (p.nondiff or p.d is not None or p.linear or p.fjvp is not None)
-               and p.name != "jvp_call"]
-    assert not missing, f"no staged forward rule (d, linear or fjvp): {missing}"
+               if not (p.nondiff or p.d is not None or p.linear or p.jvp is not None)]
+    assert not missing, f"no staged forward rule (d, linear or jvp): {missing}"
 
 
 @pytest.mark.parametrize("name, case", DIFFERENTIABLE)
@@ -97,18 +67,6 @@ def test_staged_jvp_matches_finite_differences(name, case):
     fd = directional_fd(lambda *a: p(*a, **params), inputs, [seeds[i] for i in diff], diff)
     assert got.shape == fd.shape
     np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-7)
-
-
-@pytest.mark.parametrize("name, case", DIFFERENTIABLE)
-def test_staged_jvp_matches_numeric_jvp(name, case):
-    p = REGISTRY[name]
-    if p.jvp is None:
-        pytest.skip("no numeric forward rule any more")
-    inputs, params, diff = instance(p, case)
-    seeds = directions(name, case, inputs, diff)
-    np.testing.assert_allclose(staged_tangent(p, inputs, params, seeds),
-                               numeric_tangent(p, inputs, params, seeds),
-                               rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name, case", STRUCTURAL)
@@ -158,9 +116,6 @@ def test_staged_jvp_keeps_the_decisions_at_singular_points(name, inputs, params)
     seeds = {i: rng.normal(size=x.shape) for i, x in enumerate(inputs)}
     got = staged_tangent(p, inputs, params, seeds)
     assert np.all(np.isfinite(got))
-    if p.jvp is not None:
-        np.testing.assert_allclose(got, numeric_tangent(p, inputs, params, seeds),
-                                   rtol=1e-12, atol=1e-12)
 
 
 def test_ties_split_the_tangent_evenly():

@@ -10,7 +10,7 @@ import numpy as np
 
 from diffopt.compile.codegen import compile_outputs
 from diffopt.ir.tape import Tape, live_equations
-from diffopt.ops.registry import Var, as_array
+from diffopt.ops.registry import Var, as_array, broadcast_to, scale_cotangent, shape_of
 
 
 def stage_jvp(tape: Tape, seeds: dict, outputs: list, stop=()) -> list:
@@ -19,15 +19,13 @@ def stage_jvp(tape: Tape, seeds: dict, outputs: list, stop=()) -> list:
     Forward mode staged on the tape, one direction at a time (tangents have
     their primal's shape, so scalar programs stay on the compiled scalar
     path): elementwise primitives combine their ``d`` partials, linear ones
-    apply themselves to the tangents, ``fjvp`` primitives use their staged
-    rule and the rest call their numeric ``jvp`` at run time. A tangent that
+    apply themselves to the tangents, the other structural ones use their
+    (staged) ``jvp`` rule: one forward rule per primitive. A tangent that
     is a constant zero is pruned, so constant one-hot seeds fold away.
     Slots in ``stop`` are leaves (implicit functions hold x* fixed).
 
     Returns one tangent per output (a Var, or a constant array).
     """
-    from diffopt.ops.registry import REGISTRY, broadcast_to, scale_cotangent, shape_of
-
     tangent = {s: t for s, t in seeds.items() if not _is_zero(t)}
     order = live_equations(tape, [o for o in outputs if isinstance(o, int)])
     saved = tape.span, tape.mode, tape.origin
@@ -57,12 +55,8 @@ def stage_jvp(tape: Tape, seeds: dict, outputs: list, stop=()) -> list:
             elif p.linear:
                 t = p(*(np.zeros(shape_of(x)) if t_i is None else t_i
                         for t_i, x in zip(ts, inputs)), **eqn.params)
-            elif p.fjvp is not None:
-                t = p.fjvp(ts, inputs, out, **eqn.params)
-            else:
-                mask = tuple(t_i is not None for t_i in ts)
-                t = REGISTRY["jvp_call"](*inputs, out, *(t_i for t_i in ts if t_i is not None),
-                                         prim=p, params=eqn.params, mask=mask)
+            else:  # every differentiable structural primitive has one (tested)
+                t = p.jvp(ts, inputs, out, **eqn.params)
             if t is not None and not _is_zero(t):
                 tangent[eqn.out] = t
     finally:

@@ -16,11 +16,9 @@ from diffopt.errors import ShapeError
 from diffopt.ops.registry import (
     Abstract,
     Var,
-    batched_zeros,
     broadcast_shapes,
     broadcast_to,
     format_shape,
-    lift,
     prim,
     sum_to,
 )
@@ -147,30 +145,15 @@ def _sum_to_shape(x, shape):
     return tuple(shape)
 
 
-def _sum_to_jvp(tangents, inputs, out, shape):
-    # Sum each direction on its own: the batch axis moves last, where
-    # _sum_to_impl keeps it (it only sums leading and size-1 axes).
-    (t,) = tangents
-    summed = _sum_to_impl(np.moveaxis(t, 0, -1), tuple(shape) + (t.shape[0],))
-    return np.moveaxis(summed, -1, 0)
-
-
 # Σ over broadcast axes is linear: its adjoint is broadcast_to.
 sum_to_p = prim(
     "sum_to",
     _sum_to_impl,
     linear=True,
     shape=_sum_to_shape,
-    jvp=_sum_to_jvp,
     vjp=lambda g, inputs, out, shape: [broadcast_to(g, inputs[0].shape)],
     doc="sum x down to a broadcast-compatible shape (internal)",
 )
-
-
-def _broadcast_jvp(tangents, inputs, out, shape):
-    (t,) = tangents
-    k = t.shape[0]
-    return np.broadcast_to(lift(t, len(shape)), (k,) + tuple(shape))
 
 
 broadcast_to_p = prim(
@@ -180,15 +163,9 @@ broadcast_to_p = prim(
     lambda x, shape: np.broadcast_to(x, shape),
     linear=True,
     shape=lambda x, shape: broadcast_shapes(x, shape) and tuple(shape),
-    jvp=_broadcast_jvp,
     vjp=lambda g, inputs, out, shape: [sum_to(g, inputs[0].shape)],
     doc="broadcast x to a shape (internal)",
 )
-
-
-def _reshape_jvp(tangents, inputs, out, shape):
-    (t,) = tangents
-    return t.reshape((t.shape[0],) + tuple(shape))
 
 
 def _reshape_shape(x, shape):
@@ -202,7 +179,6 @@ reshape = prim(
     lambda x, shape: np.reshape(x, shape),
     linear=True,
     shape=_reshape_shape,
-    jvp=_reshape_jvp,
     vjp=lambda g, inputs, out, shape: [reshape(g, shape=inputs[0].shape)],
     doc="reshape x (internal)",
 )
@@ -236,18 +212,6 @@ def _select_shape(c, a, b):
     return broadcast_shapes(c, a, b)
 
 
-def _select_jvp(tangents, inputs, out, **_):
-    # The tangent of the untaken side is masked away, NaN or not.
-    c, a, b = inputs
-    _, ta, tb = tangents
-    k = next(t.shape[0] for t in tangents if t is not None)
-    ta = lift(ta, out.ndim) if ta is not None else 0.0
-    tb = lift(tb, out.ndim) if tb is not None else 0.0
-    return np.broadcast_to(np.where(c != 0, ta, tb), (k,) + out.shape).copy() + batched_zeros(
-        k, out.shape
-    )
-
-
 def _select_vjp(g, inputs, out, **_):
     c, a, b = inputs
     ga = sum_to(select(c, g, 0.0), _shape(a)) if isinstance(a, (Var, Abstract)) else None
@@ -265,42 +229,11 @@ select = prim(
     lambda c, a, b: np.where(c != 0, a, b),
     nargs=3,
     shape=_select_shape,
-    jvp=_select_jvp,
     vjp=_select_vjp,
     # forward: the same choice between the tangents (0 where a side has none)
-    fjvp=lambda ts, inputs, out: select(inputs[0], 0.0 if ts[1] is None else ts[1],
+    jvp=lambda ts, inputs, out: select(inputs[0], 0.0 if ts[1] is None else ts[1],
                                         0.0 if ts[2] is None else ts[2]),
     domain=("condition", "real", "real"),
     doc="where(c, a, b): a where c holds, else b, elementwise",
     scalar="({1} if {0} != 0.0 else {2})",
-)
-
-
-# ------------------------------------------------- staged forward fallback
-
-
-def _jvp_call_impl(*args, prim, params, mask):
-    # args: the primitive's inputs, its output, then the non-zero tangents.
-    n = len(mask)
-    inputs, out, given = list(args[:n]), args[n], iter(args[n + 1:])
-    tangents = [next(given)[None] if present else None for present in mask]  # batch of 1
-    t = prim.jvp(tangents, inputs, out, **params)
-    return np.zeros_like(out) if t is None else np.asarray(t, dtype=np.float64)[0]
-
-
-def _no_second_order(*_args, **_kwargs):
-    raise NotImplementedError("jvp_call is a forward-mode tangent: it is not differentiated")
-
-
-# The tangent of a structural primitive with no staged forward rule (max,
-# norm, logsumexp, linsolve, ...): its numeric JVP rule, called at run time.
-jvp_call = prim(
-    "jvp_call",
-    _jvp_call_impl,
-    nargs=-1,
-    shape=lambda *shapes, prim, params, mask: tuple(shapes[len(mask)]),
-    jvp=_no_second_order,
-    vjp=_no_second_order,
-    domain=(),
-    doc="the numeric forward rule of another primitive, staged (internal)",
 )

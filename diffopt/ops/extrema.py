@@ -24,7 +24,6 @@ from diffopt.ops.reduce import (
     _keep,
     _keep_numeric,
     _shape_rule,
-    _tangent_axes,
     keyword_axis,
     sum,
 )
@@ -46,12 +45,6 @@ def _tie_weights(x, out, axis):
 
 
 def _extremum_jvp(tangents, inputs, out, axis=None):
-    (t,) = tangents
-    (x,) = inputs
-    return (t * _tie_weights_numeric(x, out, axis)).sum(axis=_tangent_axes(t, axis))
-
-
-def _extremum_fjvp(tangents, inputs, out, axis=None):
     # ext(a + h) ≈ ext(a) + Σ_i h_i [a_i = ext(a)] / #ties
     return sum(tangents[0] * _tie_weights(inputs[0], out, axis), axis=axis)
 
@@ -68,7 +61,6 @@ max = prim(
     lambda x, axis=None: np.max(x, axis=axis),
     shape=_shape_rule("max", empty_ok=False),
     jvp=_extremum_jvp,
-    fjvp=_extremum_fjvp,
     vjp=_extremum_vjp,
     domain="distinct",
     doc="largest element; ties share the derivative evenly",
@@ -80,7 +72,6 @@ min = prim(
     lambda x, axis=None: np.min(x, axis=axis),
     shape=_shape_rule("min", empty_ok=False),
     jvp=_extremum_jvp,
-    fjvp=_extremum_fjvp,
     vjp=_extremum_vjp,
     domain="distinct",
     doc="smallest element; ties share the derivative evenly",

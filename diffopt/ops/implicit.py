@@ -162,7 +162,7 @@ implicit = prim(
     nargs=-1,
     shape=lambda *shapes, sub: tuple(np.shape(sub.init)),
     vjp=lambda g, inputs, out, sub: _implicit_vjp(g, inputs, out, sub),
-    fjvp=lambda tangents, inputs, out, sub: _implicit_jvp(tangents, inputs, out, sub),
+    jvp=lambda tangents, inputs, out, sub: _implicit_jvp(tangents, inputs, out, sub),
     domain=(),
     doc="x* of root(x: g, init=) / argmin(x: f, init=) (internal)",
 )

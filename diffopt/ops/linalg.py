@@ -46,18 +46,6 @@ def _matmul_shape(a, b):
     return tuple(a[:-1]) + tuple(b[1:])
 
 
-def _matmul_jvp(tangents, inputs, out):
-    ta, tb = tangents
-    a, b = inputs
-    sa, sb, so = _subscripts(a.ndim, b.ndim)
-    total = 0.0
-    if ta is not None:
-        total = total + np.einsum(f"k{sa},{sb}->k{so}", ta, b)
-    if tb is not None:
-        total = total + np.einsum(f"{sa},k{sb}->k{so}", a, tb)
-    return total
-
-
 def _matmul_vjp(g, inputs, out):
     # ā = ḡ bᵀ and b̄ = aᵀ ḡ, with vectors read as a row (a) or a column (b).
     a, b = inputs
@@ -81,7 +69,7 @@ def _matmul_vjp(g, inputs, out):
 
 
 # (A + H)(B + K) ≈ AB + HB + AK
-def _matmul_fjvp(tangents, inputs, out):
+def _matmul_jvp(tangents, inputs, out):
     # (A + dA)(B + dB) ≈ AB + dA B + A dB
     (tA, tB), (A, B) = tangents, inputs
     terms = [matmul(tA, B)] if tA is not None else []
@@ -93,10 +81,9 @@ def _matmul_fjvp(tangents, inputs, out):
 matmul = prim(
     "matmul",
     np.matmul,
-    fjvp=_matmul_fjvp,
+    jvp=_matmul_jvp,
     nargs=2,
     shape=_matmul_shape,
-    jvp=_matmul_jvp,
     vjp=_matmul_vjp,
     doc="a @ b: matrix and vector products",
 )
@@ -110,17 +97,12 @@ def _transpose_shape(x):
     return tuple(reversed(x))
 
 
-def _transpose_batched(t):
-    return np.swapaxes(t, 1, 2) if t.ndim == 3 else t
-
-
 # (A + H)ᵀ = Aᵀ + Hᵀ ; its own adjoint
 transpose = prim(
     "transpose",
     lambda x: np.transpose(x).copy(),
     linear=True,  # linear in its inputs: its forward rule is itself
     shape=_transpose_shape,
-    jvp=lambda tangents, inputs, out: _transpose_batched(tangents[0]),
     vjp=lambda g, inputs, out: [transpose(g)],
     doc="swap the rows and columns of a matrix (vectors are unchanged)",
 )
@@ -132,18 +114,7 @@ builtin("transpose", lambda x: transpose(x) if len(shape_of(x)) == 2 else x,
 # ------------------------------------------------------------------ linsolve
 
 
-def _linsolve_jvp(tangents, inputs, out, **_):
-    # x = A⁻¹b: ẋ = A⁻¹ (ḃ − Ȧ x)
-    A, b = inputs
-    tA, tb = tangents
-    k = next(t.shape[0] for t in tangents if t is not None)
-    rhs = np.zeros((k,) + b.shape) if tb is None else np.array(tb, dtype=float)
-    if tA is not None:
-        rhs = rhs - np.einsum("kij,j->ki", tA, out)
-    return np.linalg.solve(A, rhs.T).T
-
-
-def _linsolve_fjvp(tangents, inputs, out):
+def _linsolve_jvp(tangents, inputs, out):
     # ẋ = A⁻¹ (ḃ − Ȧ x), staged: one more solve with the same A
     (tA, tb), (A, _) = tangents, inputs
     if tA is None:
@@ -174,5 +145,5 @@ def _linsolve_shape(A, b):
 
 # (A + H)⁻¹(b + k) ≈ A⁻¹b + A⁻¹(k − H A⁻¹b)
 linsolve = prim("linsolve", lambda A, b: np.linalg.solve(A, b), nargs=2, shape=_linsolve_shape,
-                jvp=_linsolve_jvp, vjp=_linsolve_vjp, fjvp=_linsolve_fjvp,
+                vjp=_linsolve_vjp, jvp=_linsolve_jvp,
                 domain=("invertible", "real"), doc="A⁻¹ b (internal: implicit differentiation)")

@@ -80,11 +80,6 @@ def _shape_rule(name, *, empty_ok=True):
 # ------------------------------------------------------------------ sum
 
 
-def _sum_jvp(tangents, inputs, out, axis=None):
-    (t,) = tangents
-    return t.sum(axis=_tangent_axes(t, axis))
-
-
 # Σ(a + h) = Σa + Σh ; its adjoint broadcasts ḡ back over the summed axes
 sum = prim(
     "sum",
@@ -94,7 +89,6 @@ sum = prim(
     linear=True,  # linear in its inputs: its forward rule is itself
     fresh=True,  # ufunc.reduce allocates its result, even for axis=()
     shape=_shape_rule("sum"),
-    jvp=_sum_jvp,
     vjp=lambda g, inputs, out, axis=None: [
         broadcast_to(_keep(g, shape_of(inputs[0]), axis), shape_of(inputs[0]))
     ],
@@ -130,12 +124,6 @@ def _others_product(x, axis):
                   axis=axis)
 
 
-def _prod_jvp(tangents, inputs, out, axis=None):
-    (t,) = tangents
-    (x,) = inputs
-    return (t * _exclusive_products(x, axis)).sum(axis=_tangent_axes(t, axis))
-
-
 def _others(x, axis):
     """Staged: Π_{j≠i} x_j over the reduced elements; None when x is empty."""
     shape = shape_of(x)
@@ -147,7 +135,7 @@ def _others(x, axis):
     return _others_product(x, axis)
 
 
-def _prod_fjvp(tangents, inputs, out, axis=None):
+def _prod_jvp(tangents, inputs, out, axis=None):
     # Π(a + h) ≈ Πa + Σ_i (Π_{j≠i} a_j) h_i ; of nothing: 1, with tangent 0
     others = _others(inputs[0], axis)
     return None if others is None else sum(tangents[0] * others, axis=axis)
@@ -165,20 +153,11 @@ prod = prim(
     lambda x, axis=None: np.prod(x, axis=axis),
     shape=_shape_rule("prod"),
     jvp=_prod_jvp,
-    fjvp=_prod_fjvp,
     vjp=_prod_vjp,
     doc="product of the elements (1 for none); exact derivatives at zeros",
 )
 
 # ------------------------------------------------------------------ norm
-
-
-def _norm_jvp(tangents, inputs, out, axis=None):
-    (t,) = tangents
-    (x,) = inputs
-    o = _keep_numeric(out, axis)
-    unit = np.where(o > 0, x / np.where(o > 0, o, 1.0), 0.0)
-    return (t * unit).sum(axis=_tangent_axes(t, axis))
 
 
 def _unit(x, out, axis):
@@ -187,7 +166,7 @@ def _unit(x, out, axis):
     return select(gt(o, 0.0), x / o, 0.0)
 
 
-def _norm_fjvp(tangents, inputs, out, axis=None):
+def _norm_jvp(tangents, inputs, out, axis=None):
     # ‖a + h‖ ≈ ‖a‖ + ⟨a / ‖a‖, h⟩ ; at a = 0 the tangent is 0, as in the numeric rule
     return sum(tangents[0] * _unit(inputs[0], out, axis), axis=axis)
 
@@ -204,7 +183,6 @@ norm = prim(
     _quiet(lambda x, axis=None: np.sqrt(np.sum(x * x, axis=axis))),
     shape=_shape_rule("norm"),
     jvp=_norm_jvp,
-    fjvp=_norm_fjvp,
     vjp=_norm_vjp,
     doc="Euclidean norm sqrt(sum(v^2)) (Frobenius for a matrix); gradient 0 at v = 0",
 )
@@ -228,7 +206,6 @@ cumsum = prim(
     np.cumsum,
     linear=True,  # linear in its inputs: its forward rule is itself
     shape=_cumsum_shape,
-    jvp=lambda tangents, inputs, out: np.cumsum(tangents[0], axis=1),
     vjp=lambda g, inputs, out: [rcumsum(g)],
     doc="running sums [v0, v0+v1, ...] of a vector",
 )
@@ -239,7 +216,6 @@ rcumsum = prim(
     _rcumsum_impl,
     linear=True,  # linear in its inputs: its forward rule is itself
     shape=_cumsum_shape,
-    jvp=lambda tangents, inputs, out: np.cumsum(tangents[0][:, ::-1], axis=1)[:, ::-1],
     vjp=lambda g, inputs, out: [cumsum(g)],
     doc="reverse running sums (internal: the adjoint of cumsum)",
 )
@@ -256,19 +232,12 @@ def _logsumexp_impl(x, tau=1.0, axis=None):
     return out.reshape(_reduced(x.shape, axis))
 
 
-def _logsumexp_jvp(tangents, inputs, out, tau=1.0, axis=None):
-    (t,) = tangents
-    (x,) = inputs
-    p = np.exp((x - _keep_numeric(out, axis)) / tau)  # softmax(x / tau)
-    return (t * p).sum(axis=_tangent_axes(t, axis))
-
-
 def _softmax(x, out, tau, axis):
     """Staged: softmax(x / tau) = exp((x - out)/tau), written with exp (differentiable again)."""
     return exp((x - _keep(out, shape_of(x), axis)) / tau)
 
 
-def _logsumexp_fjvp(tangents, inputs, out, tau=1.0, axis=None):
+def _logsumexp_jvp(tangents, inputs, out, tau=1.0, axis=None):
     # lse(a + h) ≈ lse(a) + Σ_i softmax(a/tau)_i h_i
     return sum(tangents[0] * _softmax(inputs[0], out, tau, axis), axis=axis)
 
@@ -285,7 +254,6 @@ logsumexp = prim(
     _logsumexp_impl,
     shape=_shape_rule("logsumexp", empty_ok=False),
     jvp=_logsumexp_jvp,
-    fjvp=_logsumexp_fjvp,
     vjp=_logsumexp_vjp,
     doc="tau * log(sum(exp(v / tau))), computed stably (a smooth max)",
 )

@@ -20,9 +20,11 @@ Rule conventions:
 * ``d``: elementwise ops give one local partial per input,
   ``d_i(*inputs, out)`` (``None`` for zero). Both modes derive from it:
   forward ``t_out = Σ d_i · t_i``; reverse ``x̄_i += sum_to(ḡ · d_i, shape_i)``.
-* ``jvp(tangents, inputs, out, **params)``: numeric, batched: each tangent is
-  an array of shape ``(k,) + input.shape`` (or None for zero) and the result
-  has shape ``(k,) + out.shape``.
+* ``jvp(tangents, inputs, out, **params)``: the forward rule of a structural
+  primitive that is not linear, written with primitives (so it is staged on
+  the tape like everything else); None tangents are zero. There is one
+  forward rule per primitive: elementwise ones derive it from ``d``, linear
+  ones apply themselves to the tangents.
 * ``vjp(cotangent, inputs, out, **params)``: written with primitives (so it
   works on Vars and arrays alike) and returns one cotangent per input (None
   for zero). Because it is staged, the gradient of a program is itself a tape:
@@ -141,7 +143,7 @@ class Prim:
         impl: ``(*arrays, **params) -> array``.
         shape: ``(*shapes, **params) -> shape``; raises ShapeError.
         d: elementwise local partials, one per input (None = zero partial).
-        jvp, vjp: structural rules (see module docstring).
+        jvp, vjp: structural rules, staged (see module docstring).
         nondiff: the derivative is zero everywhere (floor, comparisons, ...).
         nargs: number of array inputs; -1 for a variadic primitive (one or
             more inputs, e.g. ``concat``), whose ``domain`` has one entry used
@@ -160,11 +162,6 @@ class Prim:
             not apply, and ``diffopt check`` compares the two AD modes only.
         linear: the primitive is linear in all its array inputs (sum, index,
             concat, ...), so its forward rule is itself applied to the tangents.
-        fjvp: a staged forward rule ``fjvp(tangents, inputs, out, **params)``
-            written with primitives (None tangents are zero), for structural
-            primitives that are neither elementwise nor linear (matmul's
-            product rule, select). Primitives with none of d/linear/fjvp are
-            staged as a call of their numeric ``jvp``.
         scalar: optional Python expression template for the all-scalar case
             (``"({0} * {1})"``, ``"_m.sin({0})"``); the compiler inlines it on
             Python floats. It may raise ArithmeticError/ValueError (then the
@@ -193,7 +190,6 @@ class Prim:
     scalar: str | None = None
     surrogate: bool = False
     linear: bool = False
-    fjvp: Callable | None = None
     writes_out: bool = False
     fresh: bool = False
 
@@ -227,7 +223,6 @@ def prim(
     scalar: str | None = None,
     surrogate: bool = False,
     linear: bool = False,
-    fjvp: Callable | None = None,
     writes_out: bool = False,
     fresh: bool = False,
 ) -> Prim:
@@ -247,7 +242,6 @@ def prim(
     if d is not None:
         assert len(d) == nargs, name  # variadic primitives are structural
         shape = shape or broadcast_shapes
-        jvp = jvp or functools.partial(_elementwise_jvp, d)
         vjp = vjp or functools.partial(_elementwise_vjp, d)
     if isinstance(domain, str):
         domain = (domain,) * max(nargs, 1)  # variadic (nargs=-1): one sampler for all
@@ -256,7 +250,7 @@ def prim(
         writes_out = True
     fresh = fresh or writes_out
     entry = Prim(name, impl, shape, nargs, d, jvp, vjp, nondiff, domain, doc, boolean, scalar,
-                 surrogate, linear, fjvp, writes_out, fresh)
+                 surrogate, linear, writes_out, fresh)
     REGISTRY[name] = entry
     return entry
 
@@ -309,33 +303,7 @@ def format_shape(shape: Shape) -> str:
     return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def lift(tangent: np.ndarray, ndim: int) -> np.ndarray:
-    """Reshape a batched tangent (k, *s) so that s right-aligns with ndim axes."""
-    k = tangent.shape[0]
-    inner = tangent.shape[1:]
-    return tangent.reshape((k,) + (1,) * (ndim - len(inner)) + inner)
-
-
-def batched_zeros(k: int, shape: Shape) -> np.ndarray:
-    return np.zeros((k,) + tuple(shape))
-
-
 # ---------------------------------------------------- elementwise rules
-
-
-def _elementwise_jvp(d, tangents, inputs, out, **params):
-    # t_out = Σ_i d_i(inputs, out) · t_i, in float64 with a leading batch axis.
-    # A zero tangent contributes exactly zero even where d_i is inf or NaN.
-    total = None
-    for d_i, t_i in zip(d, tangents, strict=True):
-        if d_i is None or t_i is None:
-            continue
-        term = zero_safe_mul(lift(t_i, out.ndim), as_array(d_i(*inputs, out, **params)))
-        total = term if total is None else total + term
-    if total is None:
-        return None
-    k = next(t.shape[0] for t in tangents if t is not None)
-    return np.broadcast_to(total, (k,) + out.shape)
 
 
 def _elementwise_vjp(d, cotangent, inputs, out, **params):
@@ -406,14 +374,6 @@ def _uniform_value(c: np.ndarray) -> float | None:
         return 0.0
     first = c.flat[0]
     return float(first) if first == first and np.all(c == first) else None
-
-
-def zero_safe_mul(t: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """t · d, but exactly 0 where t == 0 (even if d is inf or NaN)."""
-    product = t * d
-    if np.all(np.isfinite(d)):
-        return product
-    return np.where(t == 0.0, 0.0, product)
 
 
 def sum_to(x, shape: Shape):

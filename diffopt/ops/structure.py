@@ -26,10 +26,8 @@ from diffopt.ops.core import reshape
 from diffopt.ops.registry import (
     Abstract,
     Var,
-    batched_zeros,
     builtin,
     format_shape,
-    lift,
     prim,
     shape_of,
     sum_to,
@@ -49,11 +47,6 @@ def np_index(spec) -> tuple:
         else int(item)
         for item in spec
     )
-
-
-def _batched(spec) -> tuple:
-    # The same index on a batched tangent (leading direction axis kept whole).
-    return (slice(None),) + np_index(spec)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -87,11 +80,6 @@ def axis_slice(axis: int, start: int, stop: int) -> tuple:
 # ------------------------------------------------------------------ index / scatter
 
 
-def _index_jvp(tangents, inputs, out, spec):
-    (t,) = tangents
-    return t[_batched(spec)]
-
-
 # (x + h)[s] = x[s] + h[s] ; linear, its adjoint is scatter
 index = prim(
     "index",
@@ -99,7 +87,6 @@ index = prim(
     lambda x, spec: x[np_index(spec)],
     linear=True,  # linear in its inputs: its forward rule is itself
     shape=lambda x, spec: indexed_shape(x, spec),
-    jvp=_index_jvp,
     vjp=lambda g, inputs, out, spec: [scatter(g, shape=shape_of(inputs[0]), spec=spec)],
     doc="x[spec] with a static index spec (internal: v[i], A[:, j], v[1:])",
 )
@@ -120,20 +107,12 @@ def _scatter_shape(g, shape, spec):
     return tuple(shape)
 
 
-def _scatter_jvp(tangents, inputs, out, shape, spec):
-    (t,) = tangents
-    z = batched_zeros(t.shape[0], shape)
-    z[_batched(spec)] = t
-    return z
-
-
 # scatter(g + h) = scatter(g) + scatter(h): zeros of ``shape`` with g at spec
 scatter = prim(
     "scatter",
     _scatter_impl,
     linear=True,  # linear in its inputs: its forward rule is itself
     shape=_scatter_shape,
-    jvp=_scatter_jvp,
     vjp=lambda g, inputs, out, shape, spec: [index(g, spec=spec)],
     doc="zeros of a shape with g placed at an index spec (internal: the adjoint of index)",
 )
@@ -164,15 +143,6 @@ def _broadcasts_to(shape, target) -> bool:
         return False
 
 
-def _set_index_jvp(tangents, inputs, out, spec):
-    tx, tv = tangents
-    k = next(t.shape[0] for t in tangents if t is not None)
-    result = batched_zeros(k, out.shape) if tx is None else np.array(tx, dtype=np.float64)
-    target = result[_batched(spec)]
-    result[_batched(spec)] = 0.0 if tv is None else lift(tv, target.ndim - 1)
-    return result
-
-
 def _set_index_vjp(g, inputs, out, spec):
     x, value = inputs
     gx = set_index(g, 0.0, spec=spec) if isinstance(x, (Var, Abstract)) else None
@@ -189,7 +159,6 @@ set_index = prim(
     linear=True,  # linear in its inputs: its forward rule is itself
     nargs=2,
     shape=_set_index_shape,
-    jvp=_set_index_jvp,
     vjp=_set_index_vjp,
     doc="x with x[spec] replaced by value (internal: v[i] = e on a var vector)",
 )
@@ -208,19 +177,6 @@ def _concat_shape(*shapes, axis=0):
                 f"cannot concatenate {format_shape(first)} and {format_shape(s)} along axis {axis}"
             )
     return first[:axis] + (sum(s[axis] for s in shapes),) + first[axis + 1:]
-
-
-def _dense_tangents(tangents, inputs):
-    # Zero tangents (None) made explicit, for rules that join tangents together.
-    k = next(t.shape[0] for t in tangents if t is not None)
-    return [
-        batched_zeros(k, x.shape) if t is None else t
-        for t, x in zip(tangents, inputs, strict=True)
-    ]
-
-
-def _concat_jvp(tangents, inputs, out, axis=0):
-    return np.concatenate(_dense_tangents(tangents, inputs), axis=axis + 1)
 
 
 def _concat_vjp(g, inputs, out, axis=0):
@@ -242,7 +198,6 @@ concat = prim(
     linear=True,  # linear in its inputs: its forward rule is itself
     nargs=-1,
     shape=_concat_shape,
-    jvp=_concat_jvp,
     vjp=_concat_vjp,
     doc="join arrays along an axis (default 0)",
 )
@@ -256,10 +211,6 @@ def _stack_shape(*shapes):
                 f"and {format_shape(s)}"
             )
     return (len(shapes),) + tuple(shapes[0])
-
-
-def _stack_jvp(tangents, inputs, out):
-    return np.stack(_dense_tangents(tangents, inputs), axis=1)
 
 
 def _stack_vjp(g, inputs, out):
@@ -276,7 +227,6 @@ stack = prim(
     linear=True,  # linear in its inputs: its forward rule is itself
     nargs=-1,
     shape=_stack_shape,
-    jvp=_stack_jvp,
     vjp=_stack_vjp,
     doc="rows of a new leading axis: scalars make a vector, vectors a matrix",
 )
