@@ -98,6 +98,7 @@ matmul = prim(
     jvp=_matmul_jvp,
     vjp=_matmul_vjp,
     doc="a @ b: matrix and vector products",
+    export="({0} @ {1})",
 )
 
 # ------------------------------------------------------------------ transpose
@@ -122,6 +123,7 @@ transpose = prim(
     jvp=lambda tangents, inputs, out: _transpose_batched(tangents[0]),
     vjp=lambda g, inputs, out: [transpose(g)],
     doc="swap the rows and columns of a matrix (vectors are unchanged)",
+    export="xp.transpose({0})",
 )
 
 builtin("transpose", lambda x: transpose(x) if len(shape_of(x)) == 2 else x,

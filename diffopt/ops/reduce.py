@@ -27,6 +27,7 @@ from diffopt.ops.core import _quiet, eq, gt, reshape, select
 from diffopt.ops.elementwise import exp, maximum, minimum
 from diffopt.ops.linalg import matmul
 from diffopt.ops.registry import (
+    ExportRule,
     broadcast_to,
     builtin,
     format_shape,
@@ -59,6 +60,11 @@ def _keep(y, shape, axis):
 
 def _keep_numeric(y, axis):
     return y if axis is None else np.expand_dims(y, axis)
+
+
+def _axis_arg(axis) -> str:
+    # the export back ends' keyword text: nothing for a reduction over all elements
+    return "" if axis is None else f", axis={axis}"
 
 
 def _tangent_axes(t, axis):
@@ -100,6 +106,7 @@ sum = prim(
         broadcast_to(_keep(g, shape_of(inputs[0]), axis), shape_of(inputs[0]))
     ],
     doc="sum of the elements (0 for none)",
+    export=lambda x, axis=None: f"xp.sum({x}{_axis_arg(axis)})",
 )
 
 # ------------------------------------------------------------------ prod
@@ -158,6 +165,7 @@ prod = prim(
     jvp=_prod_jvp,
     vjp=_prod_vjp,
     doc="product of the elements (1 for none); exact derivatives at zeros",
+    export=lambda x, axis=None: f"xp.prod({x}{_axis_arg(axis)})",
 )
 
 # ------------------------------------------------------------------ max, min
@@ -192,6 +200,7 @@ max = prim(
     vjp=_extremum_vjp,
     domain="distinct",
     doc="largest element; ties share the derivative evenly",
+    export=lambda x, axis=None: f"xp.max({x}{_axis_arg(axis)})",
 )
 
 # min(a + h) ≈ min(a) + mean of h over the elements where a attains the min
@@ -203,6 +212,7 @@ min = prim(
     vjp=_extremum_vjp,
     domain="distinct",
     doc="smallest element; ties share the derivative evenly",
+    export=lambda x, axis=None: f"xp.min({x}{_axis_arg(axis)})",
 )
 
 # ------------------------------------------------------------------ norm
@@ -232,6 +242,7 @@ norm = prim(
     jvp=_norm_jvp,
     vjp=_norm_vjp,
     doc="Euclidean norm sqrt(sum(v^2)) (Frobenius for a matrix); gradient 0 at v = 0",
+    export=lambda x, axis=None: f"xp.sqrt(xp.sum({x} * {x}{_axis_arg(axis)}))",
 )
 
 # ------------------------------------------------------------------ cumulative sums
@@ -256,6 +267,7 @@ cumsum = prim(
     jvp=lambda tangents, inputs, out: np.cumsum(tangents[0], axis=1),
     vjp=lambda g, inputs, out: [rcumsum(g)],
     doc="running sums [v0, v0+v1, ...] of a vector",
+    export="xp.cumsum({0})",
 )
 
 # rcumsum(a + h) = rcumsum(a) + rcumsum(h): out_i = Σ_{j>=i} a_j ; adjoint: cumsum
@@ -267,6 +279,7 @@ rcumsum = prim(
     jvp=lambda tangents, inputs, out: np.cumsum(tangents[0][:, ::-1], axis=1)[:, ::-1],
     vjp=lambda g, inputs, out: [cumsum(g)],
     doc="reverse running sums (internal: the adjoint of cumsum)",
+    export="xp.cumsum({0}[::-1])[::-1]",
 )
 
 # ------------------------------------------------------------------ logsumexp
@@ -279,6 +292,17 @@ def _logsumexp_impl(x, tau=1.0, axis=None):
     s = np.sum(np.exp((x - m) / tau), axis=axis, keepdims=True)
     out = m + tau * np.log(s)
     return out.reshape(_reduced(x.shape, axis))
+
+
+# _logsumexp_impl for the export back ends (diffopt.export), over xp
+_LOGSUMEXP_SOURCE = """\
+def _logsumexp(x, tau, axis):
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0.0)
+    s = xp.sum(xp.exp((x - m) / tau), axis=axis, keepdims=True)
+    out = m + tau * xp.log(s)
+    return out.reshape(()) if axis is None else xp.squeeze(out, axis=axis)
+"""
 
 
 def _logsumexp_jvp(tangents, inputs, out, tau=1.0, axis=None):
@@ -303,6 +327,8 @@ logsumexp = prim(
     jvp=_logsumexp_jvp,
     vjp=_logsumexp_vjp,
     doc="tau * log(sum(exp(v / tau))), computed stably (a smooth max)",
+    export=ExportRule(lambda x, tau=1.0, axis=None: f"_logsumexp({x}, {tau!r}, {axis!r})",
+                      helpers=_LOGSUMEXP_SOURCE),
 )
 
 # ------------------------------------------------------------------ keyword helpers
