@@ -29,7 +29,7 @@ from diffopt.export.traced import TracedProgram
 
 TARGETS = ("numpy", "jax")
 
-_PRELUDE = {
+PRELUDE = {
     "numpy": '''\
 import numpy as np
 
@@ -132,7 +132,7 @@ def write_module(problem, program: TracedProgram, point: np.ndarray, target: str
             helpers.append(source)
     sections = [
         _docstring(problem, program, target),
-        _PRELUDE[target],
+        PRELUDE[target],
         _layout(problem, point),
         "\n".join(load_data_section(pool.used, columns, names)),
         "\n".join(constants_section(pool.used, columns)),
@@ -154,9 +154,9 @@ def _docstring(problem, program: TracedProgram, target: str) -> str:
             "where a condition comes out differently, the functions raise PathError.")
     return f'''"""{name}, exported by diffopt {__version__} (diffopt export --to {target}).
 
-Standalone {module} code of the objective and its exact gradient (reverse
-mode, staged by diffopt): one line per equation, named after the .dop
-file's lets where there is one, with the source line as a comment.
+The objective and its exact gradient (reverse mode, staged by diffopt) in
+{module}: one line per equation, named after the .dop file's lets where
+there is one, with the source line as a comment.
 
     PARAMS            (name, shape) of each parameter, in declaration order
     START             the start point, a flat float64 vector
