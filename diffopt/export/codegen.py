@@ -170,7 +170,7 @@ def _dense(c) -> np.ndarray:
 def _equation_lines(line, name, arg, used: list, checks: dict) -> list[str]:
     rule = line.prim.export
     if line.prim.name == "implicit":
-        raise UsageError("export does not support root/argmin yet", line.span)
+        return _implicit_lines(line, name, arg)
     if rule is None:
         raise UsageError(f"export: primitive '{line.prim.name}' has no export rule", line.span)
     if line.prim not in used:
@@ -180,6 +180,23 @@ def _equation_lines(line, name, arg, used: list, checks: dict) -> list[str]:
     lines = [_with_comment(code, where)]
     lines.extend(_check_lines(name(line.out), checks.get(line.out, ())))
     return lines
+
+
+def _implicit_lines(line, name, arg) -> list[str]:
+    """``root``/``argmin``: not yet exportable.
+
+    The ``implicit`` equation is to carry a closed sub-program (its params'
+    ``sub``: a tape with inputs ``[x, *theta]``, the slot of g(x, θ) and the
+    slots of ∂g/∂x, plus kind, init, tol and max_iter). Once it does, the
+    adapter (diffopt.export.traced) turns that tape into a nested
+    ``TracedProgram``, and this function writes it as a nested function
+    ``_g_<n>(x, *theta) -> (g, dg/dx)`` (the same ``_equation_lines``, one
+    level deeper) followed by ``x_star = _newton(_g_<n>, init, (theta...),
+    tol, max_iter)``, a damped Newton helper mirroring ``ImplicitSolver.solve``;
+    the derivative equations the reverse sweep records around it are ordinary
+    ones.
+    """
+    raise UsageError("export does not support root/argmin yet", line.span)
 
 
 def _where(line) -> str:
