@@ -43,14 +43,15 @@ def _root(
 from diffopt.cli import (  # noqa: E402  (commands register themselves on app)
     check_cmd,
     eval_cmd,
+    export_cmd,
     fmt_cmd,
     grad_cmd,
     graph_cmd,
     solve_cmd,
 )
 
-__all__ = ["app", "main", "check_cmd", "eval_cmd", "fmt_cmd", "grad_cmd", "graph_cmd",
-           "solve_cmd"]
+__all__ = ["app", "main", "check_cmd", "eval_cmd", "export_cmd", "fmt_cmd", "grad_cmd",
+           "graph_cmd", "solve_cmd"]
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import numpy as np
 from diffopt.errors import ShapeError
 from diffopt.ops.registry import (
     Abstract,
+    ExportRule,
     Var,
     broadcast_shapes,
     broadcast_to,
@@ -38,22 +39,24 @@ def _quiet(fn):
 
 # (a + h) + (b + k) = (a + b) + h + k
 add = prim("add", _quiet(np.add), nargs=2, d=(lambda x, y, out: 1.0, lambda x, y, out: 1.0),
-           doc="x + y", scalar="({0} + {1})")
+           doc="x + y", scalar="({0} + {1})", export="({0} + {1})")
 # (a + h) - (b + k) = (a - b) + h - k
 sub = prim("sub", _quiet(np.subtract), nargs=2,
            d=(lambda x, y, out: 1.0, lambda x, y, out: -1.0), doc="x - y",
-           scalar="({0} - {1})")
+           scalar="({0} - {1})", export="({0} - {1})")
 # (a + h)(b + k) ≈ ab + bh + ak
 mul = prim("mul", _quiet(np.multiply), nargs=2, d=(lambda x, y, out: y, lambda x, y, out: x),
-           doc="x * y", scalar="({0} * {1})")
+           doc="x * y", scalar="({0} * {1})", export="({0} * {1})")
 # (a + h)/(b + k) ≈ a/b + h/b - a k/b²
 div = prim("div", _quiet(np.divide), nargs=2,
            # ∂/∂y = -out/y, staged as out · (-1/y): for a scalar y (a speed, a
            # scale) that is one pass over the array instead of two
            d=(lambda x, y, out: 1.0 / y, lambda x, y, out: out * (-1.0 / y)),
-           domain=("real", "nonzero"), doc="x / y", scalar="({0} / {1})")
+           domain=("real", "nonzero"), doc="x / y", scalar="({0} / {1})",
+           export="({0} / {1})")
 # -(a + h) = -a - h
-neg = prim("neg", np.negative, d=lambda x, out: -1.0, doc="-x", scalar="(-{0})")
+neg = prim("neg", np.negative, d=lambda x, out: -1.0, doc="-x", scalar="(-{0})",
+           export="(-{0})")
 
 
 def _pow_dx(x, y, out):
@@ -88,21 +91,24 @@ def _pow_dy(x, y, out):
 pow = prim("pow", _pow_impl, nargs=2, d=(_pow_dx, _pow_dy), writes_out=True,
            domain=("positive", "real"), doc="x ^ y (also x ** y)",
            # NumPy takes x^0.5 as sqrt(x) (sqrt(-0) = -0, sqrt(-inf) = NaN), C's pow does not
-           scalar="(_m.sqrt({0}) if {1} == 0.5 else _m.pow({0}, {1}))")
+           scalar="(_m.sqrt({0}) if {1} == 0.5 else _m.pow({0}, {1}))",
+           export=lambda x, y: f"xp.square({x})" if y == "2.0" else f"xp.power({x}, {y})")
 
 # log restricted to x > 0 with 0 elsewhere: only used by pow's exponent rule,
 # where the other branch is selected away.
 log_pos = prim("log_pos", _quiet(lambda x: np.log(np.where(x > 0, x, 1.0))),
                d=lambda x, out: select(gt(x, 0.0), 1.0 / x, 0.0), domain="positive",
-               doc="log(x) for x > 0, else 0 (internal)")
+               doc="log(x) for x > 0, else 0 (internal)",
+               export="xp.log(xp.where({0} > 0, {0}, 1.0))")
 
 # floor division and remainder: piecewise constant / identity with jumps.
 floordiv = prim("floordiv", _quiet(np.floor_divide), nargs=2, nondiff=True,
-                domain=("real", "nonzero"), doc="x // y (zero derivative)")
+                domain=("real", "nonzero"), doc="x // y (zero derivative)",
+                export="xp.floor_divide({0}, {1})")
 # x % y = x - y floor(x/y): d/dx = 1, d/dy = -floor(x/y) away from the jumps
 mod = prim("mod", _quiet(np.mod), nargs=2,
            d=(lambda x, y, out: 1.0, lambda x, y, out: -floordiv(x, y)),
-           domain=("real", "nonzero"), doc="x % y")
+           domain=("real", "nonzero"), doc="x % y", export="xp.mod({0}, {1})")
 
 
 # dmul(g, d) = g·d with 0·(inf or NaN) = 0: the product reverse mode uses,
@@ -124,7 +130,8 @@ dmul = prim("dmul", _dmul_impl, nargs=2,
             scalar="({0} * {1} if {0} != 0.0 or -_inf < {1} < _inf else 0.0)",
             writes_out=True,
             d=(lambda g, d, out: d, lambda g, d, out: g),
-            doc="g · d with 0 · inf = 0 (internal, reverse mode)")
+            doc="g · d with 0 · inf = 0 (internal, reverse mode)",
+            export="xp.where({0} == 0.0, 0.0, {0} * {1})")
 
 
 # ------------------------------------------------------------- broadcasting
@@ -145,6 +152,15 @@ def _sum_to_shape(x, shape):
     return tuple(shape)
 
 
+# _sum_to_impl for the export back ends (diffopt.export): the same sums, over xp
+_SUM_TO_SOURCE = """\
+def _sum_to(x, shape):
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    return (x.sum(axis=axes, keepdims=True) if axes else x).reshape(shape)
+"""
+
 # Σ over broadcast axes is linear: its adjoint is broadcast_to.
 sum_to_p = prim(
     "sum_to",
@@ -153,6 +169,7 @@ sum_to_p = prim(
     shape=_sum_to_shape,
     vjp=lambda g, inputs, out, shape: [broadcast_to(g, inputs[0].shape)],
     doc="sum x down to a broadcast-compatible shape (internal)",
+    export=ExportRule("_sum_to({0}, {shape})", helpers=_SUM_TO_SOURCE),
 )
 
 
@@ -165,6 +182,7 @@ broadcast_to_p = prim(
     shape=lambda x, shape: broadcast_shapes(x, shape) and tuple(shape),
     vjp=lambda g, inputs, out, shape: [sum_to(g, inputs[0].shape)],
     doc="broadcast x to a shape (internal)",
+    export="xp.broadcast_to({0}, {shape})",
 )
 
 
@@ -181,15 +199,18 @@ reshape = prim(
     shape=_reshape_shape,
     vjp=lambda g, inputs, out, shape: [reshape(g, shape=inputs[0].shape)],
     doc="reshape x (internal)",
+    export="xp.reshape({0}, {shape})",
 )
 
 
 # ------------------------------------------------ conditions (0.0 / 1.0 arrays)
 
 
-def _condition(name, fn, doc, scalar, nargs=2):
+def _condition(name, fn, doc, scalar, nargs=2, export=None):
+    # export: the condition over arrays; the primitive's value is it as 0.0/1.0
     return prim(name, lambda *a: fn(*a).astype(np.float64), nargs=nargs, nondiff=True,
-                boolean=True, doc=doc, scalar=f"(1.0 if {scalar} else 0.0)")
+                boolean=True, doc=doc, scalar=f"(1.0 if {scalar} else 0.0)",
+                export=f"xp.where({export or scalar}, 1.0, 0.0)")
 
 
 lt = _condition("lt", np.less, "x < y", "{0} < {1}")
@@ -199,9 +220,9 @@ ge = _condition("ge", np.greater_equal, "x >= y", "{0} >= {1}")
 eq = _condition("eq", np.equal, "x == y", "{0} == {1}")
 ne = _condition("ne", np.not_equal, "x != y", "{0} != {1}")
 logical_and = _condition("logical_and", lambda a, b: (a != 0) & (b != 0), "a and b",
-                         "({0} != 0.0 and {1} != 0.0)")
+                         "({0} != 0.0 and {1} != 0.0)", export="({0} != 0.0) & ({1} != 0.0)")
 logical_or = _condition("logical_or", lambda a, b: (a != 0) | (b != 0), "a or b",
-                        "({0} != 0.0 or {1} != 0.0)")
+                        "({0} != 0.0 or {1} != 0.0)", export="({0} != 0.0) | ({1} != 0.0)")
 logical_not = _condition("logical_not", lambda a: a == 0, "not a", "{0} == 0.0", nargs=1)
 
 
@@ -236,4 +257,5 @@ select = prim(
     domain=("condition", "real", "real"),
     doc="where(c, a, b): a where c holds, else b, elementwise",
     scalar="({1} if {0} != 0.0 else {2})",
+    export="xp.where({0} != 0.0, {1}, {2})",
 )

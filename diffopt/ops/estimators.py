@@ -26,7 +26,7 @@ from diffopt.ops.relax import softmax
 
 # stop_grad(a + h) = stop_grad(a) + 0
 stop_grad = prim("stop_grad", lambda x: np.array(x, dtype=np.float64), nondiff=True,
-                 surrogate=True, doc="the value of x with zero derivative")
+                 surrogate=True, doc="the value of x with zero derivative", export="{0}")
 
 # st(a + h, b + k) ≈ a + k: the value of hard, the derivative of soft
 straight_through = prim(
@@ -36,15 +36,17 @@ straight_through = prim(
     d=(None, lambda hard, soft, out: 1.0),
     surrogate=True,
     doc="the value of hard with the derivative of soft",
+    export="xp.broadcast_to({0}, xp.broadcast_shapes(xp.shape({0}), xp.shape({1})))",
 )
 
 # ste_round(a + h) ≈ round(a) + h
 ste_round = prim("ste_round", np.round, d=lambda x, out: 1.0, surrogate=True,
-                 doc="round(x) with derivative 1 (straight-through)")
+                 doc="round(x) with derivative 1 (straight-through)", export="xp.round({0})")
 
 # ste_step(a + h) ≈ [a > 0] + h
 ste_step = prim("ste_step", lambda x: (x > 0).astype(np.float64), d=lambda x, out: 1.0,
-                surrogate=True, doc="1 where x > 0 else 0, with derivative 1 (straight-through)")
+                surrogate=True, doc="1 where x > 0 else 0, with derivative 1 (straight-through)",
+                export="xp.where({0} > 0, 1.0, 0.0)")
 
 
 def _one_hot_argmax(v):
@@ -62,7 +64,9 @@ def _one_hot_shape(v):
 # one_hot_argmax(a + h) = one_hot_argmax(a): piecewise constant
 one_hot_argmax = prim("one_hot_argmax", _one_hot_argmax, shape=_one_hot_shape, nondiff=True,
                       domain="distinct",
-                      doc="one-hot vector of the first largest element (internal, no derivative)")
+                      doc="one-hot vector of the first largest element (internal, no derivative)",
+                      export="xp.where(xp.arange({0}.size).reshape({0}.shape) == xp.argmax({0}),"
+                             " 1.0, 0.0)")
 
 
 def ste_argmax(v):

@@ -21,8 +21,8 @@ from diffopt.ops.core import eq
 from diffopt.ops.elementwise import maximum, minimum
 from diffopt.ops.reduce import (
     _AXIS,
+    _axis_arg,
     _keep,
-    _keep_numeric,
     _shape_rule,
     keyword_axis,
     sum,
@@ -30,11 +30,6 @@ from diffopt.ops.reduce import (
 from diffopt.ops.registry import builtin, prim, shape_of
 
 # ------------------------------------------------------------------ max, min
-
-
-def _tie_weights_numeric(x, out, axis):
-    hits = (x == _keep_numeric(out, axis)).astype(np.float64)
-    return hits / hits.sum(axis=axis, keepdims=axis is not None)
 
 
 def _tie_weights(x, out, axis):
@@ -64,6 +59,7 @@ max = prim(
     vjp=_extremum_vjp,
     domain="distinct",
     doc="largest element; ties share the derivative evenly",
+    export=lambda x, axis=None: f"xp.max({x}{_axis_arg(axis)})",
 )
 
 # min(a + h) ≈ min(a) + mean of h over the elements where a attains the min
@@ -75,6 +71,7 @@ min = prim(
     vjp=_extremum_vjp,
     domain="distinct",
     doc="smallest element; ties share the derivative evenly",
+    export=lambda x, axis=None: f"xp.min({x}{_axis_arg(axis)})",
 )
 
 # ------------------------------------------------------------------ built-ins

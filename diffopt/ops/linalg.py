@@ -86,6 +86,7 @@ matmul = prim(
     shape=_matmul_shape,
     vjp=_matmul_vjp,
     doc="a @ b: matrix and vector products",
+    export="({0} @ {1})",
 )
 
 # ------------------------------------------------------------------ transpose
@@ -105,6 +106,7 @@ transpose = prim(
     shape=_transpose_shape,
     vjp=lambda g, inputs, out: [transpose(g)],
     doc="swap the rows and columns of a matrix (vectors are unchanged)",
+    export="xp.transpose({0})",
 )
 
 builtin("transpose", lambda x: transpose(x) if len(shape_of(x)) == 2 else x,

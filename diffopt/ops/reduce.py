@@ -26,6 +26,7 @@ from diffopt.ops.core import _quiet, gt, reshape, select
 from diffopt.ops.elementwise import exp
 from diffopt.ops.linalg import matmul
 from diffopt.ops.registry import (
+    ExportRule,
     broadcast_to,
     builtin,
     format_shape,
@@ -56,13 +57,9 @@ def _keep(y, shape, axis):
     return y if axis is None else reshape(y, shape=_kept(shape, axis))
 
 
-def _keep_numeric(y, axis):
-    return y if axis is None else np.expand_dims(y, axis)
-
-
-def _tangent_axes(t, axis):
-    # Axes of a batched tangent (k, *shape) that the reduction sums over.
-    return tuple(range(1, t.ndim)) if axis is None else (axis + 1,)
+def _axis_arg(axis) -> str:
+    # the export back ends' keyword text: nothing for a reduction over all elements
+    return "" if axis is None else f", axis={axis}"
 
 
 def _shape_rule(name, *, empty_ok=True):
@@ -93,6 +90,7 @@ sum = prim(
         broadcast_to(_keep(g, shape_of(inputs[0]), axis), shape_of(inputs[0]))
     ],
     doc="sum of the elements (0 for none)",
+    export=lambda x, axis=None: f"xp.sum({x}{_axis_arg(axis)})",
 )
 
 # ------------------------------------------------------------------ prod
@@ -155,6 +153,7 @@ prod = prim(
     jvp=_prod_jvp,
     vjp=_prod_vjp,
     doc="product of the elements (1 for none); exact derivatives at zeros",
+    export=lambda x, axis=None: f"xp.prod({x}{_axis_arg(axis)})",
 )
 
 # ------------------------------------------------------------------ norm
@@ -185,6 +184,7 @@ norm = prim(
     jvp=_norm_jvp,
     vjp=_norm_vjp,
     doc="Euclidean norm sqrt(sum(v^2)) (Frobenius for a matrix); gradient 0 at v = 0",
+    export=lambda x, axis=None: f"xp.sqrt(xp.sum({x} * {x}{_axis_arg(axis)}))",
 )
 
 # ------------------------------------------------------------------ cumulative sums
@@ -208,6 +208,7 @@ cumsum = prim(
     shape=_cumsum_shape,
     vjp=lambda g, inputs, out: [rcumsum(g)],
     doc="running sums [v0, v0+v1, ...] of a vector",
+    export="xp.cumsum({0})",
 )
 
 # rcumsum(a + h) = rcumsum(a) + rcumsum(h): out_i = Σ_{j>=i} a_j ; adjoint: cumsum
@@ -218,6 +219,7 @@ rcumsum = prim(
     shape=_cumsum_shape,
     vjp=lambda g, inputs, out: [cumsum(g)],
     doc="reverse running sums (internal: the adjoint of cumsum)",
+    export="xp.cumsum({0}[::-1])[::-1]",
 )
 
 # ------------------------------------------------------------------ logsumexp
@@ -235,6 +237,17 @@ def _logsumexp_impl(x, tau=1.0, axis=None):
 def _softmax(x, out, tau, axis):
     """Staged: softmax(x / tau) = exp((x - out)/tau), written with exp (differentiable again)."""
     return exp((x - _keep(out, shape_of(x), axis)) / tau)
+
+
+# _logsumexp_impl for the export back ends (diffopt.export), over xp
+_LOGSUMEXP_SOURCE = """\
+def _logsumexp(x, tau, axis):
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0.0)
+    s = xp.sum(xp.exp((x - m) / tau), axis=axis, keepdims=True)
+    out = m + tau * xp.log(s)
+    return out.reshape(()) if axis is None else xp.squeeze(out, axis=axis)
+"""
 
 
 def _logsumexp_jvp(tangents, inputs, out, tau=1.0, axis=None):
@@ -256,6 +269,8 @@ logsumexp = prim(
     jvp=_logsumexp_jvp,
     vjp=_logsumexp_vjp,
     doc="tau * log(sum(exp(v / tau))), computed stably (a smooth max)",
+    export=ExportRule(lambda x, tau=1.0, axis=None: f"_logsumexp({x}, {tau!r}, {axis!r})",
+                      helpers=_LOGSUMEXP_SOURCE),
 )
 
 # ------------------------------------------------------------------ keyword helpers

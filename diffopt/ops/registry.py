@@ -174,6 +174,10 @@ class Prim:
             its inputs or a view of one (ufuncs, full reductions). Anything
             not marked fresh is assumed to possibly alias its inputs, which
             keeps the compiler's buffer reuse safe.
+        export: how ``diffopt export`` writes the primitive in a standalone
+            module (an ``ExportRule``; ``prim`` also takes its ``expr`` alone).
+            None: the primitive cannot be exported (it never appears on a
+            value/gradient tape).
     """
 
     name: str
@@ -192,6 +196,7 @@ class Prim:
     linear: bool = False
     writes_out: bool = False
     fresh: bool = False
+    export: ExportRule | None = None
 
     def __call__(self, *args, **params):
         return bind(self, *args, **params)
@@ -202,6 +207,40 @@ class Prim:
 
     def __repr__(self) -> str:
         return f"<prim {self.name}>"
+
+
+@dataclass(frozen=True)
+class ExportRule:
+    """How the export back ends (diffopt.export) write one primitive.
+
+    Attributes:
+        expr: a template over the array module ``xp`` (NumPy or jax.numpy),
+            with ``{0}``, ``{1}``, ... for the arguments' source (names or
+            scalar literals) and ``{name}`` for a static parameter (its repr):
+            ``"xp.sin({0})"``. Or a callable ``(*argument sources, **params)
+            -> source`` where the text depends on the parameters (an index
+            spec, an optional axis, a variadic argument list). The expression
+            must equal ``impl`` (tests/test_export.py checks it on the
+            domain) and must not write into its arguments (jax arrays are
+            immutable; the module's ``_set_at(x, index, value)`` is the
+            functional update).
+        helpers: source of module-level functions the expression calls,
+            emitted once per module: one string for both targets, or a dict
+            target ("numpy", "jax") -> string.
+    """
+
+    expr: str | Callable[..., str]
+    helpers: str | dict = ""
+
+    def source(self, args: list[str], params: dict) -> str:
+        if callable(self.expr):
+            return self.expr(*args, **params)
+        return self.expr.format(*args, **{k: repr(v) for k, v in params.items()})
+
+    def helper_source(self, target: str) -> str:
+        if isinstance(self.helpers, dict):
+            return self.helpers.get(target, "")
+        return self.helpers
 
 
 REGISTRY: dict[str, Prim] = {}
@@ -225,6 +264,7 @@ def prim(
     linear: bool = False,
     writes_out: bool = False,
     fresh: bool = False,
+    export: ExportRule | str | Callable | None = None,
 ) -> Prim:
     """Register a primitive and return it (calling it binds it).
 
@@ -249,8 +289,10 @@ def prim(
     if isinstance(impl, np.ufunc) and impl.nout == 1:
         writes_out = True
     fresh = fresh or writes_out
+    if export is not None and not isinstance(export, ExportRule):
+        export = ExportRule(export)
     entry = Prim(name, impl, shape, nargs, d, jvp, vjp, nondiff, domain, doc, boolean, scalar,
-                 surrogate, linear, writes_out, fresh)
+                 surrogate, linear, writes_out, fresh, export)
     REGISTRY[name] = entry
     return entry
 

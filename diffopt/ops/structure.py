@@ -49,6 +49,18 @@ def np_index(spec) -> tuple:
     )
 
 
+def index_text(spec) -> str:
+    """The Python subscript of a spec, as written in source: ``1::2``, ``:, -1``."""
+    items = []
+    for item in spec:
+        if isinstance(item, tuple):
+            start, stop, step = (("" if v is None else str(int(v))) for v in item[1:])
+            items.append(f"{start}:{stop}" + (f":{step}" if step else ""))
+        else:
+            items.append(str(int(item)))
+    return ", ".join(items) if items else "()"  # x[s] is x[(s,)]; x[()] is all of a 0-d x
+
+
 @functools.lru_cache(maxsize=4096)
 def indexed_shape(shape, spec) -> tuple:
     """Shape of ``x[spec]`` for ``x`` of ``shape``; ShapeError when out of range."""
@@ -89,6 +101,7 @@ index = prim(
     shape=lambda x, spec: indexed_shape(x, spec),
     vjp=lambda g, inputs, out, spec: [scatter(g, shape=shape_of(inputs[0]), spec=spec)],
     doc="x[spec] with a static index spec (internal: v[i], A[:, j], v[1:])",
+    export=lambda x, spec: f"{x}[{index_text(spec)}]",
 )
 
 
@@ -115,6 +128,7 @@ scatter = prim(
     shape=_scatter_shape,
     vjp=lambda g, inputs, out, shape, spec: [index(g, spec=spec)],
     doc="zeros of a shape with g placed at an index spec (internal: the adjoint of index)",
+    export=lambda g, shape, spec: f"_set_at(xp.zeros({shape!r}), np.s_[{index_text(spec)}], {g})",
 )
 
 # ------------------------------------------------------------------ functional update
@@ -161,6 +175,7 @@ set_index = prim(
     shape=_set_index_shape,
     vjp=_set_index_vjp,
     doc="x with x[spec] replaced by value (internal: v[i] = e on a var vector)",
+    export=lambda x, value, spec: f"_set_at({x}, np.s_[{index_text(spec)}], {value})",
 )
 
 # ------------------------------------------------------------------ joining
@@ -200,6 +215,7 @@ concat = prim(
     shape=_concat_shape,
     vjp=_concat_vjp,
     doc="join arrays along an axis (default 0)",
+    export=lambda *xs, axis=0: f"xp.concatenate([{', '.join(xs)}], axis={axis})",
 )
 
 
@@ -229,6 +245,7 @@ stack = prim(
     shape=_stack_shape,
     vjp=_stack_vjp,
     doc="rows of a new leading axis: scalars make a vector, vectors a matrix",
+    export=lambda *xs: f"xp.stack([{', '.join(xs)}])",
 )
 
 # ------------------------------------------------------------------ built-ins
