@@ -25,7 +25,7 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for random starts and
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final result.")]
 AtOpt = Annotated[str | None, typer.Option(
-    "--at", help='Point: init, random, or a JSON object like \'{"x1": 3}\'.')]
+    "--at", help='Point: init, random, NAME=VALUE,... or a JSON object like \'{"x1": 3}\'.')]
 
 
 def consoles():

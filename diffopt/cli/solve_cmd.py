@@ -50,7 +50,7 @@ def solve_command(
     if mode is not None and mode not in ("auto", "forward", "reverse"):
         raise UsageError(f"--mode must be forward, reverse or auto, not '{mode}'")
     problem = load(file, set, data, seed)
-    _refuse_to_overwrite(trace, file, data)
+    _refuse_to_overwrite(trace, file, problem.data_paths.values())
     if json:  # one JSON document and nothing else: Rich is not even imported
         out, display = None, contextlib.nullcontext(lambda info: None)
     else:
@@ -85,11 +85,11 @@ def solve_command(
     return ExitStatus.FAILURE
 
 
-def _refuse_to_overwrite(trace: str | None, file: str, data) -> None:
+def _refuse_to_overwrite(trace: str | None, file: str, data_paths) -> None:
     """--trace must not clobber the problem or a data file the user wrote."""
     if not trace:
         return
-    inputs = [file] + [item.partition("=")[2] for item in data or []]
+    inputs = [file, *data_paths]
     target = os.path.realpath(trace)
     for path in inputs:
         if path not in ("-", "") and os.path.exists(path) and os.path.realpath(path) == target:
