@@ -14,6 +14,7 @@ import sys
 import typer
 
 from diffopt import __version__
+from diffopt.status import ExitStatus
 
 app = typer.Typer(
     name="diffopt",
@@ -59,4 +60,4 @@ def main() -> None:
         app()
     except KeyboardInterrupt:  # outside a solve: nothing to report
         sys.stderr.write("interrupted\n")
-        sys.exit(130)
+        sys.exit(ExitStatus.INTERRUPTED)

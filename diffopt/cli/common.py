@@ -65,7 +65,7 @@ def command(fn):
     """Run a command body; map DopError to a diagnostic and exit status 2.
 
     Anything else escaping is a bug: one line on stderr (the traceback only
-    with DIFFOPT_TRACEBACK=1) and exit status 70.
+    with DIFFOPT_TRACEBACK=1) and exit status 70 (ExitStatus.INTERNAL_ERROR).
     """
 
     @functools.wraps(fn)
@@ -87,7 +87,7 @@ def command(fn):
                 traceback.print_exc()
             sys.stderr.write(f"diffopt: internal error: {type(exc).__name__}: {exc}\n"
                              "(set DIFFOPT_TRACEBACK=1 to see where; please report it)\n")
-            raise typer.Exit(70) from None
+            raise typer.Exit(ExitStatus.INTERNAL_ERROR) from None
         raise typer.Exit(int(status or 0))
 
     return wrapper

@@ -24,8 +24,10 @@ from diffopt.cli.common import (
 )
 from diffopt.errors import UsageError
 from diffopt.status import ExitStatus
+from diffopt.vocab import METHODS, MODES, choices_text
 
-METHOD_HELP = "auto, gd, momentum, adam, bfgs, lbfgs, newton, lm or nelder-mead (default auto)."
+METHOD_HELP = choices_text(METHODS, default="auto") + "."
+MODE_HELP = "Gradient mode: " + choices_text(MODES, default="auto") + "."
 
 
 @app.command("solve")
@@ -36,8 +38,7 @@ def solve_command(
     max_iter: Annotated[int | None, typer.Option("--max-iter", help="Iteration limit.")] = None,
     tol: Annotated[float | None, typer.Option("--tol", help="Gradient tolerance.")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Step (gd, momentum, adam).")] = None,
-    mode: Annotated[str | None, typer.Option(
-        "--mode", help="Gradient mode: forward, reverse or auto (default auto).")] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help=MODE_HELP)] = None,
     trace: Annotated[str | None, typer.Option(
         "--trace", help="Write one JSON object per iteration to this file (JSON Lines).",
         metavar="FILE")] = None,
@@ -47,8 +48,8 @@ def solve_command(
     """Minimize (or maximize) the problem; exit 1 if it does not converge."""
     from diffopt import api
 
-    if mode is not None and mode not in ("auto", "forward", "reverse"):
-        raise UsageError(f"--mode must be forward, reverse or auto, not '{mode}'")
+    if mode is not None and mode not in MODES:
+        raise UsageError(f"--mode must be {choices_text(MODES)}, not '{mode}'")
     problem = load(file, set, data, seed)
     _refuse_to_overwrite(trace, file, problem.data_paths.values())
     if json:  # one JSON document and nothing else: Rich is not even imported
