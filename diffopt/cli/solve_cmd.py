@@ -55,7 +55,7 @@ def solve_command(
     if json:  # one JSON document and nothing else: Rich is not even imported
         out, display = None, contextlib.nullcontext(lambda info: None)
     else:
-        from diffopt.report.console import ProgressDisplay
+        from diffopt.report.progress import ProgressDisplay
 
         out, _ = consoles()
         display = ProgressDisplay(out, quiet=quiet)
