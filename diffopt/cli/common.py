@@ -37,7 +37,7 @@ def consoles():
 
 def load(file: str, sets, data, seed):
     from diffopt import api
-    from diffopt.data import parse_assignment
+    from diffopt.option_values import parse_assignment
 
     set_values = dict(parse_assignment(item, "--set") for item in sets or [])
     data_paths = dict(parse_assignment(item, "--data") for item in data or [])
