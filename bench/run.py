@@ -103,9 +103,9 @@ def fmt_time(t: float | None) -> str:
 
 
 def engine_for(path, **kw):
-    problem = api.load_problem(path, **kw)
-    engine = api._engine(problem)
-    x = problem.start_point()
+    problem = api.load(path, **kw)
+    engine = problem
+    x = problem.problem.start_point()
     engine.value_and_grad(x)
     return problem, engine, x
 
@@ -350,7 +350,7 @@ def bench_problems(repeat):
         compare(f"{path.name}: reverse value+grad vs value",
                 lambda engine=engine, x=x: engine.value_and_grad(x), "value alone", value,
                 repeat, "≤ 3.0")
-        k = problem.n  # the forward-mode gradient: one direction per parameter entry
+        k = problem.problem.n  # the forward-mode gradient: one direction per parameter entry
         compare(f"{path.name}: forward gradient, k={k} directions vs value",
                 lambda engine=engine, x=x: engine.gradient_forward(x), "value alone", value,
                 repeat, f"≤ {1 + 1.5 * k:.1f}")
@@ -425,9 +425,9 @@ def bench_long_loop():
         path = Path(folder) / "loop.dop"
         path.write_text(loop_program(10_000))
         start = time.perf_counter()
-        problem = api.load_problem(path)
-        engine = api._engine(problem)
-        x = problem.start_point()
+        problem = api.load(path)
+        engine = problem
+        x = problem.problem.start_point()
         engine.value_and_grad(x)
         elapsed = time.perf_counter() - start
         nodes = len(engine.recording.tape.eqns)
@@ -444,11 +444,11 @@ def bench_memory():
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "loop.dop"
         path.write_text(loop_program(2000))
-        problem = api.load_problem(path)
-        engine = api._engine(problem)
+        problem = api.load(path)
+        engine = problem
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
-        recording = engine.trace(problem.start_point())
+        recording = engine.trace(problem.problem.start_point())
         after = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
     equations = len(recording.tape.eqns)
@@ -482,9 +482,9 @@ def bench_front_end():
             path = Path(folder) / "big.dop"
             path.write_text(text)
             start = time.perf_counter()
-            problem = api.load_problem(path)
-            engine = api._engine(problem)
-            engine.value_and_grad(problem.start_point())
+            problem = api.load(path)
+            engine = problem
+            engine.value_and_grad(problem.problem.start_point())
             elapsed = time.perf_counter() - start
             nodes = len(engine.recording.tape.eqns)
         row(f"front end + compile, {n:,}-node program ({nodes:,} equations)", elapsed,

@@ -17,10 +17,12 @@ import numpy as np
 
 from diffopt.errors import DopError, UsageError, did_you_mean
 from diffopt.gcpause import gc_paused
+from diffopt.points import RANDOM_POINT_STREAM, random_point, resolve_point
 from diffopt.results import EvalResult, GradResult, ObjectiveInfo, SolveResult
 from diffopt.source import Source
+from diffopt.vocab import MODES
 
-MODES = ("forward", "reverse")
+GRAD_MODES = tuple(m for m in MODES if m != "auto")  # grad takes one of these
 
 
 # ------------------------------------------------------------------- loading
@@ -55,7 +57,7 @@ def parse_source(source: Source):
     return program
 
 
-def load_problem(
+def load(
     path: str | Path,
     *,
     sets: Mapping[str, object] | None = None,
@@ -63,7 +65,7 @@ def load_problem(
     seed: int = 0,
     stdin_text: str | None = None,
 ):
-    """Read, parse, check and load the data of a problem.
+    """Read, parse and check a problem: the one pass that also records it.
 
     Args:
         path: the .dop file, or "-" for standard input (``stdin_text`` if given).
@@ -72,15 +74,18 @@ def load_problem(
         seed: the random seed (``~ normal(...)`` starts, random functions).
 
     Returns:
-        A checked ``diffopt.program.Problem``.
+        A ``diffopt.session.Session``: the checked problem (``.problem``) with
+        its recorded program.
     """
     with gc_paused():
-        return _load_problem(str(path), sets, data, seed, stdin_text)
+        return _load(str(path), sets, data, seed, stdin_text)
 
 
-def _load_problem(path: str, sets, data, seed, stdin_text):
-    from diffopt import program as program_module
+def _load(path: str, sets, data, seed, stdin_text):
+    from diffopt.check.problem import RunSettings
+    from diffopt.check.runner import check as check_program
     from diffopt.data import parse_value
+    from diffopt.session import Session
 
     source = read_source(path, stdin_text if path == "-" else None)
     ast_program = parse_source(source)
@@ -89,100 +94,39 @@ def _load_problem(path: str, sets, data, seed, stdin_text):
         parsed_sets[name] = np.asarray(
             parse_value(value, "--set") if isinstance(value, str) else value, dtype=np.float64
         )
-    problem = program_module.Problem(
-        source=source,
-        program=ast_program,
-        seed=int(seed),
-        sets=parsed_sets,
-        data_paths=dict(data or {}),
-        stdin_text=stdin_text if path != "-" else None,
-    )
-    if path == "-" and "-" in problem.data_paths.values():
+    data_paths = dict(data or {})
+    if path == "-" and "-" in data_paths.values():
         raise UsageError("the problem and a data table cannot both come from standard input")
-    if any(v == "-" for v in problem.data_paths.values()) and problem.stdin_text is None:
-        problem.stdin_text = sys.stdin.read()
-    _check_overrides(problem)
+    table_stdin = stdin_text if path != "-" else None
+    if "-" in data_paths.values() and table_stdin is None:
+        table_stdin = sys.stdin.read()
+    _check_overrides(ast_program, parsed_sets, data_paths)
+    settings = RunSettings(int(seed), parsed_sets, data_paths, table_stdin)
     with np.errstate(all="ignore"):
-        program_module.check(problem)
-    return problem
+        problem, first = check_program(source, ast_program, settings)
+    return Session(problem, first)
 
 
-def _declared(problem, kinds: tuple[str, ...]) -> list[str]:
-    from diffopt.syntax import ast
+def _check_overrides(program, sets, data_paths) -> None:
+    from diffopt.sema import declarations_of
 
-    names = []
-    for stmt in problem.program.statements:
-        if isinstance(stmt, ast.Decl) and stmt.kind in kinds:
-            names.extend(b.name for b in stmt.bindings)
-        elif isinstance(stmt, ast.ParamDecl) and "param" in kinds:
-            names.extend(item.name for item in stmt.items)
-    return names
-
-
-def _check_overrides(problem) -> None:
-    settable = _declared(problem, ("const", "param"))
-    for name in problem.sets:
+    settable = declarations_of(program, ("const", "param"))
+    for name in sets:
         if name not in settable:
             raise UsageError(f"--set {name}: no const or param named '{name}'",
                              hint=did_you_mean(name, settable))
-    tables = _declared(problem, ("data",))
-    for name in problem.data_paths:
+    tables = declarations_of(program, ("data",))
+    for name in data_paths:
         if name not in tables:
             raise UsageError(f"--data {name}: no data named '{name}'",
                              hint=did_you_mean(name, tables))
 
 
-# ------------------------------------------------------------------- points
-
-
-def resolve_point(problem, at) -> np.ndarray:
-    """A flat point from ``--at``: None/"init", "random", or {name: value}."""
-    x = problem.start_point()
-    if at is None or (isinstance(at, str) and at == "init"):
-        return x
-    if isinstance(at, str) and at == "random":
-        from diffopt.program import RANDOM_POINT_STREAM
-
-        return random_point(problem, np.random.default_rng([problem.seed, RANDOM_POINT_STREAM]))
-    if isinstance(at, str):
-        from diffopt.data import parse_at
-
-        return resolve_point(problem, parse_at(at))
-    values = problem.unflatten(x)
-    names = [p.name for p in problem.params]
-    for name, value in at.items():
-        if name not in values:
-            raise UsageError(f"--at: no parameter named '{name}'", hint=did_you_mean(name, names))
-        spec = next(p for p in problem.params if p.name == name)
-        try:
-            values[name] = np.broadcast_to(np.asarray(value, dtype=np.float64), spec.shape)
-        except ValueError:
-            raise UsageError(f"--at: '{name}' has shape {spec.shape}, "
-                             f"the value given has shape {np.shape(value)}") from None
-    return problem.flatten(values)
-
-
-def random_point(problem, rng) -> np.ndarray:
-    """Uniform inside finite bounds, else the start plus a standard normal step."""
-    lower, upper = problem.bounds()
-    x = problem.start_point() + rng.normal(size=problem.n)
-    finite = np.isfinite(lower) & np.isfinite(upper)
-    x[finite] = rng.uniform(lower[finite], upper[finite])
-    return np.clip(x, lower, upper)
+# ------------------------------------------------------------------- helpers
 
 
 def _objective(problem, value: float) -> ObjectiveInfo:
     return ObjectiveInfo(problem.objective_name, float(value), problem.sense)
-
-
-def _engine(problem):
-    from diffopt.engine import Engine
-
-    engine = getattr(problem, "_engine", None)
-    if engine is None:
-        engine = Engine(problem)
-        problem._engine = engine
-    return engine
 
 
 def _warnings(engine, x, values, mode: str = "reverse") -> tuple:
@@ -198,9 +142,9 @@ def _warnings(engine, x, values, mode: str = "reverse") -> tuple:
 # --------------------------------------------------------------- evaluation
 
 
-def evaluate(problem, at=None) -> EvalResult:
+def evaluate(session, at=None) -> EvalResult:
     """The objective, every let and var, and the constraints at a point."""
-    engine = _engine(problem)
+    engine, problem = session, session.problem
     x = resolve_point(problem, at)
     report = engine.report(x)
     constraints = _constraint_rows(report["constraints"])
@@ -213,15 +157,15 @@ def evaluate(problem, at=None) -> EvalResult:
     )
 
 
-def gradient(problem, at=None, mode: str = "reverse", repeat: int = 0) -> GradResult:
+def gradient(session, at=None, mode: str = "reverse", repeat: int = 0) -> GradResult:
     """Objective and gradient at a point by forward or reverse mode.
 
     With ``repeat`` > 0 the value and the gradient are each evaluated that
     many times and the medians (seconds per evaluation) are reported.
     """
-    if mode not in MODES:
+    if mode not in GRAD_MODES:
         raise UsageError(f"--mode must be forward or reverse, not '{mode}'")
-    engine = _engine(problem)
+    engine, problem = session, session.problem
     x = resolve_point(problem, at)
     sign = -1.0 if problem.sense == "maximize" else 1.0
     compute = engine.gradient_forward if mode == "forward" else engine.value_and_grad
@@ -251,19 +195,26 @@ def _median_time(fn: Callable, repeat: int) -> float:
     return float(np.median(times))
 
 
-def check(problem, at="init", points: int = 1, rtol: float = 1e-5, atol: float = 1e-6,
+def check(session, at="init", points: int = 1, rtol: float = 1e-5, atol: float = 1e-6,
           eps: float | None = None):
-    """Forward vs reverse vs central differences (see diffopt.ad.check)."""
-    from diffopt.ad.check import check_problem
+    """Forward vs reverse vs central differences (see diffopt.ad.check): at
+    ``at`` first, then at random points."""
+    from diffopt.ad.check import check_points
 
-    return check_problem(problem, _engine(problem), at=at, points=points, rtol=rtol,
-                         atol=atol, eps=eps)
+    if points < 1:
+        raise UsageError("--points must be at least 1")
+    problem = session.problem
+    rng = np.random.default_rng([problem.seed, RANDOM_POINT_STREAM, 1])
+    xs = [resolve_point(problem, at)]
+    while len(xs) < points:
+        xs.append(random_point(problem, rng))
+    return check_points(session, xs, rng, rtol=rtol, atol=atol, eps=eps)
 
 
 # -------------------------------------------------------------------- solving
 
 
-def solve(problem, *, method: str | None = None, max_iter: int | None = None,
+def solve(session, *, method: str | None = None, max_iter: int | None = None,
           tol: float | None = None, lr: float | None = None, mode: str | None = None,
           callback: Callable | None = None) -> SolveResult:
     """Minimize (or maximize) the problem from its start point.
@@ -272,13 +223,14 @@ def solve(problem, *, method: str | None = None, max_iter: int | None = None,
     """
     from diffopt.solve.loop import minimize
 
+    problem = session.problem
     options = problem.options
     method = method or options.get("method", "auto")
     max_iter = max_iter if max_iter is not None else options.get("max_iter")
     tol = tol if tol is not None else options.get("tol")
     lr = lr if lr is not None else options.get("lr")
     mode = mode or options.get("mode", "auto")
-    engine = _engine(problem)
+    engine = session
     x0 = problem.start_point()
     started = time.perf_counter()
     oracle = engine.oracle()
@@ -340,12 +292,7 @@ def _fit_report(problem, engine, x) -> dict:
     dof = m - n
     chi2 = float(r @ r)
     reduced = chi2 / dof if dof > 0 else float("nan")
-    names = []
-    for p in problem.params:
-        if p.shape == ():
-            names.append(p.name)
-        else:
-            names.extend(f"{p.name}[{', '.join(map(str, i))}]" for i in np.ndindex(*p.shape))
+    names = problem.param_labels()
     try:
         covariance = np.linalg.pinv(J.T @ J) * (reduced if dof > 0 else np.nan)
     except np.linalg.LinAlgError:
@@ -380,10 +327,9 @@ def format_source(path: str, stdin_text: str | None = None) -> tuple[str, str]:
     return source.text, format_program(program, source)
 
 
-def graph(problem, fmt: str = "text") -> str:
+def graph(session, fmt: str = "text") -> str:
     """The expression graph of the objective at the start point (text or dot)."""
     from diffopt.graphview import render_graph
 
-    engine = _engine(problem)
-    recording = engine.trace(problem.start_point())
-    return render_graph(problem, recording, fmt)
+    recording = session.trace(session.problem.start_point())
+    return render_graph(session.problem, recording, fmt)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from diffopt.ir.tape import live_equations
 from diffopt.ops.registry import format_shape
-from diffopt.tape import live_equations
 
 
 def _constant_text(c) -> str:

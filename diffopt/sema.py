@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from diffopt.errors import DopNameError, DopTypeError, did_you_mean
 from diffopt.ops import library  # noqa: F401  (fills BUILTINS)
-from diffopt.ops.registry import BUILTINS, CONSTANTS
+from diffopt.ops.registry import BUILTINS, CONSTANTS, SPECIAL_FORMS
 from diffopt.syntax import ast
 
-_SPECIAL_FUNCTIONS = ("csv", "root", "argmin")
+_SPECIAL_FUNCTIONS = tuple(SPECIAL_FORMS)
 _TOP_LEVEL_ONLY = {"const", "data", "param", "def", "option", "var", "objective", "constraint"}
 
 
@@ -106,6 +106,17 @@ def check_names(program: ast.Program) -> None:
         end = program.span.source.span(len(program.span.source.text)) if program.span else None
         raise DopTypeError("the problem has no objective", end,
                            hint="add 'minimize <expression>' or 'maximize <expression>'")
+
+
+def declarations_of(program: ast.Program, kinds: tuple[str, ...]) -> list[str]:
+    """Names declared at the top level with one of ``kinds`` ("const", "param", ...)."""
+    names = []
+    for stmt in program.statements:
+        if isinstance(stmt, ast.Decl) and stmt.kind in kinds:
+            names.extend(b.name for b in stmt.bindings)
+        elif isinstance(stmt, ast.ParamDecl) and "param" in kinds:
+            names.extend(item.name for item in stmt.items)
+    return names
 
 
 def _all_declarations(program: ast.Program) -> dict:

@@ -2,11 +2,12 @@
 
 Owns the names (and one-line descriptions) of the methods of ``--method`` and
 ``option method``, the modes of ``--mode`` and ``option mode``, and the
-options a ``.dop`` file may set (with their kind, choices and default). Every
-other layer reads these tables: the checker validates ``option`` lines
-against ``OPTIONS``, the solver dispatch validates method names against
-``METHODS``, the CLI builds its help text from them, and tests/test_man.py
-checks that the man pages list exactly these names. The exit statuses are a
+options a ``.dop`` file may set (with their kind, choices and default).
+Every other layer reads these tables: the checker validates ``option``
+lines against ``OPTIONS``, the API takes its modes from ``MODES``, the
+solver dispatch validates method names against ``METHODS``, the CLI builds
+its help text from them, and tests/test_man.py checks that the man pages
+list exactly these names. The exit statuses are a
 table of their own, ``diffopt.status.ExitStatus``, re-exported here.
 
 Pure data: imports nothing but the standard library and diffopt.status
@@ -77,7 +78,7 @@ def method_info(name: str) -> MethodInfo:
 MODES: tuple[str, ...] = ("auto", "forward", "reverse")
 
 # What ``diffopt grad --mode`` takes: a gradient is computed one way or the other.
-GRADIENT_MODES: tuple[str, ...] = ("forward", "reverse")
+GRADIENT_MODES: tuple[str, ...] = tuple(mode for mode in MODES if mode != "auto")
 
 
 # ------------------------------------------------------------------ file options

@@ -83,10 +83,10 @@ def fd_gradient(engine, x, h=1e-6):
 def test_forward_equals_reverse_on_random_programs(tmp_path_factory, expr, seed):
     path = tmp_path_factory.mktemp("gen") / "g.dop"
     path.write_text(program(expr))
-    problem = api.load_problem(path)
-    engine = api._engine(problem)
+    problem = api.load(path)
+    engine = problem
     rng = np.random.default_rng(seed)
-    x = problem.start_point() + rng.normal(scale=0.3, size=problem.n)
+    x = problem.problem.start_point() + rng.normal(scale=0.3, size=problem.problem.n)
     f, reverse = engine.value_and_grad(x)
     _, forward = engine.gradient_forward(x)
     if not (np.isfinite(f) and np.all(np.isfinite(reverse))):
@@ -157,7 +157,7 @@ def test_check_at_random_points_on_a_loop_with_break():
 @pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "problems").glob("*.dop")),
                          ids=lambda p: p.name)
 def test_check_passes_on_every_problem(path):
-    problem = api.load_problem(path)
+    problem = api.load(path)
     result = api.check(problem, points=2)
     assert result.passed, [e for p in result.points for e in p.entries if not e.ok]
     for point in result.points:
@@ -166,7 +166,7 @@ def test_check_passes_on_every_problem(path):
 
 
 def test_straight_through_program_is_checked_on_modes_only():
-    result = api.check(api.load_problem(Path(__file__).parent.parent / "problems" / "ste.dop"))
+    result = api.check(api.load(Path(__file__).parent.parent / "problems" / "ste.dop"))
     assert result.passed
     (point,) = result.points
     assert any("surrogate derivatives by design (ste_round at " in note

@@ -9,9 +9,13 @@ import numpy as np
 import pytest
 
 from diffopt import api
-from diffopt import tape as tape_module
+from diffopt.ad import reverse as reverse_module
+from diffopt.ad.reverse import stage_gradient
+from diffopt.compile import buffers as buffers_module
+from diffopt.compile.buffers import BufferPool, with_buffers
+from diffopt.compile.codegen import compile_outputs
+from diffopt.ir.tape import Tape
 from diffopt.ops.registry import REGISTRY
-from diffopt.tape import BufferPool, Tape, _with_buffers, compile_outputs, stage_gradient
 
 PROBLEMS = sorted((Path(__file__).parent.parent / "problems").glob("*.dop"))
 
@@ -19,23 +23,23 @@ PROBLEMS = sorted((Path(__file__).parent.parent / "problems").glob("*.dop"))
 def load(tmp_path, text, **kw):
     path = tmp_path / "p.dop"
     path.write_text(text, encoding="utf-8")
-    return api.load_problem(path, **kw)
+    return api.load(path, **kw)
 
 
 def value_and_grad_at(problem, points, pool_min):
     """(value, gradient) at each point with buffers used from ``pool_min`` elements."""
-    saved = tape_module.POOL_MIN
-    tape_module.POOL_MIN = pool_min
+    saved = buffers_module.POOL_MIN
+    buffers_module.POOL_MIN = pool_min
     try:
-        engine = api._engine(problem)
+        engine = problem
         return [engine.value_and_grad(x) for x in points]
     finally:
-        tape_module.POOL_MIN = saved
+        buffers_module.POOL_MIN = saved
 
 
 def points_near_start(problem, count=3):
     rng = np.random.default_rng(7)
-    x0 = problem.start_point()
+    x0 = problem.problem.start_point()
     return [x0] + [x0 + 0.01 * rng.standard_normal(x0.shape) for _ in range(count - 1)]
 
 
@@ -43,7 +47,7 @@ def points_near_start(problem, count=3):
 def test_buffers_everywhere_give_bit_identical_results(path):
     # with every array result pooled, runs at successive points must agree
     # exactly with fresh allocation: no buffer is reused while still read
-    problem = api.load_problem(path)
+    problem = api.load(path)
     points = points_near_start(problem)
     pooled = value_and_grad_at(problem, points, pool_min=1)
     fresh = value_and_grad_at(problem, points, pool_min=10**12)
@@ -88,12 +92,12 @@ def test_returned_arrays_are_never_buffers():
     x = tape.new_input(np.linspace(0.0, 1.0, 5))
     y = REGISTRY["exp"](x)
     z = REGISTRY["mul"](y, 3.0)
-    saved = tape_module.POOL_MIN
-    tape_module.POOL_MIN = 1
+    saved = buffers_module.POOL_MIN
+    buffers_module.POOL_MIN = 1
     try:
         program = compile_outputs(tape, [z.id, y.id])
     finally:
-        tape_module.POOL_MIN = saved
+        buffers_module.POOL_MIN = saved
     first = program.run([np.zeros(5)])
     kept = [np.array(v) for v in first]
     program.run([np.ones(5)])
@@ -102,7 +106,7 @@ def test_returned_arrays_are_never_buffers():
 
 
 def test_a_pooled_program_run_inside_itself_gets_private_buffers():
-    tape = Tape()
+    pool = BufferPool()
     seen = []
 
     def core(inputs, buffers):
@@ -111,11 +115,11 @@ def test_a_pooled_program_run_inside_itself_gets_private_buffers():
             run(inputs)
         return ()
 
-    run = _with_buffers(core, ((4,), (4,)), tape)
+    run = with_buffers(core, ((4,), (4,)), pool)
     run([])
     outer, inner = seen
     assert not set(outer) & set(inner)
-    assert tape.buffers.busy is False
+    assert pool.busy is False
     run([])
     assert seen[2] == outer  # the pool's arrays are reused by the next run
 
@@ -136,13 +140,13 @@ def test_sum_of_squares_and_products_become_one_dot(tmp_path):
     text = (f"data a = {_literal(a)}\ndata b = {_literal(b)}\nparam s = 1.5\n"
             "minimize sum((a * s - b)^2) + sum(a * (s * b))\n")
     problem = load(tmp_path, text)
-    engine = api._engine(problem)
+    engine = problem
     value, grad = engine.value_and_grad(np.array([1.5]))
     assert value == pytest.approx(np.sum((1.5 * a - b) ** 2) + 1.5 * np.dot(a, b), rel=1e-12)
     assert grad[0] == pytest.approx(2 * np.dot(1.5 * a - b, a) + np.dot(a, b), rel=1e-12)
-    source = engine.recording._compiled["value_and_grad"].source
+    source = engine.recording.programs["value_and_grad"].source
     assert "sum_of" not in source  # kernels are called through F, not named
-    program = engine.recording._compiled["value_and_grad"]
+    program = engine.recording.programs["value_and_grad"]
     names = {getattr(f, "__name__", "") for f in _functions(program)}
     assert {"_sum_of_squares", "_sum_of_products"} <= names
 
@@ -199,10 +203,10 @@ def test_least_squares_fit_makes_four_passes_over_the_data(tmp_path):
     np.savetxt(csv, np.column_stack([distance, minutes]), delimiter=",",
                header="distance_km,duration_min", comments="", fmt="%.6f")
     taxi = Path(__file__).parent.parent / "problems" / "taxi.dop"
-    problem = api.load_problem(taxi, data={"trips": str(csv)})
-    engine = api._engine(problem)
+    problem = api.load(taxi, data={"trips": str(csv)})
+    engine = problem
     engine.value_and_grad(np.array([20.0]))
-    source = engine.recording._compiled["value_and_grad"].source
+    source = engine.recording.programs["value_and_grad"].source
     array_calls = [line for line in source.splitlines() if "F[" in line]
     assert len(array_calls) == 4, source
     assert sum("out=B[" in line for line in array_calls) == 2, source
@@ -214,7 +218,7 @@ def test_equal_adjoint_contributions_are_counted_not_chained(tmp_path):
     problem = load(tmp_path, "param v = 1.5\nvar px = 0\n"
                              "for i in 0..40 { px = px + v * 0.25 }\n"
                              "minimize px^2\n")
-    engine = api._engine(problem)
+    engine = problem
     value, grad = engine.value_and_grad(np.array([1.5]))
     px = 40 * 1.5 * 0.25
     assert value == px**2
@@ -230,14 +234,14 @@ def test_adjoint_total_keeps_distinct_contributions_in_order():
     x = tape.new_input(np.array(2.0))
     a = REGISTRY["sin"](x)
     b = REGISTRY["cos"](x)
-    total = tape_module._total_adjoint([a, b, a])
+    total = reverse_module._total_adjoint([a, b, a])
     assert total.value == 2 * np.sin(2.0) + np.cos(2.0)
     last = tape.eqns[tape.producer[total.id]]
     assert last.prim.name == "add"
     doubled = tape.eqns[tape.producer[last.args[0]]]
     assert doubled.prim.name == "mul" and doubled.args == (np.float64(2.0), a.id)
     assert last.args[1] == b.id
-    assert tape_module._total_adjoint([b]) is b
+    assert reverse_module._total_adjoint([b]) is b
 
 
 @pytest.mark.parametrize("start", [1.0, -1.0])
@@ -246,12 +250,12 @@ def test_guard_only_conditions_compile_to_bools_and_still_guard(tmp_path, start)
     # 1.0/0.0 float), and crossing the branch still re-traces
     problem = load(tmp_path, f"param x = {start}\nvar y = 0\n"
                              "if x > 0 { y = x^2 } else { y = -3 * x }\nminimize y\n")
-    engine = api._engine(problem)
+    engine = problem
     for point in (start, -start):
         got_value, got_grad = engine.value_and_grad(np.array([point]))
         assert got_value == (point**2 if point > 0 else -3 * point)
         np.testing.assert_array_equal(got_grad, [2 * point if point > 0 else -3.0])
     assert engine.traces == 2
-    source = engine.recording._compiled["value_and_grad"].source
+    source = engine.recording.programs["value_and_grad"].source
     assert "1.0 if" not in source, source
     assert "(s" in source.splitlines()[-1] and "== 0.0" not in source.splitlines()[-1], source

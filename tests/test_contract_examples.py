@@ -97,7 +97,7 @@ def folder(tmp_path):
 def test_contract_example_checks_and_evaluates(folder, text):
     path = folder / "example.dop"
     path.write_text(text, encoding="utf-8")
-    problem = api.load_problem(path, seed=3)
+    problem = api.load(path, seed=3)
     result = api.evaluate(problem)
     assert np.isfinite(result.objective.value)
     grad = api.gradient(problem)
@@ -110,9 +110,9 @@ def test_contract_example_checks_and_evaluates(folder, text):
 def test_random_start_is_reproducible_with_seed(folder):
     path = folder / "example.dop"
     path.write_text(DECLARATIONS)
-    w1 = api.load_problem(path, seed=3).params[-4].start
-    w2 = api.load_problem(path, seed=3).params[-4].start
-    w3 = api.load_problem(path, seed=4).params[-4].start
+    w1 = api.load(path, seed=3).problem.params[-4].start
+    w2 = api.load(path, seed=3).problem.params[-4].start
+    w3 = api.load(path, seed=4).problem.params[-4].start
     assert np.array_equal(w1, w2) and not np.array_equal(w1, w3)
     assert w1.shape == (4, 3) and abs(w1.std() - 0.1) < 0.06
 
@@ -132,13 +132,13 @@ def test_random_start_is_reproducible_with_seed(folder):
 def test_precedence(tmp_path, expr, value):
     path = tmp_path / "p.dop"
     path.write_text(f"param x = 2\nminimize {expr}\n")
-    assert api.evaluate(api.load_problem(path)).objective.value == value
+    assert api.evaluate(api.load(path)).objective.value == value
 
 
 def test_bom_crlf_semicolons_and_unicode(tmp_path):
     path = tmp_path / "p.dop"
     path.write_bytes("\ufeffparam θ = 1; param λ = 2\r\nminimize (θ - λ)^2\r\n".encode())
-    problem = api.load_problem(path)
+    problem = api.load(path)
     assert api.evaluate(problem).objective.value == 1
 
 
@@ -146,19 +146,19 @@ def test_range_bounds_bind_looser_than_arithmetic(tmp_path):
     path = tmp_path / "p.dop"
     path.write_text("const n = 4\nparam x = 1\nvar s = 0\nfor i in 0..n - 1 { s += x }\n"
                     "minimize s\n")
-    assert api.evaluate(api.load_problem(path)).objective.value == 3
+    assert api.evaluate(api.load(path)).objective.value == 3
 
 
 def test_empty_range_sums_and_products(tmp_path):
     path = tmp_path / "p.dop"
     path.write_text("param x = 1\nminimize x + sum(x for i in 0..0) + prod(x for i in 0..0)\n")
-    assert api.evaluate(api.load_problem(path)).objective.value == 2
+    assert api.evaluate(api.load(path)).objective.value == 2
 
 
 def test_maximize_reports_f_and_minimizes_minus_f(tmp_path):
     path = tmp_path / "p.dop"
     path.write_text("param x = 0\nmaximize gain: 4 - (x - 1)^2\n")
-    problem = api.load_problem(path)
+    problem = api.load(path)
     result = api.solve(problem)
     assert result.objective.sense == "maximize" and result.objective.name == "gain"
     assert result.objective.value == pytest.approx(4)
@@ -169,7 +169,7 @@ def test_maximize_reports_f_and_minimizes_minus_f(tmp_path):
 def test_options_accept_negative_numbers_strings_and_booleans(tmp_path):
     path = tmp_path / "p.dop"
     path.write_text('param x = 0\noption method = "bfgs", tol = 1e-10\nminimize (x + 1)^2\n')
-    assert api.load_problem(path).options == {"method": "bfgs", "tol": 1e-10}
+    assert api.load(path).problem.options.given == {"method": "bfgs", "tol": 1e-10}
     path.write_text("param x = 0\noption max_iter = true\nminimize x^2\n")
     with pytest.raises(DopError, match="option 'max_iter' takes a number, not true"):
-        api.load_problem(path)
+        api.load(path)

@@ -20,10 +20,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from diffopt.ad.forward import forward
+from diffopt.ad.reverse import stage_gradient
+from diffopt.ir.tape import Tape
 from diffopt.ops import library  # noqa: F401  (fills REGISTRY and BUILTINS)
 from diffopt.ops.random import set_seed
 from diffopt.ops.registry import BUILTINS, REGISTRY, Abstract, Prim, Var
-from diffopt.tape import Tape, forward, stage_gradient
 
 K = 3  # tangent directions per JVP call
 H = 1e-6  # finite-difference step

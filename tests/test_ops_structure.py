@@ -9,11 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from diffopt.ad.forward import forward
+from diffopt.ad.reverse import stage_gradient
 from diffopt.errors import DopTypeError, ShapeError
+from diffopt.ir.tape import Tape
 from diffopt.ops import library  # noqa: F401  (fills REGISTRY and BUILTINS)
 from diffopt.ops.random import set_seed
 from diffopt.ops.registry import BUILTINS, REGISTRY, Abstract, Var
-from diffopt.tape import Tape, forward, stage_gradient
 
 
 def call(name, *args, **keywords):

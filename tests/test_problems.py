@@ -36,7 +36,7 @@ def covers(*names: str) -> Callable:
 
 
 def load(name: str):
-    return api.load_problem(str(PROBLEMS / name), sets=None, data=None, seed=0)
+    return api.load(str(PROBLEMS / name), sets=None, data=None, seed=0)
 
 
 def solve(name: str, method: str = "auto", max_iter=None, tol=None, lr=None):

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from diffopt.errors import UsageError
+from diffopt.ir.tape import live_equations
 from diffopt.results import CheckEntry, CheckPoint, CheckResult
 
 DEFAULT_EPS = float(np.finfo(float).eps ** (1 / 3))  # ≈ 6.1e-6
@@ -49,24 +51,15 @@ def _branch_note(base: tuple, plus: tuple, minus: tuple) -> str | None:
     return f"a branch decision at {where} differs between x - h and x + h"
 
 
-def check_problem(problem, engine, *, at="init", points: int = 1, rtol: float = 1e-5,
-                  atol: float = 1e-6, eps: float | None = None) -> CheckResult:
-    """Check derivatives at ``points`` points (the first at ``at``, then random)."""
-    from diffopt.api import random_point, resolve_point
-    from diffopt.errors import UsageError
-
-    if points < 1:
-        raise UsageError("--points must be at least 1")
+def check_points(session, xs: list, rng, *, rtol: float = 1e-5, atol: float = 1e-6,
+                 eps: float | None = None) -> CheckResult:
+    """Check derivatives at each point of ``xs`` (flat vectors); ``rng`` draws
+    the Taylor test's directions."""
     if eps is not None and not eps > 0:
         raise UsageError("--eps must be positive")
     eps = eps or DEFAULT_EPS
-    from diffopt.program import RANDOM_POINT_STREAM
-
-    rng = np.random.default_rng([problem.seed, RANDOM_POINT_STREAM, 1])
-    xs = [resolve_point(problem, at)]
-    while len(xs) < points:
-        xs.append(random_point(problem, rng))
-    checked = [_check_point(problem, engine, x, rtol, atol, eps, rng) for x in xs]
+    problem = session.problem
+    checked = [_check_point(problem, session, x, rtol, atol, eps, rng) for x in xs]
     passed = all(point_passed(p) for p in checked)
     return CheckResult(passed=passed, points=checked)
 
@@ -86,8 +79,6 @@ def point_passed(point: CheckPoint) -> bool:
 
 def _surrogates(engine) -> list[str]:
     """Where the objective uses a primitive whose derivative is a surrogate."""
-    from diffopt.tape import live_equations
-
     recording = engine.recording
     tape = recording.tape
     slots = [recording.objective] if isinstance(recording.objective, int) else []

@@ -35,13 +35,18 @@ def consoles():
     return Console(highlight=False), Console(stderr=True, highlight=False)
 
 
-def load(file: str, sets, data, seed):
-    from diffopt import api
+def assignments(items, option: str) -> dict[str, str]:
+    """NAME=VALUE option values (``--set``, ``--data``) as name -> text, through their parser."""
     from diffopt.option_values import parse_assignment
 
-    set_values = dict(parse_assignment(item, "--set") for item in sets or [])
-    data_paths = dict(parse_assignment(item, "--data") for item in data or [])
-    return api.load_problem(file, sets=set_values, data=data_paths, seed=seed)
+    return dict(parse_assignment(item, option) for item in items or [])
+
+
+def load(file: str, sets, data, seed):
+    from diffopt import api
+
+    return api.load(file, sets=assignments(sets, "--set"), data=assignments(data, "--data"),
+                    seed=seed)
 
 
 def print_json(document) -> None:

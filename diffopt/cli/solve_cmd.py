@@ -16,6 +16,7 @@ from diffopt.cli.common import (
     QuietOpt,
     SeedOpt,
     SetOpt,
+    assignments,
     command,
     consoles,
     load,
@@ -50,8 +51,8 @@ def solve_command(
 
     if mode is not None and mode not in MODES:
         raise UsageError(f"--mode must be {choices_text(MODES)}, not '{mode}'")
-    problem = load(file, set, data, seed)
-    _refuse_to_overwrite(trace, file, problem.data_paths.values())
+    session = load(file, set, data, seed)
+    _refuse_to_overwrite(trace, file, assignments(data, "--data").values())
     if json:  # one JSON document and nothing else: Rich is not even imported
         out, display = None, contextlib.nullcontext(lambda info: None)
     else:
@@ -59,7 +60,7 @@ def solve_command(
 
         out, _ = consoles()
         display = ProgressDisplay(out, quiet=quiet)
-    writer = _TraceWriter(trace, problem) if trace else None
+    writer = _TraceWriter(trace, session.problem) if trace else None
     try:
         with display as progress:
             def callback(info):
@@ -67,7 +68,7 @@ def solve_command(
                 if writer is not None:
                     writer(info)
 
-            result = api.solve(problem, method=method, max_iter=max_iter, tol=tol, lr=lr,
+            result = api.solve(session, method=method, max_iter=max_iter, tol=tol, lr=lr,
                                mode=mode, callback=callback)
     finally:
         if writer is not None:

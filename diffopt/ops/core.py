@@ -88,7 +88,9 @@ def _pow_dy(x, y, out):
 
 # (a + h)^b ≈ a^b + b a^(b-1) h ;  a^(b + k) ≈ a^b + a^b log(a) k
 pow = prim("pow", _pow_impl, nargs=2, d=(_pow_dx, _pow_dy), writes_out=True,
-           domain=("positive", "real"), doc="x ^ y (also x ** y)", scalar="_m.pow({0}, {1})")
+           domain=("positive", "real"), doc="x ^ y (also x ** y)",
+           # NumPy takes x^0.5 as sqrt(x) (sqrt(-0) = -0, sqrt(-inf) = NaN), C's pow does not
+           scalar="(_m.sqrt({0}) if {1} == 0.5 else _m.pow({0}, {1}))")
 
 # log restricted to x > 0 with 0 elsewhere: only used by pow's exponent rule,
 # where the other branch is selected away.
@@ -119,7 +121,9 @@ def _dmul_impl(g, d, out=None):
     return product
 
 
-dmul = prim("dmul", _dmul_impl, nargs=2, scalar="(0.0 if {0} == 0.0 else {0} * {1})",
+# the scalar template is 0 only where impl's is (g = 0 with d inf/NaN): else g·d, signed zeros too
+dmul = prim("dmul", _dmul_impl, nargs=2,
+            scalar="({0} * {1} if {0} != 0.0 or -_inf < {1} < _inf else 0.0)",
             writes_out=True,
             d=(lambda g, d, out: d, lambda g, d, out: g),
             doc="g · d with 0 · inf = 0 (internal, reverse mode)")

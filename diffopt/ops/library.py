@@ -16,6 +16,8 @@ from diffopt.ops import (  # noqa: F401  (imported for their registrations)
     core,
     elementwise,
     estimators,
+    extrema,
+    implicit,
     linalg,
     random,
     reduce,

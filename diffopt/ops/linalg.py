@@ -1,11 +1,12 @@
-"""Linear algebra: the matrix product ``@`` and ``transpose``.
+"""Linear algebra: the matrix product ``@``, ``transpose`` and ``linsolve``.
 
 ``a @ b`` follows NumPy for vectors and matrices: vector·vector is the inner
 product (a scalar), matrix·vector and vector·matrix are vectors,
 matrix·matrix a matrix. Scalars and arrays of more than two dimensions are
 shape errors, as are differing inner dimensions (the message shows both
 shapes). ``transpose`` swaps the axes of a matrix and leaves vectors and
-scalars unchanged.
+scalars unchanged. ``linsolve(A, b)`` is A⁻¹b (internal: the implicit
+functions of diffopt.implicit differentiate through it).
 
 Must not import the front end, the CLI or Rich.
 """
@@ -126,3 +127,52 @@ transpose = prim(
 
 builtin("transpose", lambda x: transpose(x) if len(shape_of(x)) == 2 else x,
         doc="swap rows and columns of a matrix; vectors and scalars are unchanged")
+
+
+# ------------------------------------------------------------------ linsolve
+
+
+def _linsolve_jvp(tangents, inputs, out, **_):
+    # x = A⁻¹b: ẋ = A⁻¹ (ḃ − Ȧ x)
+    A, b = inputs
+    tA, tb = tangents
+    k = next(t.shape[0] for t in tangents if t is not None)
+    rhs = np.zeros((k,) + b.shape) if tb is None else np.array(tb, dtype=float)
+    if tA is not None:
+        rhs = rhs - np.einsum("kij,j->ki", tA, out)
+    return np.linalg.solve(A, rhs.T).T
+
+
+def _linsolve_fjvp(tangents, inputs, out):
+    # ẋ = A⁻¹ (ḃ − Ȧ x), staged: one more solve with the same A
+    (tA, tb), (A, _) = tangents, inputs
+    if tA is None:
+        rhs = tb
+    else:
+        rhs = -matmul(tA, out) if tb is None else tb - matmul(tA, out)
+    return linsolve(A, rhs)
+
+
+def _linsolve_vjp(g, inputs, out, **_):
+    # λ = A⁻ᵀ x̄ ; Ā = −λ xᵀ ; b̄ = λ
+    A, b = inputs
+    lam = linsolve(transpose(A), g)
+    m = shape_of(b)[0]
+    gA = None
+    if isinstance(A, (Var, Abstract)):
+        gA = -(reshape(lam, shape=(m, 1)) @ reshape(out, shape=(1, m)))
+    gb = lam if isinstance(b, (Var, Abstract)) else None
+    return [gA, gb]
+
+
+def _linsolve_shape(A, b):
+    if len(A) != 2 or A[0] != A[1] or len(b) != 1 or b[0] != A[0]:
+        raise ShapeError(f"linsolve needs an (m, m) matrix and an (m,) vector, not "
+                         f"{format_shape(A)} and {format_shape(b)}")
+    return b
+
+
+# (A + H)⁻¹(b + k) ≈ A⁻¹b + A⁻¹(k − H A⁻¹b)
+linsolve = prim("linsolve", lambda A, b: np.linalg.solve(A, b), nargs=2, shape=_linsolve_shape,
+                jvp=_linsolve_jvp, vjp=_linsolve_vjp, fjvp=_linsolve_fjvp,
+                domain=("invertible", "real"), doc="A⁻¹ b (internal: implicit differentiation)")

@@ -36,6 +36,15 @@ def set_seed(seed: int) -> None:
     _state["draws"] = 0
 
 
+def draws() -> int:
+    """How many draws since the last ``set_seed`` (to undo speculative ones)."""
+    return _state["draws"]
+
+
+def set_draws(n: int) -> None:
+    _state["draws"] = int(n)
+
+
 def generator() -> np.random.Generator:
     """The generator of the next draw: keyed by the seed and the draw number."""
     n = _state["draws"]

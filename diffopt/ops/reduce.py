@@ -1,16 +1,15 @@
-"""Reductions: sum, mean, prod, max, min, norm, dot, sumsq, cumsum, logsumexp.
+"""Reductions: sum, mean, prod, norm, dot, sumsq, cumsum, logsumexp.
 
 A reduction runs over all elements and gives a scalar, or, with the keyword
 ``axis=0``/``axis=1`` (negative counts from the end), over one axis of a
 matrix: ``sum(A, axis=0)`` are the column sums. ``sum``/``prod`` of nothing
-are 0/1; ``mean``, ``max``, ``min`` and ``logsumexp`` of nothing are shape
-errors. ``max(a, b, ...)`` with two or more arguments is the elementwise
-``maximum`` of them (``min`` likewise).
+are 0/1; ``mean`` and ``logsumexp`` of nothing are shape errors. The hard
+extrema ``max``/``min`` live in diffopt.ops.extrema and share the axis
+helpers and shape rules defined here.
 
 Decisions at singular points (mirrored in man/dop.5):
 
-* ``max``/``min`` ties: the derivative is split evenly among the tied
-  elements (a subgradient; each of m tied elements gets 1/m).
+* ``max``/``min`` ties: see diffopt.ops.extrema (split evenly).
 * ``norm(v)`` at ``v = 0``: gradient 0 (the minimum-norm subgradient).
 * ``prod``: derivatives are exact at zeros (products of the other elements,
   never a division by the element).
@@ -23,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from diffopt.errors import DopTypeError, ShapeError
-from diffopt.ops.core import _quiet, eq, gt, reshape, select
-from diffopt.ops.elementwise import exp, maximum, minimum
+from diffopt.ops.core import _quiet, gt, reshape, select
+from diffopt.ops.elementwise import exp
 from diffopt.ops.linalg import matmul
 from diffopt.ops.registry import (
     broadcast_to,
@@ -137,17 +136,27 @@ def _prod_jvp(tangents, inputs, out, axis=None):
     return (t * _exclusive_products(x, axis)).sum(axis=_tangent_axes(t, axis))
 
 
-def _prod_vjp(g, inputs, out, axis=None):
-    (x,) = inputs
+def _others(x, axis):
+    """Staged: Π_{j≠i} x_j over the reduced elements; None when x is empty."""
     shape = shape_of(x)
     size = int(np.prod(shape, dtype=np.int64))
     if size == 0:
-        return [None]
+        return None
     if axis is None:
-        others = reshape(_others_product(reshape(x, shape=(size,)), 0), shape=shape)
-    else:
-        others = _others_product(x, axis)
-    return [_keep(g, shape, axis) * others]
+        return reshape(_others_product(reshape(x, shape=(size,)), 0), shape=shape)
+    return _others_product(x, axis)
+
+
+def _prod_fjvp(tangents, inputs, out, axis=None):
+    # Π(a + h) ≈ Πa + Σ_i (Π_{j≠i} a_j) h_i ; of nothing: 1, with tangent 0
+    others = _others(inputs[0], axis)
+    return None if others is None else sum(tangents[0] * others, axis=axis)
+
+
+def _prod_vjp(g, inputs, out, axis=None):
+    (x,) = inputs
+    others = _others(x, axis)
+    return [None if others is None else _keep(g, shape_of(x), axis) * others]
 
 
 # Π(a + h) ≈ Πa + Σ_i (Π_{j≠i} a_j) h_i
@@ -156,53 +165,9 @@ prod = prim(
     lambda x, axis=None: np.prod(x, axis=axis),
     shape=_shape_rule("prod"),
     jvp=_prod_jvp,
+    fjvp=_prod_fjvp,
     vjp=_prod_vjp,
     doc="product of the elements (1 for none); exact derivatives at zeros",
-)
-
-# ------------------------------------------------------------------ max, min
-
-
-def _tie_weights_numeric(x, out, axis):
-    hits = (x == _keep_numeric(out, axis)).astype(np.float64)
-    return hits / hits.sum(axis=axis, keepdims=axis is not None)
-
-
-def _extremum_jvp(tangents, inputs, out, axis=None):
-    (t,) = tangents
-    (x,) = inputs
-    return (t * _tie_weights_numeric(x, out, axis)).sum(axis=_tangent_axes(t, axis))
-
-
-def _extremum_vjp(g, inputs, out, axis=None):
-    # x̄ = ḡ · [x = out] / #ties: piecewise constant weights, split at ties.
-    (x,) = inputs
-    shape = shape_of(x)
-    hits = eq(x, _keep(out, shape, axis))
-    weights = hits / _keep(sum(hits, axis=axis), shape, axis)
-    return [_keep(g, shape, axis) * weights]
-
-
-# max(a + h) ≈ max(a) + mean of h over the elements where a attains the max
-max = prim(
-    "max",
-    lambda x, axis=None: np.max(x, axis=axis),
-    shape=_shape_rule("max", empty_ok=False),
-    jvp=_extremum_jvp,
-    vjp=_extremum_vjp,
-    domain="distinct",
-    doc="largest element; ties share the derivative evenly",
-)
-
-# min(a + h) ≈ min(a) + mean of h over the elements where a attains the min
-min = prim(
-    "min",
-    lambda x, axis=None: np.min(x, axis=axis),
-    shape=_shape_rule("min", empty_ok=False),
-    jvp=_extremum_jvp,
-    vjp=_extremum_vjp,
-    domain="distinct",
-    doc="smallest element; ties share the derivative evenly",
 )
 
 # ------------------------------------------------------------------ norm
@@ -216,12 +181,21 @@ def _norm_jvp(tangents, inputs, out, axis=None):
     return (t * unit).sum(axis=_tangent_axes(t, axis))
 
 
+def _unit(x, out, axis):
+    """Staged: x / ‖x‖, and 0 where ‖x‖ = 0 (the untaken branch does not leak)."""
+    o = _keep(out, shape_of(x), axis)
+    return select(gt(o, 0.0), x / o, 0.0)
+
+
+def _norm_fjvp(tangents, inputs, out, axis=None):
+    # ‖a + h‖ ≈ ‖a‖ + ⟨a / ‖a‖, h⟩ ; at a = 0 the tangent is 0, as in the numeric rule
+    return sum(tangents[0] * _unit(inputs[0], out, axis), axis=axis)
+
+
 def _norm_vjp(g, inputs, out, axis=None):
-    # x̄ = ḡ x / ‖x‖, and 0 where ‖x‖ = 0 (the untaken branch does not leak).
+    # x̄ = ḡ x / ‖x‖, and 0 where ‖x‖ = 0.
     (x,) = inputs
-    shape = shape_of(x)
-    o = _keep(out, shape, axis)
-    return [_keep(g, shape, axis) * select(gt(o, 0.0), x / o, 0.0)]
+    return [_keep(g, shape_of(x), axis) * _unit(x, out, axis)]
 
 
 # ‖a + h‖ ≈ ‖a‖ + ⟨a, h⟩ / ‖a‖ ; at a = 0 the gradient is taken as 0
@@ -230,6 +204,7 @@ norm = prim(
     _quiet(lambda x, axis=None: np.sqrt(np.sum(x * x, axis=axis))),
     shape=_shape_rule("norm"),
     jvp=_norm_jvp,
+    fjvp=_norm_fjvp,
     vjp=_norm_vjp,
     doc="Euclidean norm sqrt(sum(v^2)) (Frobenius for a matrix); gradient 0 at v = 0",
 )
@@ -288,11 +263,20 @@ def _logsumexp_jvp(tangents, inputs, out, tau=1.0, axis=None):
     return (t * p).sum(axis=_tangent_axes(t, axis))
 
 
+def _softmax(x, out, tau, axis):
+    """Staged: softmax(x / tau) = exp((x - out)/tau), written with exp (differentiable again)."""
+    return exp((x - _keep(out, shape_of(x), axis)) / tau)
+
+
+def _logsumexp_fjvp(tangents, inputs, out, tau=1.0, axis=None):
+    # lse(a + h) ≈ lse(a) + Σ_i softmax(a/tau)_i h_i
+    return sum(tangents[0] * _softmax(inputs[0], out, tau, axis), axis=axis)
+
+
 def _logsumexp_vjp(g, inputs, out, tau=1.0, axis=None):
-    # x̄ = ḡ softmax(x/tau) = ḡ exp((x - out)/tau): written with exp, so differentiable again.
+    # x̄ = ḡ softmax(x/tau)
     (x,) = inputs
-    shape = shape_of(x)
-    return [_keep(g, shape, axis) * exp((x - _keep(out, shape, axis)) / tau)]
+    return [_keep(g, shape_of(x), axis) * _softmax(x, out, tau, axis)]
 
 
 # lse(a + h) ≈ lse(a) + ⟨softmax(a/tau), h⟩
@@ -301,6 +285,7 @@ logsumexp = prim(
     _logsumexp_impl,
     shape=_shape_rule("logsumexp", empty_ok=False),
     jvp=_logsumexp_jvp,
+    fjvp=_logsumexp_fjvp,
     vjp=_logsumexp_vjp,
     doc="tau * log(sum(exp(v / tau))), computed stably (a smooth max)",
 )
@@ -352,20 +337,6 @@ def _prod(v, axis=None):
     return prod(v, axis=keyword_axis(axis, v, "prod"))
 
 
-def _extremum(reduction, pairwise, name):
-    def fn(*args, axis=None):
-        if len(args) == 1:
-            return reduction(args[0], axis=keyword_axis(axis, args[0], name))
-        if axis is not None:
-            raise DopTypeError(f"{name}: axis= applies only to {name} of one argument")
-        result = args[0]
-        for a in args[1:]:
-            result = pairwise(result, a)
-        return result
-
-    return fn
-
-
 def _norm(v, axis=None):
     return norm(v, axis=keyword_axis(axis, v, "norm"))
 
@@ -393,10 +364,6 @@ _AXIS = {"axis": None}
 builtin("sum", _sum, keywords=_AXIS, generator=True, doc="sum of the elements (0 for none)")
 builtin("mean", _mean, keywords=_AXIS, generator=True, doc="mean of the elements")
 builtin("prod", _prod, keywords=_AXIS, generator=True, doc="product of the elements (1 for none)")
-builtin("max", _extremum(max, maximum, "max"), variadic=True, keywords=_AXIS, generator=True,
-        doc="largest element; max(a, b, ...) is the elementwise maximum")
-builtin("min", _extremum(min, minimum, "min"), variadic=True, keywords=_AXIS, generator=True,
-        doc="smallest element; min(a, b, ...) is the elementwise minimum")
 builtin("norm", _norm, keywords=_AXIS, generator=True, doc="Euclidean norm; gradient 0 at 0")
 builtin("sumsq", _sumsq, keywords=_AXIS, generator=True, doc="sum of squares sum(v^2)")
 builtin("dot", _dot, positional=("a", "b"), doc="inner product of two vectors")

@@ -113,10 +113,6 @@ for _cls in (Abstract, Var):
     _cls.__array_priority__ = 1000  # ndarray op Var defers to Var's reflected method
 
 
-def is_traced(x) -> bool:
-    return isinstance(x, Var)
-
-
 def shape_of(x) -> Shape:
     cls = x.__class__
     if cls is Var:
@@ -266,16 +262,6 @@ def prim(
 
 
 # ------------------------------------------------------------------ binding
-
-_current_tape = None  # set by diffopt.tape.recording(); bind only reads it
-
-
-def set_current_tape(tape):
-    """Install the tape new equations are recorded on; returns the previous one."""
-    global _current_tape
-    previous, _current_tape = _current_tape, tape
-    return previous
-
 
 def bind(p: Prim, *args, **params):
     """Apply primitive ``p``: compute, check shapes, or record (see module doc)."""
@@ -505,6 +491,14 @@ def builtin(
     BUILTINS[name] = entry
     return entry
 
+
+# Special forms: calls whose arguments are not ordinary values (a lambda, a
+# file name), evaluated by the interpreter itself (diffopt.check).
+SPECIAL_FORMS = {
+    "root": "root(x: g, init=x0): the x with g(x) = 0, by the implicit function theorem",
+    "argmin": "argmin(x: f, init=x0): a minimizer of f, differentiated implicitly",
+    "csv": 'csv("file.csv"): a data table, only as the whole value of a data declaration',
+}
 
 # Built-in constants of the language (not redefinable).
 CONSTANTS = {"pi": np.pi, "e": np.e, "inf": np.inf}

@@ -1,34 +1,35 @@
-"""The .dop interpreter: runs a program over constants, shapes or traced values.
+"""The .dop expression interpreter: one pass that checks and records.
 
-One machine serves two purposes (Autodidax's "interpreters over one IR", with
-values deciding the interpretation through ``registry.bind``):
+Values decide the interpretation (``registry.bind``): constants are folded,
+``Var``s on a tape are recorded as equations. The first run of a program (the
+check) is also its first trace, at the start point: every primitive applies
+its shape rule as it is recorded, so shape and arity errors are found with
+the same walk that builds the IR. A condition that depends on parameters is
+decided by its value here and recorded as a guard; while checking, the branch
+not taken is explored *speculatively*: the tape is put in abstract mode, so
+that branch is shape-checked with ``Abstract`` values and records nothing.
 
-* checking (``mode="check"``): parameters are ``Abstract`` shapes. Every
-  primitive applies its shape rule, so shape and arity errors are found
-  before any number is computed; conditions that depend on parameters
-  explore both branches; loops run every iteration (indices are constants).
-* tracing (``mode="trace"``): parameters are ``Var``s on a ``Tape``. Values
-  are computed and primitive applications recorded; a condition that depends
-  on parameters is decided by its value at this point and recorded as a
-  guard, so the tape is the path actually taken here.
-
-Expressions are evaluated by an explicit task stack and statements by an
-explicit frame stack: no recursion over the program, whatever its depth.
-Errors raised below the AST level get the span of the node being evaluated.
+Expressions are evaluated by an explicit task stack: no recursion over the
+program, whatever its depth. Errors raised below the AST level get the span
+of the node being evaluated.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from diffopt.check.calls import check_builtin_arity, check_def_arity
+from diffopt.check.implicit_call import implicit_call
+from diffopt.check.operations import Operations
+from diffopt.check.values import Definition, Table, is_constant
 from diffopt.errors import DopError, DopNameError, DopTypeError, ShapeError
 from diffopt.ops import library  # noqa: F401  (fills REGISTRY and BUILTINS)
+from diffopt.ops import random as dop_random
 from diffopt.ops.registry import (
     BUILTINS,
     CONSTANTS,
     REGISTRY,
+    SPECIAL_FORMS,
     Abstract,
     Var,
     as_array,
@@ -38,104 +39,60 @@ from diffopt.ops.registry import (
 from diffopt.source import Span
 from diffopt.syntax import ast
 
-_BINARY_PRIMS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow", "%": "mod",
-                 "//": "floordiv", "@": "matmul"}
-_COMPARE_PRIMS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
-
 # Refuse absurd nesting of constructs that re-enter the machine (comprehension
 # filters and ranges, constant keyword arguments) before Python's own limit.
 _MAX_REENTRY = 150
 
 
-@dataclass
-class Table:
-    """A data table: named float64 columns (``trips.distance_km``)."""
-
-    name: str
-    columns: dict
-
-
-@dataclass
-class Scope:
-    """Names visible at a point; ``parent`` is the enclosing scope."""
-
-    names: dict
-    parent: Scope | None = None
-
-    def lookup(self, name: str):
-        scope = self
-        while scope is not None:
-            if name in scope.names:
-                return scope.names[name]
-            scope = scope.parent
-        raise KeyError(name)
-
-    def child(self, names: dict | None = None) -> Scope:
-        return Scope(dict(names or {}), self)
-
-
-@dataclass
-class ConstraintValue:
-    name: str
-    kind: str  # "le" (value <= 0) or "eq" (value == 0)
-    value: object  # array, Var or Abstract (of any shape)
-    span: Span | None
-
-
-@dataclass
-class RunResult:
-    """What one run of the program produced (concrete, abstract or traced)."""
-
-    objective: object = None
-    objective_span: Span | None = None
-    lets: dict = field(default_factory=dict)
-    vars: dict = field(default_factory=dict)
-    constraints: list = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Def:
-    node: ast.Def
-
-
-class _Break(Exception):
-    pass
-
-
-def is_constant(x) -> bool:
-    return isinstance(x, np.ndarray)
-
-
-class Machine:
+class Machine(Operations):
     """Evaluates one program. See the module docstring.
 
     Args:
-        mode: "check" or "trace".
-        tape: the tape Vars live on (trace mode).
-        loader: callable(call node) -> Table for ``csv(...)``; set only while a
-            data declaration's value is evaluated (None elsewhere).
+        tape: the tape parameters' Vars live on.
+        checking: the first run (the check): explore untaken branches.
+        globals: the program's global scope (``def`` bodies run in it).
 
-    Parameter-dependent branch decisions in trace mode are recorded as guards
-    on the Var's tape (see ``truth``).
+    ``loader`` (callable(call node) -> Table for ``csv(...)``) is set only
+    while a data declaration's value is evaluated (None elsewhere).
     """
 
-    def __init__(self, mode: str, tape=None, loader=None):
-        self.mode = mode
+    def __init__(self, tape, checking: bool, globals=None):
         self.tape = tape
-        self.loader = loader
+        self.checking = checking
+        self.globals = globals
+        self.loader = None
         self.reentry = 0
         self.span: Span | None = None
+        self._draws: list[int] = []  # random draws made before each speculation
+
+    def spawn(self, tape, globals) -> Machine:
+        """A machine for a sub-program (an implicit function's body) on ``tape``."""
+        inner = Machine(tape, self.checking, globals)
+        inner.reentry = self.reentry
+        return inner
+
+    def speculate(self, delta: int) -> None:
+        """Enter (+1) or leave (-1) a branch explored only to be checked.
+
+        Inside, the tape records nothing (it returns shapes) and random draws
+        do not count: a re-trace, which explores nothing, must see the same
+        n-th draw as the first trace.
+        """
+        if delta > 0:
+            self._draws.append(dop_random.draws())
+        else:
+            dop_random.set_draws(self._draws.pop())
+        self.tape.abstract += delta
 
     # ---------------------------------------------------------------- helpers
 
     def _apply(self, prim_name: str, *args, **params):
         prim = REGISTRY[prim_name]
-        if self.tape is not None:
-            self.tape.span = self.span
+        self.tape.span = self.span
         return prim(*args, **params)
 
     def truth(self, value, span) -> bool | None:
-        """Decide a scalar condition: True/False, or None if unknown (checking)."""
+        """Decide a scalar condition: True/False, or None if unknown (speculating)."""
         if shape_of(value) != ():
             raise ShapeError(
                 f"a condition here must be a scalar, not shape {format_shape(shape_of(value))}",
@@ -145,23 +102,14 @@ class Machine:
         if isinstance(value, Abstract):
             return None
         if isinstance(value, Var):
+            if self.tape.abstract:
+                return None
             return value.tape.add_guard(value, span)
         return bool(value != 0)
 
-    def constant(self, value, span, what: str) -> np.ndarray:
-        if not is_constant(value):
-            raise DopTypeError(f"{what} must be a constant (it depends on a parameter)", span)
-        return value
-
-    def integer(self, value, span, what: str) -> int:
-        value = self.constant(value, span, what)
-        if value.shape != () or not np.isfinite(value) or float(value) != int(value):
-            raise DopTypeError(f"{what} must be an integer, not {_show(value)}", span)
-        return int(value)
-
     # ------------------------------------------------------------ expressions
 
-    def eval(self, node, scope: Scope):
+    def eval(self, node, scope):
         """Evaluate an expression iteratively (explicit task stack)."""
         stack = [(0, node, scope)]  # (0: evaluate | 1: apply, node, scope[, extra])
         values: list = []
@@ -170,6 +118,8 @@ class Machine:
             node = task[1]
             if task[0] == 0:
                 self._expand(node, task[2], stack, values)
+            elif task[0] == 2:  # enter/leave a speculative branch
+                self.speculate(task[2])
             else:
                 self.span = node.span
                 try:
@@ -223,7 +173,7 @@ class Machine:
         else:  # pragma: no cover - every expression node is handled above
             raise AssertionError(f"unexpected node {kind.__name__}")
 
-    def _lookup(self, node: ast.Name, scope: Scope):
+    def _lookup(self, node: ast.Name, scope):
         try:
             return scope.lookup(node.id)
         except KeyError:
@@ -282,11 +232,8 @@ class Machine:
         for arg in node.args:
             if isinstance(arg, ast.Keyword):
                 raise DopTypeError("positional argument after a keyword argument", arg.span)
-        if name in ("root", "argmin"):
-            stack.append((1, node, scope, "implicit"))
-            return
-        if name == "csv":
-            stack.append((1, node, scope, "csv"))
+        if name in SPECIAL_FORMS:
+            stack.append((1, node, scope, name))
             return
         try:
             target = scope.lookup(name)
@@ -294,64 +241,21 @@ class Machine:
             target = BUILTINS.get(name)
         if target is None:
             raise DopNameError(f"unknown function '{name}'", node.func.span)
-        if isinstance(target, _Def):
-            self._check_def_arity(target.node, node)
+        if isinstance(target, Definition):
+            check_def_arity(target.node, node)
             stack.append((1, node, scope, target))
             for arg in reversed(node.args):
                 stack.append((0, arg, scope))
             return
         if not hasattr(target, "fn"):
             raise DopTypeError(f"'{name}' is not a function", node.func.span)
-        self._check_builtin_arity(target, node)
+        check_builtin_arity(target, node)
         stack.append((1, node, scope, target))
         for arg in reversed(node.args):
             if isinstance(arg, ast.Comprehension):
                 self._expand_comprehension(arg, scope, stack, arg)
             else:
                 stack.append((0, arg, scope))
-
-    def _check_def_arity(self, definition: ast.Def, call: ast.Call):
-        if call.keywords:
-            raise DopTypeError(
-                f"'{definition.name}' takes no keyword arguments", call.keywords[0].span
-            )
-        expected, given = len(definition.params), len(call.args)
-        if expected != given:
-            raise DopTypeError(
-                f"'{definition.name}' takes {expected} argument{'s' * (expected != 1)} "
-                f"but {given} {'was' if given == 1 else 'were'} given",
-                call.span,
-                notes=[f"'{definition.name}' is defined at {definition.span.location}"],
-            )
-
-    def _check_builtin_arity(self, entry, call: ast.Call):
-        given = len(call.args)
-        has_generator = any(isinstance(a, ast.Comprehension) for a in call.args)
-        if has_generator and not entry.generator:
-            raise DopTypeError(f"'{entry.name}' does not take a comprehension", call.span)
-        hi = len(entry.positional)
-        lo = hi - entry.optional
-        if entry.variadic:
-            ok = given >= 1
-        else:
-            ok = lo <= given <= hi
-        if not ok:
-            raise DopTypeError(
-                f"'{entry.name}' takes {entry.arity} argument{'s' * (entry.arity != '1')} "
-                f"but {given} {'was' if given == 1 else 'were'} given",
-                call.span,
-                hint=f"{entry.name}({', '.join(entry.positional)}"
-                + "".join(f", {k}={v}" for k, v in entry.keywords.items())
-                + ")",
-            )
-        for keyword in call.keywords:
-            if keyword.name not in entry.keywords:
-                allowed = ", ".join(entry.keywords) or "none"
-                raise DopTypeError(
-                    f"'{entry.name}' has no keyword argument '{keyword.name}' "
-                    f"(keywords: {allowed})",
-                    keyword.span,
-                )
 
     # The "apply" half of each node: children's values are on ``values``.
     def _finish(self, task, stack, values):
@@ -377,17 +281,28 @@ class Machine:
             values.append(self._compare(node, operands))
         elif kind is ast.Cond:
             if len(task) == 3:
-                decided = self.truth(values.pop(), node.test.span)
-                if decided is None:  # checking: both branches must have one shape
+                test = values.pop()
+                decided = self.truth(test, node.test.span)
+                if decided is None:  # speculating: both branches must have one shape
                     stack.append((1, node, task[2], "merge"))
                     stack.append((0, node.orelse, task[2]))
                     stack.append((0, node.body, task[2]))
+                elif self.checking and test.__class__ is Var:
+                    # the branch not taken here is checked too (shapes only)
+                    taken, other = (node.body, node.orelse) if decided else (node.orelse,
+                                                                             node.body)
+                    stack.append((1, node, task[2], "pick"))
+                    stack.append((2, None, -1))
+                    stack.append((0, other, task[2]))
+                    stack.append((2, None, 1))
+                    stack.append((0, taken, task[2]))
                 else:
                     stack.append((0, node.body if decided else node.orelse, task[2]))
             else:
-                orelse = values.pop()
-                body = values.pop()
-                values.append(self._merge_shapes(body, orelse, node))
+                other = values.pop()
+                taken = values.pop()
+                merged = self._merge_shapes(taken, other, node)
+                values.append(merged if task[3] == "merge" else taken)
         elif kind is ast.Field:
             values.append(self._field(node, values.pop()))
         elif kind is ast.Index:
@@ -414,108 +329,14 @@ class Machine:
         else:  # pragma: no cover
             raise AssertionError(kind)
 
-    def _numeric(self, value, node):
-        if isinstance(value, (np.ndarray, Var, Abstract)):
-            return value
-        if isinstance(value, (float, int, np.number)):
-            return as_array(value)
-        what = "a data table" if isinstance(value, Table) else "a string"
-        raise DopTypeError(f"expected a number or array here, not {what}", node.span)
-
-    def _binary(self, node: ast.Binary, left, right):
-        left = self._numeric(left, node.left)
-        right = self._numeric(right, node.right)
-        if node.op == "@":
-            return self._apply("matmul", left, right)
-        self.span = node.op_span or node.span
-        try:
-            return self._apply(_BINARY_PRIMS[node.op], left, right)
-        except ShapeError as exc:
-            exc.message = f"operator '{node.op}': {exc.message}"
-            raise exc.located(node.span) from None
-
-    def _compare(self, node: ast.Compare, operands):
-        result = None
-        for op, a, b in zip(node.ops, operands, operands[1:]):
-            c = self._apply(_COMPARE_PRIMS[op], a, b)
-            result = c if result is None else self._apply("logical_and", result, c)
-        return result
-
-    def _merge_shapes(self, body, orelse, node):
-        if shape_of(body) != shape_of(orelse):
-            raise ShapeError(
-                f"the two branches have different shapes: {format_shape(shape_of(body))} and "
-                f"{format_shape(shape_of(orelse))}",
-                node.span,
-            )
-        return Abstract(shape_of(body))
-
-    def _field(self, node: ast.Field, base):
-        if not isinstance(base, Table):
-            raise DopTypeError(f"'.{node.name}' needs a data table on the left", node.span)
-        return self._lookup_column(base, node.name, node.span)
-
-    def _column(self, node: ast.Index, table: Table):
-        if len(node.items) != 1 or not isinstance(node.items[0], ast.String):
-            raise DopTypeError('a table is indexed by a column name: table["name"]', node.span)
-        return self._lookup_column(table, node.items[0].value, node.items[0].span)
-
-    def _lookup_column(self, table: Table, column: str, span):
-        if column not in table.columns:
-            from diffopt.errors import did_you_mean
-
-            raise DopNameError(
-                f"data '{table.name}' has no column '{column}'",
-                span,
-                notes=[f"its columns: {', '.join(table.columns)}"],
-                hint=did_you_mean(column, table.columns),
-            )
-        return table.columns[column]
-
-    def _index(self, node: ast.Index, base, scope):
-        base = self._numeric(base, node.value)
-        spec = self.index_spec(node.items, scope)
-        return self._apply("index", base, spec=spec)
-
-    def index_spec(self, items, scope) -> tuple:
-        spec = []
-        for item in items:
-            if isinstance(item, ast.Slice):
-                parts = []
-                for part in (item.start, item.stop, item.step):
-                    if part is None:
-                        parts.append(None)
-                    else:
-                        value = self.reenter(part, scope)
-                        parts.append(self.integer(value, part.span, "a slice bound"))
-                if parts[2] == 0:
-                    raise DopTypeError("slice step cannot be zero", item.span)
-                spec.append(("slice", *parts))
-            else:
-                value = self.reenter(item, scope)
-                spec.append(self.integer(value, item.span, "an index"))
-        return tuple(spec)
-
-    def _array(self, node, items):
-        for item in items:
-            if not isinstance(item, (np.ndarray, Var, Abstract)):
-                raise DopTypeError("array elements must be numbers or arrays", node.span)
-        if not items:
-            return np.zeros(0)
-        return BUILTINS["stack"].fn(*items)
-
     def _finish_call(self, task, stack, values):
         node: ast.Call = task[1]
         target = task[3]
-        if target == "implicit":
-            from diffopt.implicit import implicit_call
-
-            values.append(implicit_call(self, node, task[2]))
+        if target.__class__ is str:  # a special form
+            form = implicit_call if target in ("root", "argmin") else self._csv.__func__
+            values.append(form(self, node, task[2]))
             return
-        if target == "csv":
-            values.append(self._csv(node, task[2]))
-            return
-        if isinstance(target, _Def):
+        if isinstance(target, Definition):
             definition = target.node
             count = len(definition.params)
             args = values[len(values) - count:] if count else []
@@ -539,8 +360,7 @@ class Machine:
             value = self.reenter(keyword.value, task[2])
             value = self.constant(value, keyword.value.span, f"'{keyword.name}'")
             keywords[keyword.name] = float(value) if value.shape == () else value
-        if self.tape is not None:
-            self.tape.span = node.span
+        self.tape.span = node.span
         try:
             result = entry.fn(*args, **keywords)
         except DopError as exc:
@@ -549,18 +369,5 @@ class Machine:
             result = as_array(result)  # a composite folded to a NumPy scalar
         values.append(result)
 
-    def _csv(self, node: ast.Call, scope):
-        if len(node.args) != 1 or not isinstance(node.args[0], ast.String) or node.keywords:
-            raise DopTypeError('csv takes one file name: csv("trips.csv")', node.span)
-        if self.loader is None:
-            raise DopTypeError("csv(...) reads a table only as the whole value of a 'data' "
-                               "declaration", node.span, hint='data trips = csv("trips.csv")')
-        return self.loader(node)
 
-
-def _show(value) -> str:
-    a = np.asarray(value)
-    return f"{float(a):g}" if a.ndim == 0 else f"an array of shape {format_shape(a.shape)}"
-
-
-__all__ = ["Machine", "Scope", "Table", "RunResult", "ConstraintValue", "as_array"]
+__all__ = ["Machine"]

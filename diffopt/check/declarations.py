@@ -1,0 +1,159 @@
+"""Declarations read once, by the checking pass: parameters, options, data tables.
+
+A parameter's size, bounds and start value, an ``option`` line's value and a
+``csv(...)`` table are constants: they are worked out the first time the
+program runs and kept in the checked problem, so re-traces skip them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from diffopt.check.problem import ParamSpec, RunSettings
+from diffopt.check.values import Table, is_constant
+from diffopt.errors import DopTypeError, OptionError, ShapeError, did_you_mean
+from diffopt.ops.registry import format_shape
+from diffopt.source import Source
+from diffopt.syntax import ast
+from diffopt.vocab import OPTIONS
+
+RANDOM_START_STREAM = 0x5EED  # key of the random-start streams (see _random_start)
+
+
+def param_spec(machine, scope, item: ast.ParamItem, settings: RunSettings, index: int,
+               offset: int) -> ParamSpec:
+    """Shape, bounds and start of one declared parameter (constants only)."""
+    shape = ()
+    if item.dims is not None:
+        shape = tuple(_dimension(machine, machine.eval(d, scope), d.span) for d in item.dims)
+    lower = _bound(machine, scope, item.lower, shape, -np.inf)
+    upper = _bound(machine, scope, item.upper, shape, np.inf)
+    if np.any(lower > upper) or np.any((lower == upper) & np.isinf(lower)):
+        raise ShapeError(f"the bounds of '{item.name}' are empty or inverted",
+                         item.lower.span.to(item.upper.span))
+    if item.name in settings.sets:
+        start, start_span = settings.sets[item.name], item.name_span
+    elif item.start is None:
+        mid = np.where(np.isfinite(lower) & np.isfinite(upper), (lower + upper) / 2, 0.0)
+        start, start_span = np.clip(mid, lower, upper), item.span
+    elif item.random_start:
+        start, start_span = _random_start(machine, scope, item, shape, settings.seed,
+                                          index), item.start.span
+    else:
+        start, start_span = machine.eval(item.start, scope), item.start.span
+        if not is_constant(start):
+            raise DopTypeError("a start value must be a constant", start_span)
+    try:
+        start = np.array(np.broadcast_to(start, shape), dtype=np.float64)
+    except ValueError:
+        raise ShapeError(
+            f"the start value of '{item.name}' has shape {format_shape(np.shape(start))}, "
+            f"which does not fit the parameter's shape {format_shape(shape)}",
+            start_span,
+        ) from None
+    if np.any(start < lower) or np.any(start > upper):
+        raise ShapeError(f"the start value of '{item.name}' lies outside its bounds",
+                         start_span)
+    return ParamSpec(item.name, shape, start, lower, upper, offset, item.span)
+
+
+def _dimension(machine, value, span) -> int:
+    n = machine.integer(value, span, "a parameter size")
+    if n < 0:
+        raise ShapeError(f"a parameter size must not be negative, not {n}", span)
+    return n
+
+
+def _bound(machine, scope, node, shape, default) -> np.ndarray:
+    if node is None:
+        return np.full(shape, default)
+    value = machine.constant(machine.eval(node, scope), node.span, "a bound")
+    try:
+        return np.array(np.broadcast_to(value, shape), dtype=np.float64)
+    except ValueError:
+        raise ShapeError(
+            f"a bound of shape {format_shape(value.shape)} does not fit shape "
+            f"{format_shape(shape)}",
+            node.span,
+        ) from None
+
+
+def _random_start(machine, scope, item: ast.ParamItem, shape, seed: int,
+                  index: int) -> np.ndarray:
+    call = item.start
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+            and call.func.id in ("normal", "uniform")):
+        raise DopTypeError("'~' takes normal(mean, std) or uniform(lo, hi)", call.span)
+    if len(call.args) != 2 or call.keywords:
+        raise DopTypeError(
+            f"'~ {call.func.id}' takes two arguments; the shape comes from the parameter",
+            call.span,
+        )
+    a, b = (machine.constant(machine.eval(arg, scope), arg.span,
+                             "a random start's argument") for arg in call.args)
+    # Its own stream (keyed apart from random functions' draws, which use
+    # [seed, draw]), so `~ normal` and `normal(...)` never repeat each other.
+    rng = np.random.default_rng([seed, RANDOM_START_STREAM, index])
+    if call.func.id == "normal":
+        return rng.normal(a, b, size=shape)
+    return rng.uniform(a, b, size=shape)
+
+
+def option_value(machine, scope, binding: ast.Binding):
+    """The value of ``option name = value``, checked against the options table."""
+    name = binding.name
+    if name not in OPTIONS:
+        raise OptionError(f"unknown option '{name}'", binding.name_span,
+                          notes=[f"options: {', '.join(OPTIONS)}"],
+                          hint=did_you_mean(name, OPTIONS))
+    node = binding.value
+    kind, choices = OPTIONS[name]
+    if kind == "string":
+        if not isinstance(node, ast.String):
+            raise OptionError(f"option '{name}' takes a string", node.span)
+        if node.value not in choices:
+            raise OptionError(f"option '{name}' must be one of {', '.join(choices)}",
+                              node.span, hint=did_you_mean(node.value, choices))
+        return node.value
+    if isinstance(node, ast.Name) and node.id in ("true", "false"):
+        raise OptionError(f"option '{name}' takes a number, not {node.id}", node.span)
+    raw = machine.eval(node, scope) if not isinstance(node, ast.String) else None
+    if raw is None or not is_constant(raw) or raw.shape != ():
+        raise OptionError(f"option '{name}' takes a number", node.span)
+    value = float(raw)
+    if kind == "integer":
+        if value != int(value) or value < 0:
+            raise OptionError(f"option '{name}' takes a whole number", node.span)
+        return int(value)
+    if value <= 0:
+        raise OptionError(f"option '{name}' must be positive", node.span)
+    return value
+
+
+def load_table(node, name: str, source: Source, settings: RunSettings) -> Table:
+    """A ``csv(...)`` table, or the ``--data`` file (or standard input) replacing it."""
+    from diffopt import data  # the CSV reader: only programs with data pay its import
+
+    override = settings.data_paths.get(name)
+    span = node.span
+    if override == "-":
+        columns = data.load_csv("<stdin>", name=name, span=span,
+                                from_stdin_text=settings.stdin_text or "")
+    elif override is not None:
+        columns = data.load_csv(override, name=name, span=span)
+    else:
+        relative = node.args[0].value
+        base = Path(source.name).parent
+        path = relative if Path(relative).is_absolute() else str(base / relative)
+        columns = data.load_csv(path, name=name, span=span)
+    return Table(name, columns)
+
+
+def inline_override(node, name: str, source: Source, settings: RunSettings) -> np.ndarray:
+    """--data for inline data: the CSV's columns side by side (one column: a vector)."""
+    table = load_table(node, name, source, settings)
+    columns = list(table.columns.values())
+    value = columns[0] if len(columns) == 1 else np.column_stack(columns)
+    return np.asarray(value, dtype=np.float64)

@@ -1,0 +1,332 @@
+"""Running a whole .dop program: declarations, simulation blocks, the objective.
+
+``check`` is the one pass from AST to IR: it runs the program once, at the
+start point, with parameters as Vars on a fresh tape. That run both checks
+(shapes, bounds, options, data; branches not taken are explored
+speculatively, see ``machine``) and records the program, guards included. It
+returns the frozen ``CheckedProblem`` and the ``Trace``. ``trace`` runs the
+same program again at another point, to re-record when a guard fails there.
+Statements execute from an explicit frame stack (loops, if/else, break),
+never by recursion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from diffopt.check import declarations
+from diffopt.check.machine import Machine
+from diffopt.check.problem import CheckedProblem, Options, RunSettings
+from diffopt.check.values import ConstraintValue, Definition, RunResult, Scope, Table, is_constant
+from diffopt.errors import DopNameError, DopTypeError, ShapeError
+from diffopt.ir.tape import Tape
+from diffopt.ops import random as dop_random
+from diffopt.ops.registry import Abstract, broadcast_shapes, format_shape, shape_of
+from diffopt.source import Source
+from diffopt.syntax import ast
+
+_AUGMENTED = {"+=": "add", "-=": "sub", "*=": "mul", "/=": "div"}
+
+
+@dataclass
+class Trace:
+    """One recording of the program: its tape and what the program produced."""
+
+    tape: Tape
+    result: RunResult
+
+
+@dataclass
+class _Frame:
+    statements: tuple
+    scope: Scope
+    index: int = 0
+    loop_var: str | None = None
+    loop_next: int = 0
+    loop_stop: int = 0
+    speculative: bool = False  # inside a branch explored only for checking
+    outer: Scope | None = None  # a loop's enclosing scope (each iteration gets a child)
+    shadow: Scope | None = None  # speculative: where var assignments go instead of globals
+    owner: bool = False  # the outermost speculative frame: leaves speculation when done
+
+
+@dataclass
+class _Collected:
+    """What the checking pass finds besides the trace (frozen into the problem)."""
+
+    params: list = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    option_spans: dict = field(default_factory=dict)
+    tables: dict = field(default_factory=dict)
+    objective: tuple = (None, "minimize", None)  # name, sense, span
+
+
+class _Runner:
+    def __init__(self, source: Source, program: ast.Program, settings: RunSettings,
+                 tape: Tape, param_values: list | None, tables: dict):
+        self.source = source
+        self.program = program
+        self.settings = settings
+        self.tape = tape
+        self.param_values = param_values  # flat-layout arrays per parameter (re-traces)
+        self.checking = param_values is None
+        self.globals = Scope({})
+        self.machine = Machine(tape, self.checking, self.globals)
+        self.collected = _Collected(tables=tables)
+        self.result = RunResult()
+        self.var_shapes: dict[str, tuple] = {}
+        self.n_constraints = 0
+        self.n_params = 0
+
+    def run(self) -> RunResult:
+        frames = [_Frame(self.program.statements, self.globals)]
+        machine, tape = self.machine, self.tape
+        while frames:
+            frame = frames[-1]
+            if frame.index >= len(frame.statements):
+                if frame.loop_var is not None and frame.loop_next < frame.loop_stop:
+                    self._next_iteration(frame)
+                    continue
+                frames.pop()
+                if frame.owner:
+                    machine.speculate(-1)
+                continue
+            stmt = frame.statements[frame.index]
+            frame.index += 1
+            kind = type(stmt)
+            if kind is ast.For:
+                lo, hi = machine.range_bounds(stmt.range, frame.scope)
+                if lo < hi:
+                    loop = _Frame(stmt.body, frame.scope, loop_var=stmt.var, loop_next=lo,
+                                  loop_stop=hi, speculative=frame.speculative,
+                                  outer=frame.scope, shadow=frame.shadow)
+                    self._next_iteration(loop)
+                    frames.append(loop)
+            elif kind is ast.If:
+                self._if(stmt, frame, frames)
+            elif kind is ast.Break:
+                if frame.speculative:
+                    continue
+                while frames and frames[-1].loop_var is None:
+                    frames.pop()
+                frames.pop()
+            else:
+                self._simple(stmt, frame)
+        assert tape.abstract == 0
+        return self.result
+
+    def _next_iteration(self, frame: _Frame):
+        frame.index = 0
+        frame.scope = frame.outer.child({frame.loop_var: np.array(float(frame.loop_next))})
+        frame.loop_next += 1
+
+    def _if(self, stmt: ast.If, frame: _Frame, frames: list):
+        test = self.machine.eval(stmt.test, frame.scope)
+        decided = self.machine.truth(test, stmt.test.span)
+        if decided is None:  # speculating already: explore both branches
+            for body in (stmt.orelse, stmt.body):
+                if body:
+                    frames.append(self._block(body, frame, speculative=True))
+            return
+        body = stmt.body if decided else stmt.orelse
+        other = stmt.orelse if decided else stmt.body
+        if body:
+            frames.append(self._block(body, frame, speculative=frame.speculative))
+        if self.checking and other and not frame.speculative and not is_constant(test):
+            # the branch not taken is checked too, first (a break in the taken
+            # one cannot skip it; speculation leaves no trace to be ordered)
+            frames.append(self._block(other, frame, speculative=True))
+
+    def _block(self, body, frame: _Frame, speculative: bool) -> _Frame:
+        scope = frame.scope.child()
+        if not speculative:
+            return _Frame(body, scope)
+        if frame.speculative:
+            return _Frame(body, scope, speculative=True, shadow=frame.shadow)
+        # the outermost speculative frame runs next: speculation starts now
+        self.machine.speculate(1)
+        return _Frame(body, scope, speculative=True, shadow=scope, owner=True)
+
+    # -- simple statements
+
+    def _simple(self, stmt, frame: _Frame):
+        kind = type(stmt)
+        if kind is ast.Decl:
+            for binding in stmt.bindings:
+                self._binding(stmt.kind, binding, frame)
+        elif kind is ast.ParamDecl:
+            for item in stmt.items:
+                self._param(item)
+        elif kind is ast.Def:
+            self.globals.names[stmt.name] = Definition(stmt)
+        elif kind is ast.Objective:
+            self._objective(stmt)
+        elif kind is ast.Constraint:
+            self._constraint(stmt)
+        elif kind is ast.Assign:
+            self._assign(stmt, frame)
+        else:  # pragma: no cover
+            raise AssertionError(kind)
+
+    def _binding(self, kind: str, binding: ast.Binding, frame: _Frame):
+        machine, name, tables = self.machine, binding.name, self.collected.tables
+        if kind == "option":
+            if self.checking:
+                self.collected.options[name] = declarations.option_value(
+                    machine, self.globals, binding)
+                self.collected.option_spans[name] = binding.value.span
+            return
+        if kind == "const" and name in self.settings.sets:
+            value = self.settings.sets[name]
+        elif kind == "data" and tables.get(name) is not None:
+            value = tables[name]
+        elif kind == "data" and name in self.settings.data_paths and not _is_csv(binding.value):
+            value = declarations.inline_override(binding.value, name, self.source, self.settings)
+        elif kind == "data" and _is_csv(binding.value):
+            machine.loader = lambda node: declarations.load_table(node, name, self.source,
+                                                                  self.settings)
+            try:
+                value = machine.eval(binding.value, frame.scope)
+            finally:
+                machine.loader = None
+        else:
+            value = machine.eval(binding.value, frame.scope)
+        if kind in ("const", "data") and not (is_constant(value) or isinstance(value, Table)):
+            raise DopTypeError(
+                f"{kind} '{name}' depends on a parameter; use 'let' for derived values",
+                binding.value.span,
+            )
+        if isinstance(value, str):
+            raise DopTypeError("a string is only allowed as a file name or an option",
+                               binding.value.span)
+        if kind == "data":
+            tables[name] = value
+        if kind == "var":
+            self.var_shapes[name] = shape_of(value)
+            self.result.vars[name] = value
+        frame.scope.names[name] = value
+        if kind == "let" and frame.scope is self.globals:
+            self.result.lets[name] = value
+
+    def _param(self, item: ast.ParamItem):
+        if self.checking:
+            params = self.collected.params
+            offset = sum(p.size for p in params)
+            spec = declarations.param_spec(self.machine, self.globals, item, self.settings,
+                                           len(params), offset)
+            params.append(spec)
+            start = spec.start
+        else:
+            start = self.param_values[self.n_params]
+        self.n_params += 1
+        self.globals.names[item.name] = self.tape.new_input(start)
+
+    def _objective(self, stmt: ast.Objective):
+        value = self.machine.eval(stmt.expr, self.globals)
+        if isinstance(value, (Table, str)) or shape_of(value) != ():
+            shape = shape_of(value) if not isinstance(value, (Table, str)) else "table"
+            raise ShapeError(
+                f"the objective must be a scalar, not shape {format_shape(shape)}"
+                if shape != "table" else "the objective must be a scalar, not a data table",
+                stmt.expr.span,
+                hint="reduce it, e.g. with sum(...) or mean(...)",
+            )
+        self.result.objective = value
+        self.result.objective_span = stmt.expr.span
+        self.collected.objective = (stmt.label, stmt.sense, stmt.expr.span)
+
+    def _constraint(self, stmt: ast.Constraint):
+        node = stmt.expr
+        if not isinstance(node, ast.Compare):
+            raise DopTypeError("'subject to' needs a comparison (<=, >= or ==)", node.span)
+        values = [self.machine.eval(op, self.globals) for op in node.operands]
+        pairs = list(zip(node.ops, values, values[1:]))
+        self.n_constraints += 1  # unlabelled ones are numbered by statement
+        base = stmt.label or f"constraint {self.n_constraints}"
+        for j, (op, a, b) in enumerate(pairs):
+            if op == "!=":
+                raise DopTypeError("'!=' cannot be a constraint", node.span)
+            name = base if len(pairs) == 1 else f"{base} ({j + 1})"
+            self.machine.span = node.span
+            if op in ("<=", "<"):
+                value, kind = self.machine._apply("sub", a, b), "le"
+            elif op in (">=", ">"):
+                value, kind = self.machine._apply("sub", b, a), "le"
+            else:
+                value, kind = self.machine._apply("sub", a, b), "eq"
+            self.result.constraints.append(ConstraintValue(name, kind, value, node.span))
+
+    def _assign(self, stmt: ast.Assign, frame: _Frame):
+        name = stmt.name
+        if name not in self.var_shapes:
+            raise DopTypeError(f"cannot assign to '{name}': it is not a var", stmt.name_span,
+                               hint=f"declare it with 'var {name} = ...'")
+        machine = self.machine
+        value = machine.eval(stmt.value, frame.scope)
+        if isinstance(value, (Table, str)):
+            raise DopTypeError("only numbers and arrays can be assigned", stmt.value.span)
+        current = frame.scope.lookup(name)
+        machine.span = stmt.span
+        if stmt.index is not None:
+            spec = machine.index_spec(stmt.index, frame.scope)
+            if stmt.op != "=":
+                old = machine._apply("index", current, spec=spec)
+                value = machine._apply(_AUGMENTED[stmt.op], old, value)
+            value = machine._apply("set_index", current, value, spec=spec)
+        elif stmt.op != "=":
+            value = machine._apply(_AUGMENTED[stmt.op], current, value)
+        shape = self.var_shapes[name]
+        try:
+            if broadcast_shapes(shape_of(value), shape) != shape:
+                raise ShapeError("")
+        except ShapeError:
+            raise ShapeError(
+                f"var '{name}' has shape {format_shape(shape)}; cannot assign shape "
+                f"{format_shape(shape_of(value))}",
+                stmt.value.span,
+            ) from None
+        if frame.speculative:  # checked only: the real values stay untouched
+            frame.shadow.names[name] = Abstract(shape)
+            return
+        if shape_of(value) != shape:
+            value = machine._apply("broadcast_to", value, shape=shape)
+        self.globals.names[name] = value
+        self.result.vars[name] = value
+
+
+def _is_csv(node) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == "csv")
+
+
+def check(source: Source, program: ast.Program,
+          settings: RunSettings) -> tuple[CheckedProblem, Trace]:
+    """The one pass: check ``program`` and record it at its start point."""
+    tape = Tape()
+    dop_random.set_seed(settings.seed)
+    runner = _Runner(source, program, settings, tape, None, {})
+    result = runner.run()
+    if result.objective is None:
+        raise DopNameError("the problem has no objective",
+                           source.span(len(source.text)),
+                           hint="add 'minimize <expression>' or 'maximize <expression>'")
+    collected = runner.collected
+    name, sense, span = collected.objective
+    problem = CheckedProblem(
+        source=source, program=program, params=tuple(collected.params),
+        objective_name=name, sense=sense, objective_span=span,
+        options=Options(dict(collected.options), dict(collected.option_spans)),
+        settings=settings, tables=dict(collected.tables),
+    )
+    return problem, Trace(tape, result)
+
+
+def trace(problem: CheckedProblem, values: list) -> Trace:
+    """Record the program again with parameters at ``values`` (one array each)."""
+    tape = Tape()
+    dop_random.set_seed(problem.seed)
+    runner = _Runner(problem.source, problem.program, problem.settings, tape, values,
+                     problem.tables)
+    return Trace(tape, runner.run())

@@ -1,0 +1,1 @@
+"""Compilation of tapes into fast functions (``codegen``, ``fusion``, ``buffers``)."""

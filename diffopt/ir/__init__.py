@@ -1,0 +1,1 @@
+"""The intermediate representation: the tape (``diffopt.ir.tape``)."""

@@ -1,0 +1,96 @@
+"""The one pass from AST to IR: checking and recording are one run of the program.
+
+What it must keep from the two-pass design: a branch not taken at the start
+is still checked (shapes, names of columns, ...); and what it must add: no
+second interpretation, loops that break early are not run to their bound,
+and implicit functions' derivative rules never run the AST interpreter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from diffopt import api
+from diffopt.check import runner
+from diffopt.check.machine import Machine
+from diffopt.errors import ShapeError
+from diffopt.ir.subprogram import SubProgram
+
+
+def load(tmp_path, text: str, **kw):
+    path = tmp_path / "p.dop"
+    path.write_text(text)
+    return api.load(path, **kw)
+
+
+def test_loading_runs_the_program_once(tmp_path, monkeypatch):
+    runs = []
+    original = runner._Runner.run
+    monkeypatch.setattr(runner._Runner, "run", lambda self: runs.append(1) or original(self))
+    session = load(tmp_path, "param x = 1\nvar y = 0\nif x > 0 { y = x^2 }\nminimize (y - 2)^2\n")
+    assert len(runs) == 1
+    session.value_and_grad(session.problem.start_point())
+    assert len(runs) == 1  # the checking pass's recording is the first trace
+
+
+@pytest.mark.parametrize("text, line, col", [
+    # statement branch not taken at the start (x = 1 > 0)
+    ("param x = 1\nvar y = 0\nif x < 0 { y = [1, 2] }\nminimize y^2\n", 3, 16),
+    # expression branch not taken at the start
+    ("param x = 1\nminimize if x > 0 then x^2 else sum([x, x] + [1, 2, 3])\n", 2, 37),
+])
+def test_a_branch_not_taken_at_the_start_is_still_checked(tmp_path, text, line, col):
+    with pytest.raises(ShapeError) as caught:
+        load(tmp_path, text)
+    assert (caught.value.span.line, caught.value.span.col) == (line, col)
+
+
+def test_exploring_a_branch_not_taken_changes_nothing(tmp_path):
+    # the untaken branch assigns y and draws a random number: neither may
+    # leak into the traced program (y stays 0; s is the run's first draw)
+    session = load(tmp_path, "param x = 1\nvar y = 0\n"
+                             "if x < 0 { y = normal(0, 1) + 100 }\n"
+                             "let s = normal(0, 1)\nminimize (x - s)^2 + y^2\n")
+    first_draw = np.random.default_rng([0, 0]).normal(0, 1)  # ops.random's keying
+    result = api.evaluate(session)
+    assert float(result.lets["y"]) == 0.0
+    assert float(result.lets["s"]) == first_draw
+    assert result.objective.value == (1 - first_draw) ** 2
+    # after the branch flips (a re-trace takes it) and back, the same draw
+    f, _ = session.value_and_grad(np.array([-2.0]))
+    assert session.traces == 2
+    assert np.isfinite(f)
+    assert float(api.evaluate(session).lets["s"]) == first_draw
+
+
+def test_a_loop_that_breaks_early_is_not_run_to_its_bound(tmp_path):
+    session = load(tmp_path, "param x = 1\nvar s = 0\n"
+                             "for i in 0..1000000000 { s += x\n if s > 5 { break } }\n"
+                             "minimize s^2\n")
+    tape = session.recording.tape
+    assert len(tape.guards) == 6  # the condition was decided 6 times
+    assert len(tape.eqns) < 100
+    assert api.evaluate(session).objective.value == 36.0
+
+
+def test_implicit_rules_run_the_sub_tape_not_the_interpreter(tmp_path, monkeypatch):
+    session = load(tmp_path, "param p = 8\nlet c = root(x: x^3 - p, init=1)\n"
+                             "minimize (c - 1)^2 + argmin(x: (x - p)^2, init=0)\n")
+    subs = [e.params["sub"] for e in session.recording.tape.eqns if e.prim.name == "implicit"]
+    assert len(subs) == 2 and all(isinstance(s, SubProgram) for s in subs)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the AST interpreter ran")
+
+    monkeypatch.setattr(Machine, "eval", refuse)
+    for p in (8.0, 27.0, 2.0):
+        f, g = session.value_and_grad(np.array([p]))
+        c = np.cbrt(p)
+        # f = (p^(1/3) - 1)^2 + p: df/dp = 2 (c - 1) / (3 c^2) + 1
+        assert f == pytest.approx((c - 1) ** 2 + p, rel=1e-12)
+        assert g[0] == pytest.approx(2 * (c - 1) / (3 * c * c) + 1, rel=1e-9)
+        H = session.hessian(np.array([p]))
+        # d²f/dp² = 2/(9c⁴) − 4(c − 1)/(9c⁵)
+        assert H[0, 0] == pytest.approx(2 / (9 * c**4) - 4 * (c - 1) / (9 * c**5), rel=1e-7)
+    assert session.traces == 1
