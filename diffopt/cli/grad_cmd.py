@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from diffopt.cli import app
+from diffopt.cli.app import app
 from diffopt.cli.common import (
     AtOpt,
     DataOpt,
