@@ -1,11 +1,12 @@
-"""Data from outside the .dop file: CSV tables and command-line values.
+"""Data tables from outside the .dop file: CSV files read into column vectors.
 
 This module owns reading ``csv("...")`` tables (and their ``--data``
-replacements) into float64 column vectors, and parsing the values of
-``--set``, ``--data`` and ``--at``. Every failure is a ``DataError`` (bad
-files) or a ``UsageError`` (bad option values) with a message that names the
-file, row and column or the option and the text. It never prints and imports
-neither Rich nor the parser or the engine.
+replacements) into float64 column vectors. Every failure is a ``DataError``
+with a message that names the file, row and column. It never prints and
+imports neither Rich nor the parser or the engine. The parsers of the
+``--set``, ``--data`` and ``--at`` option values live in
+diffopt.option_values (re-exported here for diffopt.api, which imports them
+from this module).
 
 CSV rules (mirrored in man/dop.5):
 
@@ -30,22 +31,19 @@ from __future__ import annotations
 import csv
 import errno
 import io
-import json
 import math
 import os
 import re
-from typing import Any
 
 import numpy as np
 
-from diffopt.errors import DataError, UsageError
+from diffopt.errors import DataError
+from diffopt.option_values import parse_assignment, parse_at, parse_value
 from diffopt.source import Span
 
-STDIN_NAME = "<stdin>"
+__all__ = ["STDIN_NAME", "load_csv", "parse_csv", "parse_assignment", "parse_at", "parse_value"]
 
-_NUMBER_HELP = (
-    "write a number (3, -1.5e-3, inf) or a JSON array of numbers ([1, 2], [[1, 2], [3, 4]])"
-)
+STDIN_NAME = "<stdin>"
 
 
 # ---------------------------------------------------------------------- CSV
@@ -243,171 +241,3 @@ def _short(text: str, limit: int = 40) -> str:
     if not text.isprintable():
         text = repr(text)[1:-1]
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# ------------------------------------------------------- command-line values
-
-
-def parse_assignment(text: str, option: str) -> tuple[str, str]:
-    """Split a ``NAME=VALUE`` (or ``NAME=PATH``) option value at its first ``=``.
-
-    Args:
-        text: the option's value as typed, e.g. ``"x1=3"`` or ``"trips=other.csv"``.
-        option: the option's spelling for messages, e.g. ``"--set"``.
-
-    Returns:
-        (name, value), the name stripped of spaces, the value as typed.
-
-    Raises:
-        UsageError: no ``=``, an empty name or an empty value.
-    """
-    form = "NAME=PATH" if option == "--data" else "NAME=VALUE"
-    name, sep, value = text.partition("=")
-    name = name.strip()
-    if not sep:
-        raise UsageError(f"{option} expects {form}, got '{text}' (no '=')")
-    if not name:
-        raise UsageError(f"{option} expects {form}, got '{text}' (no name before '=')")
-    if not value.strip():
-        raise UsageError(f"{option} expects {form}, got '{text}' (nothing after '=')")
-    return name, value.strip()
-
-
-def parse_value(text: str, option: str) -> float | np.ndarray:
-    """A ``--set`` value: a number, or a JSON array of numbers (nested for matrices).
-
-    ``inf`` and ``-inf`` are accepted (also as the strings "inf"/"-inf" inside
-    arrays, as ``--json`` writes them); ``nan`` is not.
-
-    Args:
-        text: the value after ``=``.
-        option: the option's spelling for messages (``"--set"``, ``"--set x"``).
-
-    Returns:
-        A float, or a float64 array for an array value.
-
-    Raises:
-        UsageError: naming the option and the text.
-    """
-    stripped = text.strip()
-    if stripped.startswith("["):
-        data = _loads(stripped, option)
-        return _numbers(data, option, text)
-    return _scalar(stripped, option, text)
-
-
-def parse_at(text: str) -> str | dict[str, float | np.ndarray]:
-    """An ``--at`` value: ``"init"``, ``"random"``, or parameter values.
-
-    Values are a JSON object (``{"x1": 3, "w": [1, 2]}``) or, as a shorthand,
-    ``NAME=VALUE`` pairs separated by commas (``x1=3,w=[1,2]``).
-
-    Returns:
-        ``"init"``, ``"random"``, or a dict name → float | float64 array.
-
-    Raises:
-        UsageError: bad JSON (with the position of the problem), a value that
-            is not a number or array of numbers, or a repeated name.
-    """
-    option = "--at"
-    stripped = text.strip()
-    if stripped in ("init", "random"):
-        return stripped
-    if stripped.startswith("{"):
-        data = _loads(stripped, option)
-        if not isinstance(data, dict):
-            raise UsageError(f"{option}: expected a JSON object, got '{text}'")
-        return {key: _numbers(value, f"{option} {key}", text) for key, value in data.items()}
-    if "=" in stripped:
-        values: dict[str, float | np.ndarray] = {}
-        for item in _split_top_level(stripped):
-            key, value = parse_assignment(item, option)
-            if key in values:
-                raise UsageError(f"{option}: '{key}' is given twice in '{text}'")
-            values[key] = parse_value(value, f"{option} {key}")
-        return values
-    raise UsageError(
-        f"{option} expects init, random, or parameter values, got '{text}'",
-        hint='for example --at random or --at \'{"x1": 3, "w": [1, 2]}\'',
-    )
-
-
-def _loads(text: str, option: str) -> Any:
-    def constant(word: str) -> float:
-        if word == "NaN":
-            raise UsageError(f"{option}: NaN is not allowed in '{text}'")
-        return float(word.replace("Infinity", "inf"))
-
-    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise UsageError(f"{option}: '{key}' is given twice in '{text}'")
-            out[key] = value
-        return out
-
-    try:
-        return json.loads(text, parse_constant=constant, object_pairs_hook=unique)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{option}: bad JSON in '{text}': {exc.msg} at character {exc.pos + 1}",
-            notes=(text, " " * exc.pos + "^"),
-        ) from None
-
-
-def _scalar(word: str, option: str, text: str) -> float:
-    try:
-        value = float(word)
-    except ValueError:
-        raise UsageError(
-            f"{option}: '{text}' is not a number or a JSON array of numbers", hint=_NUMBER_HELP
-        ) from None
-    if math.isnan(value):
-        raise UsageError(f"{option}: nan is not allowed (got '{text}')")
-    return value
-
-
-def _numbers(data: Any, option: str, text: str) -> float | np.ndarray:
-    """A JSON value (number, "inf" string, nested list) → float or float64 array."""
-    if not isinstance(data, list):
-        return _leaf(data, option, text)
-    try:
-        return np.array(_checked(data, option, text), dtype=np.float64)
-    except ValueError:
-        raise UsageError(
-            f"{option}: the rows of '{text}' have different lengths", hint=_NUMBER_HELP
-        ) from None
-
-
-def _checked(node: Any, option: str, text: str) -> Any:
-    """Nested lists with every leaf checked and made a float (arrays nest shallowly)."""
-    if isinstance(node, list):
-        return [_checked(item, option, text) for item in node]
-    return _leaf(node, option, text)
-
-
-def _leaf(value: Any, option: str, text: str) -> float:
-    if isinstance(value, str) and value.strip().lower() in ("inf", "+inf", "-inf"):
-        return float(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UsageError(
-            f"{option}: {json.dumps(value)} in '{text}' is not a number", hint=_NUMBER_HELP
-        )
-    return float(value)
-
-
-def _split_top_level(text: str) -> list[str]:
-    """Split ``a=1,w=[1,2]`` at commas outside brackets."""
-    items, depth, current = [], 0, []
-    for ch in text:
-        if ch in "[{":
-            depth += 1
-        elif ch in "]}":
-            depth -= 1
-        if ch == "," and depth == 0:
-            items.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    items.append("".join(current))
-    return [item for item in items if item.strip()]

@@ -1,4 +1,8 @@
-"""Exit statuses of the diffopt command (the contract's table, one place)."""
+"""Exit statuses of the diffopt command (the contract's table, one place).
+
+diffopt.vocab re-exports ``ExitStatus`` with the other tables of words;
+tests/test_man.py checks that diffopt(1) lists exactly these statuses.
+"""
 
 from enum import IntEnum
 
@@ -7,4 +11,5 @@ class ExitStatus(IntEnum):
     SUCCESS = 0  # solve converged; check passed
     FAILURE = 1  # the job ran but did not succeed; the result is still printed
     BAD_INPUT = 2  # syntax, semantic, data or option errors
+    INTERNAL_ERROR = 70  # a bug in diffopt (EX_SOFTWARE); DIFFOPT_TRACEBACK=1 shows where
     INTERRUPTED = 130  # 128 + SIGINT

@@ -1,12 +1,13 @@
-"""Tests for diffopt.data: CSV tables and --set/--at/--data values."""
+"""Tests for diffopt.data (CSV tables) and diffopt.option_values (--set/--at/--data values)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from diffopt.data import load_csv, parse_assignment, parse_at, parse_csv, parse_value
+from diffopt.data import load_csv, parse_csv
 from diffopt.errors import DataError, UsageError
+from diffopt.option_values import parse_assignment, parse_at, parse_value
 from diffopt.report.diagnostics import render
 from diffopt.source import Source
 

@@ -23,8 +23,7 @@ from diffopt.cli import app
 from diffopt.errors import ERROR_KINDS
 from diffopt.ops import library  # noqa: F401  (registers the built-ins)
 from diffopt.ops.registry import BUILTINS, CONSTANTS
-from diffopt.solve.methods import METHOD_NAMES
-from diffopt.status import ExitStatus
+from diffopt.vocab import FILE_OPTIONS, METHODS, MODES, OPTIONS, ExitStatus
 
 MAN = Path(__file__).resolve().parent.parent / "man"
 COMMANDS = sorted(command.name or command.callback.__name__ for command in app.registered_commands)
@@ -105,6 +104,21 @@ def tags(lines: list[str]) -> list[str]:
     """The tag (first line) of every .TP paragraph, as text."""
     return [roff_line(lines[i + 1]).strip()
             for i, line in enumerate(lines[:-1]) if re.match(r"\.TP\b", line)]
+
+
+def option_entries(lines: list[str]) -> dict[str, str]:
+    """Tag -> text of each .TP paragraph (up to the next .TP, .PP or .SS)."""
+    entries: dict[str, str] = {}
+    tag = None
+    for i, line in enumerate(lines):
+        if re.match(r"\.TP\b", line) and i + 1 < len(lines):
+            tag = roff_line(lines[i + 1]).strip()
+            entries[tag] = ""
+        elif re.match(r"\.(PP|SS|SH)\b", line):
+            tag = None
+        elif tag is not None and not re.match(r"\.TP\b", lines[i - 1]):  # not the tag line
+            entries[tag] += roff_line(line) + "\n"
+    return entries
 
 
 def words(text: str) -> set[str]:
@@ -226,11 +240,17 @@ def test_language_page_has_its_reference_sections():
         assert title in found, f"dop.5 has no section {title}"
 
 
-def test_every_option_a_file_may_set_is_documented():
-    from diffopt.vocab import OPTIONS
+def test_dop_5_lists_exactly_the_file_options():
+    assert tags(section("dop.5", "OPTIONS")) == list(OPTIONS)
 
-    listed = set(tags(section("dop.5", "OPTIONS")))
-    assert set(OPTIONS) <= listed, f"file options missing: {sorted(set(OPTIONS) - listed)}"
+
+def test_each_string_option_lists_its_choices_in_dop_5():
+    entries = option_entries(section("dop.5", "OPTIONS"))
+    for option in FILE_OPTIONS:
+        if option.choices is not None:
+            text = entries[option.name]
+            missing = [c for c in option.choices if not re.search(rf"(?<![\w-]){c}(?![\w-])", text)]
+            assert not missing, f"dop.5 option {option.name} lacks choices {missing}"
 
 
 def test_examples_point_at_existing_problems():
@@ -281,16 +301,19 @@ def test_global_options_are_in_diffopt_1():
     assert real <= documented, f"diffopt.1 lacks {sorted(real - documented)}"
 
 
-def test_every_method_is_in_the_solve_page():
-    listed = set(tags(section("diffopt-solve.1", "METHODS")))
-    missing = [method for method in METHOD_NAMES if method not in listed]
-    assert not missing, f"diffopt-solve.1 METHODS lacks {missing}"
+def test_solve_page_lists_exactly_the_methods():
+    assert tags(section("diffopt-solve.1", "METHODS")) == list(METHODS)
+
+
+def test_solve_page_mode_option_lists_exactly_the_modes():
+    text = option_entries(section("diffopt-solve.1", "OPTIONS"))["--mode mode"]
+    named = [m for m in MODES if re.search(rf"\b{m}\b", text)]
+    assert named == list(MODES)
 
 
 def test_exit_statuses_and_environment_in_diffopt_1():
-    listed = set(tags(section("diffopt.1", "EXIT STATUS")))
-    wanted = {str(int(status)) for status in ExitStatus} | {"70"}
-    assert wanted <= listed, f"exit statuses missing: {sorted(wanted - listed)}"
+    listed = sorted(int(tag) for tag in tags(section("diffopt.1", "EXIT STATUS")))
+    assert listed == sorted(int(status) for status in ExitStatus)
     assert "DIFFOPT_TRACEBACK" in tags(section("diffopt.1", "ENVIRONMENT"))
 
 

@@ -14,7 +14,9 @@ from rich.console import Console
 from diffopt.errors import DopError, DopNameError, UsageError
 from diffopt.report import console as rc
 from diffopt.report.diagnostics import render, render_rich, render_warning
+from diffopt.report.formatting import elements, fmt, fmt_seconds
 from diffopt.report.jsonout import dumps, to_jsonable
+from diffopt.report.progress import ProgressDisplay
 from diffopt.source import Source, unknown_span
 
 ANSI = "\x1b["
@@ -469,7 +471,7 @@ class Info:
 
 def test_progress_draws_nothing_off_terminal():
     console = plain_console()
-    with rc.ProgressDisplay(console) as progress:
+    with ProgressDisplay(console) as progress:
         for i in range(1000):
             progress(Info(i, 1.0 / (i + 1), 0.1, 0.5, 0.01))
     assert console.file.getvalue() == ""
@@ -477,14 +479,14 @@ def test_progress_draws_nothing_off_terminal():
 
 def test_progress_quiet_draws_nothing_on_terminal():
     console = Console(file=io.StringIO(), force_terminal=True)
-    with rc.ProgressDisplay(console, quiet=True) as progress:
+    with ProgressDisplay(console, quiet=True) as progress:
         progress(Info(1, 1.0, 0.1, 0.5, 0.01))
     assert console.file.getvalue() == ""
 
 
 def test_progress_line_on_terminal():
     console = Console(file=io.StringIO(), force_terminal=True, width=150)
-    with rc.ProgressDisplay(console) as progress:
+    with ProgressDisplay(console) as progress:
         progress(Info(7, 51.03, 1.5e-3, 0.25, 0.5, max_violation=0.1))
         line = progress.__rich__().plain
     assert line == (
@@ -505,24 +507,24 @@ def test_solve_report_on_ascii_console_does_not_crash():
 
 def test_progress_line_on_ascii_terminal():
     console = Console(file=AsciiFile(), force_terminal=True, width=150)
-    progress = rc.ProgressDisplay(console)
+    progress = ProgressDisplay(console)
     progress(Info(1, 2.0, 0.5, 0.1, 2e-5))
     assert progress.__rich__().plain.endswith("elapsed 20 us")
 
 
 def test_number_formats():
-    assert rc.fmt(1 / 3) == "0.3333333333"
-    assert rc.fmt(np.float64("nan")) == "nan" and rc.fmt(-np.inf) == "-inf"
-    assert rc.fmt(None) == "—" and rc.fmt(np.int64(7)) == "7"
-    assert [rc.fmt_seconds(t) for t in (2e-5, 9.996e-4, 0.0123, 1.5, 12345.6)] == [
+    assert fmt(1 / 3) == "0.3333333333"
+    assert fmt(np.float64("nan")) == "nan" and fmt(-np.inf) == "-inf"
+    assert fmt(None) == "—" and fmt(np.int64(7)) == "7"
+    assert [fmt_seconds(t) for t in (2e-5, 9.996e-4, 0.0123, 1.5, 12345.6)] == [
         "20 µs",
         "1 ms",
         "12.3 ms",
         "1.5 s",
         "12346 s",
     ]
-    assert rc.elements("W", np.zeros((2, 2)))[3] == ("W[1, 1]", 0.0)
-    assert rc.elements("x", np.array(2.0)) == [("x", 2.0)]
+    assert elements("W", np.zeros((2, 2)))[3] == ("W[1, 1]", 0.0)
+    assert elements("x", np.array(2.0)) == [("x", 2.0)]
 
 
 def test_to_jsonable_enums_and_paths(tmp_path):

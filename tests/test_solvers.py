@@ -20,13 +20,10 @@ import pytest
 from diffopt.errors import OptionError
 from diffopt.solve.linesearch import projected_backtracking, strong_wolfe
 from diffopt.solve.loop import minimize
-from diffopt.solve.methods import (
-    METHODS,
-    lbfgs_apply,
-    lbfgs_reduced_apply,
-    trust_region_step,
-)
+from diffopt.solve.methods import METHODS
+from diffopt.solve.newton import trust_region_step
 from diffopt.solve.oracle import Constraints, IterationInfo, Oracle
+from diffopt.solve.quasi_newton import lbfgs_apply, lbfgs_reduced_apply
 
 ALL = tuple(METHODS)
 SECOND_ORDER = ("bfgs", "lbfgs", "newton", "lm")  # methods expected to converge tightly

@@ -25,7 +25,7 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for random starts and
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final result.")]
 AtOpt = Annotated[str | None, typer.Option(
-    "--at", help='Point: init, random, or a JSON object like \'{"x1": 3}\'.')]
+    "--at", help='Point: init, random, NAME=VALUE,... or a JSON object like \'{"x1": 3}\'.')]
 
 
 def consoles():
@@ -35,13 +35,18 @@ def consoles():
     return Console(highlight=False), Console(stderr=True, highlight=False)
 
 
+def assignments(items, option: str) -> dict[str, str]:
+    """NAME=VALUE option values (``--set``, ``--data``) as name -> text, through their parser."""
+    from diffopt.option_values import parse_assignment
+
+    return dict(parse_assignment(item, option) for item in items or [])
+
+
 def load(file: str, sets, data, seed):
     from diffopt import api
-    from diffopt.data import parse_assignment
 
-    set_values = dict(parse_assignment(item, "--set") for item in sets or [])
-    data_paths = dict(parse_assignment(item, "--data") for item in data or [])
-    return api.load(file, sets=set_values, data=data_paths, seed=seed)
+    return api.load(file, sets=assignments(sets, "--set"), data=assignments(data, "--data"),
+                    seed=seed)
 
 
 def print_json(document) -> None:
@@ -65,7 +70,7 @@ def command(fn):
     """Run a command body; map DopError to a diagnostic and exit status 2.
 
     Anything else escaping is a bug: one line on stderr (the traceback only
-    with DIFFOPT_TRACEBACK=1) and exit status 70.
+    with DIFFOPT_TRACEBACK=1) and exit status 70 (ExitStatus.INTERNAL_ERROR).
     """
 
     @functools.wraps(fn)
@@ -87,7 +92,7 @@ def command(fn):
                 traceback.print_exc()
             sys.stderr.write(f"diffopt: internal error: {type(exc).__name__}: {exc}\n"
                              "(set DIFFOPT_TRACEBACK=1 to see where; please report it)\n")
-            raise typer.Exit(70) from None
+            raise typer.Exit(ExitStatus.INTERNAL_ERROR) from None
         raise typer.Exit(int(status or 0))
 
     return wrapper

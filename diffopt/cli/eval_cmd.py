@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from diffopt.cli import app
+from diffopt.cli.app import app
 from diffopt.cli.common import (
     AtOpt,
     DataOpt,

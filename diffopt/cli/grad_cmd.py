@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from diffopt.cli import app
+from diffopt.cli.app import app
 from diffopt.cli.common import (
     AtOpt,
     DataOpt,
@@ -22,13 +22,16 @@ from diffopt.cli.common import (
     report_warnings,
 )
 from diffopt.status import ExitStatus
+from diffopt.vocab import GRADIENT_MODES, choices_text
+
+MODE_HELP = choices_text(GRADIENT_MODES) + "."
 
 
 @app.command("grad")
 @command
 def grad_command(
     file: FileArg,
-    mode: Annotated[str, typer.Option("--mode", help="forward or reverse.")] = "reverse",
+    mode: Annotated[str, typer.Option("--mode", help=MODE_HELP)] = "reverse",
     at: AtOpt = None,
     repeat: Annotated[int, typer.Option("--repeat", min=0,
                                         help="Time N evaluations; report medians.")] = 0,

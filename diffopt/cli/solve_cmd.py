@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from diffopt.cli import app
+from diffopt.cli.app import app
 from diffopt.cli.common import (
     DataOpt,
     FileArg,
@@ -16,6 +16,7 @@ from diffopt.cli.common import (
     QuietOpt,
     SeedOpt,
     SetOpt,
+    assignments,
     command,
     consoles,
     load,
@@ -24,8 +25,10 @@ from diffopt.cli.common import (
 )
 from diffopt.errors import UsageError
 from diffopt.status import ExitStatus
+from diffopt.vocab import METHODS, MODES, choices_text
 
-METHOD_HELP = "auto, gd, momentum, adam, bfgs, lbfgs, newton, lm or nelder-mead (default auto)."
+METHOD_HELP = choices_text(METHODS, default="auto") + "."
+MODE_HELP = "Gradient mode: " + choices_text(MODES, default="auto") + "."
 
 
 @app.command("solve")
@@ -36,8 +39,7 @@ def solve_command(
     max_iter: Annotated[int | None, typer.Option("--max-iter", help="Iteration limit.")] = None,
     tol: Annotated[float | None, typer.Option("--tol", help="Gradient tolerance.")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Step (gd, momentum, adam).")] = None,
-    mode: Annotated[str | None, typer.Option(
-        "--mode", help="Gradient mode: forward, reverse or auto (default auto).")] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help=MODE_HELP)] = None,
     trace: Annotated[str | None, typer.Option(
         "--trace", help="Write one JSON object per iteration to this file (JSON Lines).",
         metavar="FILE")] = None,
@@ -47,14 +49,14 @@ def solve_command(
     """Minimize (or maximize) the problem; exit 1 if it does not converge."""
     from diffopt import api
 
-    if mode is not None and mode not in ("auto", "forward", "reverse"):
-        raise UsageError(f"--mode must be forward, reverse or auto, not '{mode}'")
+    if mode is not None and mode not in MODES:
+        raise UsageError(f"--mode must be {choices_text(MODES)}, not '{mode}'")
     session = load(file, set, data, seed)
-    _refuse_to_overwrite(trace, file, data)
+    _refuse_to_overwrite(trace, file, assignments(data, "--data").values())
     if json:  # one JSON document and nothing else: Rich is not even imported
         out, display = None, contextlib.nullcontext(lambda info: None)
     else:
-        from diffopt.report.console import ProgressDisplay
+        from diffopt.report.progress import ProgressDisplay
 
         out, _ = consoles()
         display = ProgressDisplay(out, quiet=quiet)
@@ -85,11 +87,11 @@ def solve_command(
     return ExitStatus.FAILURE
 
 
-def _refuse_to_overwrite(trace: str | None, file: str, data) -> None:
+def _refuse_to_overwrite(trace: str | None, file: str, data_paths) -> None:
     """--trace must not clobber the problem or a data file the user wrote."""
     if not trace:
         return
-    inputs = [file] + [item.partition("=")[2] for item in data or []]
+    inputs = [file, *data_paths]
     target = os.path.realpath(trace)
     for path in inputs:
         if path not in ("-", "") and os.path.exists(path) and os.path.realpath(path) == target:

@@ -1,33 +1,43 @@
-"""Human-readable output: Rich tables for results and a live progress line.
+"""Human-readable final reports: the Rich tables of solve, eval, grad and check.
 
 This module owns what ``diffopt solve|eval|grad|check`` print without
-``--json``. Renderers take plain result objects (duck-typed on the attribute
-names of ``diffopt.results``) and a ``rich.console.Console``; they format and
-print, and compute nothing beyond formatting. It must not import the parser,
-the engine or the solvers, and it is imported only by CLI commands.
+``--json`` once the work is done (the live progress line is
+diffopt.report.progress; number formats and table pieces are
+diffopt.report.formatting). Renderers take plain result objects
+(duck-typed on the attribute names of ``diffopt.results``) and a
+``rich.console.Console``; they format and print, and compute nothing beyond
+formatting. It must not import the parser, the engine or the solvers, and it
+is imported only by CLI commands.
 
-Colour and animation are left to Rich: a ``Console`` whose file is not a
-terminal writes no ANSI codes, and ``ProgressDisplay`` draws nothing there.
-Nothing here forces a terminal. User-supplied names are always wrapped in
+Colour is left to Rich: a ``Console`` whose file is not a terminal writes no
+ANSI codes. Nothing here forces a terminal. User-supplied names are always wrapped in
 ``Text`` so that brackets in them are never read as Rich markup.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
-from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-MAX_ELEMENTS = 40  # rows shown per vector before "… N more (see --json)"
+from diffopt.report.formatting import (
+    capped,
+    elements,
+    encodable,
+    fmt,
+    fmt_seconds,
+    key_value,
+    more_row,
+    plain_table,
+    tick,
+)
+
 MAX_CHECK_ROWS = 60  # gradient-check rows per point; failing rows are always shown
 MAX_CORRELATION = 12  # names in the printed correlation matrix
-REFRESH_PER_SECOND = 8  # progress redraws per second (at most 10, per the contract)
 
 _STATUS_STYLE = {
     "converged": "bold green",
@@ -43,195 +53,10 @@ _STATUS_TEXT = {
 }
 
 
-# ------------------------------------------------------------ number format
-
-
-def fmt(x: Any) -> str:
-    """A number for people: 10 significant digits, nan/inf spelled out, None as "—"."""
-    if x is None:
-        return "—"
-    if isinstance(x, (bool, np.bool_)):
-        return "true" if x else "false"
-    if isinstance(x, (int, np.integer)):
-        return str(int(x))
-    try:
-        return format(float(x), ".10g")
-    except (TypeError, ValueError):
-        return str(x)
-
-
-def fmt_seconds(seconds: float | None) -> str:
-    """A duration with a unit that keeps 3 significant digits readable (20 µs, 1.5 s)."""
-    if seconds is None or not np.isfinite(seconds):
-        return fmt(seconds)
-    for scale, unit in ((1e6, "µs"), (1e3, "ms")):
-        if abs(float(f"{seconds * scale:.3g}")) < 1000:
-            return f"{seconds * scale:.3g} {unit}"
-    return f"{seconds:.3g} s" if seconds < 100 else f"{seconds:.0f} s"
-
-
-def elements(name: str, value: Any) -> list[tuple[str, Any]]:
-    """(label, number) pairs: ``x`` for a scalar, ``w[0]``, ``W[1, 2]`` for arrays."""
-    if value is None:
-        return [(name, None)]
-    array = np.asarray(value)
-    if array.ndim == 0:
-        return [(name, array.item())]
-    return [
-        (f"{name}[{', '.join(map(str, index))}]", array[index].item())
-        for index in np.ndindex(array.shape)
-    ]
-
-
-def _capped(rows: list, limit: int = MAX_ELEMENTS) -> tuple[list, int]:
-    return (rows, 0) if len(rows) <= limit else (rows[:limit], len(rows) - limit)
-
-
-def _more_row(table: Table, hidden: int) -> None:
-    if hidden:
-        table.add_row(Text(f"… {hidden} more (see --json)", style="dim"))
-
-
-def _unicode(console: Console) -> bool:
-    return (console.encoding or "").lower().replace("-", "").startswith("utf")
-
-
-# Spellings for a console that cannot encode Unicode (PYTHONIOENCODING=ascii, say).
-_ASCII = str.maketrans({"—": "-", "…": "...", "χ": "chi", "²": "^2", "µ": "u", "×": "x"})
-
-
-def _encodable(render: Callable[..., None]) -> Callable[..., None]:
-    """Run a renderer; on a non-Unicode console, spell its output in that encoding.
-
-    Rich already draws ASCII boxes there; this replaces our own symbols and,
-    as a last resort, any character of a user's name the encoding lacks, so a
-    report never dies of UnicodeEncodeError.
-    """
-
-    @functools.wraps(render)
-    def wrapper(console: Console, result: Any, **options: Any) -> None:
-        if _unicode(console):
-            render(console, result, **options)
-            return
-        with console.capture() as captured:
-            render(console, result, **options)
-        encoding = console.encoding or "ascii"
-        text = captured.get().translate(_ASCII)
-        console.file.write(text.encode(encoding, "replace").decode(encoding))
-        console.file.flush()
-
-    return wrapper
-
-
-def _tick(console: Console, ok: bool | None) -> Text:
-    if ok is None:
-        return Text("—")
-    if _unicode(console):
-        return Text("✓", style="green") if ok else Text("✗", style="bold red")
-    return Text("ok", style="green") if ok else Text("FAIL", style="bold red")
-
-
-def _table(*headers: str, wrap_values: bool = False) -> Table:
-    """A plain table; names (first column) never wrap or shrink away.
-
-    ``wrap_values``: long values may wrap onto more lines instead of
-    squeezing the name column (one-row summaries of long vectors).
-    """
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for i, header in enumerate(headers):
-        if i == 0:
-            table.add_column(header, justify="left", no_wrap=True)
-        else:
-            table.add_column(header, justify="right", no_wrap=not wrap_values,
-                             overflow="fold")
-    return table
-
-
-def _label(key: str, value: Any, style: str = "bold") -> Text:
-    """``key value`` with the key styled; used for one-line facts."""
-    return Text.assemble((key, style), " ", value if isinstance(value, Text) else str(value))
-
-
-# --------------------------------------------------------------- live progress
-
-
-class ProgressDisplay:
-    """A solver callback that redraws one progress line on a terminal.
-
-    Use it as a context manager and pass it as the solver's callback::
-
-        with ProgressDisplay(console, quiet=quiet) as progress:
-            result = api.solve(problem, config, callback=progress)
-
-    Each call only stores the latest ``IterationInfo``; Rich's ``Live``
-    redraws at most ``REFRESH_PER_SECOND`` times a second from its own thread,
-    so a fast solver is not slowed down and a log is never flooded. The line
-    is transient: the final report replaces it. When the console is not a
-    terminal, or ``quiet`` is set, nothing is drawn at all.
-    """
-
-    def __init__(
-        self,
-        console: Console,
-        *,
-        quiet: bool = False,
-        label: str = "solving",
-        enabled: bool | None = None,
-    ):
-        self.console = console
-        self.label = label
-        self.enabled = (console.is_terminal and not quiet) if enabled is None else enabled
-        self._info: Any = None
-        self._live: Any = None
-
-    def __enter__(self) -> ProgressDisplay:
-        if self.enabled:
-            from rich.live import Live
-
-            self._live = Live(
-                self,
-                console=self.console,
-                refresh_per_second=REFRESH_PER_SECOND,
-                transient=True,
-            )
-            self._live.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._live is not None:
-            self._live.stop()
-            self._live = None
-
-    def __call__(self, info: Any) -> None:
-        """Record one ``IterationInfo`` (iteration, objective, gradient_norm, step, elapsed)."""
-        self._info = info
-
-    def __rich__(self) -> Text:
-        info = self._info
-        if info is None:
-            return Text(f"{self.label} …", style="dim")
-        parts: list[tuple[str, Any]] = [
-            ("iteration", info.iteration),
-            ("objective", info.objective),
-            ("|grad|", info.gradient_norm),
-            ("step", info.step),
-        ]
-        violation = getattr(info, "max_violation", 0.0)
-        if violation:
-            parts.append(("violation", violation))
-        line = Text.assemble((f"{self.label}  ", "bold"))
-        for key, value in parts:
-            line.append_text(Text.assemble((key, "dim"), " ", fmt(value), "  "))
-        line.append_text(Text.assemble(("elapsed", "dim"), " ", fmt_seconds(info.elapsed)))
-        if not _unicode(self.console):
-            line.plain = line.plain.translate(_ASCII)  # "µs" → "us"; the spans are cut to fit
-        return line
-
-
 # ------------------------------------------------------------------- solve
 
 
-@_encodable
+@encodable
 def print_solve_report(console: Console, result: Any) -> None:
     """The final report of ``diffopt solve``.
 
@@ -259,16 +84,16 @@ def print_solve_report(console: Console, result: Any) -> None:
     evaluations = ", ".join(f"{fmt(n)} {kind}" for kind, n in result.evaluations.items())
     console.print(
         Text.assemble(
-            _label("iterations", fmt(result.iterations)),
+            key_value("iterations", fmt(result.iterations)),
             "   ",
-            _label("evaluations", evaluations or "—"),
+            key_value("evaluations", evaluations or "—"),
         )
     )
     console.print(
         Text.assemble(
-            _label("gradient norm", fmt(result.gradient_norm)),
+            key_value("gradient norm", fmt(result.gradient_norm)),
             "   ",
-            _label("time", fmt_seconds(result.time_s)),
+            key_value("time", fmt_seconds(result.time_s)),
         )
     )
 
@@ -287,15 +112,15 @@ def _print_params(console: Console, params: Mapping, start: Mapping | None) -> N
     if not params:
         return
     headers = ("parameter", "start", "final") if start else ("parameter", "value")
-    table = _table(*headers)
+    table = plain_table(*headers)
     for name, value in params.items():
         rows = elements(name, value)
         starts = dict(elements(name, start[name])) if start and name in start else {}
-        shown, hidden = _capped(rows)
+        shown, hidden = capped(rows)
         for label, final in shown:
             cells = [fmt(starts.get(label)), fmt(final)] if start else [fmt(final)]
             table.add_row(Text(label), *cells)
-        _more_row(table, hidden)
+        more_row(table, hidden)
     console.print()
     console.print(table)
 
@@ -303,17 +128,17 @@ def _print_params(console: Console, params: Mapping, start: Mapping | None) -> N
 def _print_values(console: Console, heading: str, values: Mapping | None) -> None:
     if not values:
         return
-    table = _table(heading, "value", wrap_values=True)
+    table = plain_table(heading, "value", wrap_values=True)
     for name, value in values.items():
         array = np.asarray(value, dtype=float)
         if array.size > SUMMARIZED_LET_SIZE:
             # a long derived vector (per-row predictions, say): one summary row
             table.add_row(Text(name, no_wrap=True), _summary(array))
             continue
-        shown, hidden = _capped(elements(name, value))
+        shown, hidden = capped(elements(name, value))
         for label, number in shown:
             table.add_row(Text(label), fmt(number))
-        _more_row(table, hidden)
+        more_row(table, hidden)
     console.print()
     console.print(table)
 
@@ -333,13 +158,13 @@ def _print_constraints(console: Console, constraints: Iterable[Mapping] | None) 
     constraints = list(constraints or ())
     if not constraints:
         return
-    table = _table("constraint", "value", "violation")
-    shown, hidden = _capped(constraints)
+    table = plain_table("constraint", "value", "violation")
+    shown, hidden = capped(constraints)
     for c in shown:
         violation = c.get("violation")
         style = "red" if violation not in (None, 0, 0.0) else None
         table.add_row(Text(str(c.get("name"))), fmt(c.get("value")), Text(fmt(violation), style))
-    _more_row(table, hidden)
+    more_row(table, hidden)
     console.print()
     console.print(table)
 
@@ -356,13 +181,13 @@ def _print_fit(console: Console, fit: Mapping, params: Mapping) -> None:
     )
     stderr = fit.get("stderr") or {}
     if stderr:
-        table = _table("parameter", "value", "std. error")
+        table = plain_table("parameter", "value", "std. error")
         for name, err in stderr.items():
             values = dict(elements(name, params.get(name)))
-            shown, hidden = _capped(elements(name, err))
+            shown, hidden = capped(elements(name, err))
             for label, e in shown:
                 table.add_row(Text(label), fmt(values.get(label)), fmt(e))
-            _more_row(table, hidden)
+            more_row(table, hidden)
         console.print(table)
     correlation = fit.get("correlation") or {}
     names = list(correlation.get("names") or ())
@@ -373,7 +198,7 @@ def _print_fit(console: Console, fit: Mapping, params: Mapping) -> None:
 
 def _print_correlation(console: Console, names: list[str], matrix: np.ndarray) -> None:
     shown = names[:MAX_CORRELATION]
-    table = _table("correlation", *shown)
+    table = plain_table("correlation", *shown)
     for i, name in enumerate(shown):
         cells = [_correlation_cell(matrix[i, j], i == j) for j in range(len(shown))]
         table.add_row(Text(name), *cells)
@@ -391,7 +216,7 @@ def _correlation_cell(r: float, diagonal: bool) -> Text:
 # -------------------------------------------------------------- eval, grad
 
 
-@_encodable
+@encodable
 def print_eval(console: Console, result: Any, quiet: bool = False) -> None:
     """``diffopt eval``: the objective, the parameters, every let and constraint.
 
@@ -405,7 +230,7 @@ def print_eval(console: Console, result: Any, quiet: bool = False) -> None:
     _print_constraints(console, getattr(result, "constraints", None))
 
 
-@_encodable
+@encodable
 def print_grad(console: Console, result: Any, quiet: bool = False) -> None:
     """``diffopt grad``: the objective, the gradient per element and, if measured, timing.
 
@@ -416,12 +241,12 @@ def print_grad(console: Console, result: Any, quiet: bool = False) -> None:
             Text.assemble(_objective_line(result.objective), (f"  {result.mode} mode", "dim"))
         )
     if result.gradient:
-        table = _table("parameter", "gradient")
+        table = plain_table("parameter", "gradient")
         for name, value in result.gradient.items():
-            shown, hidden = _capped(elements(name, value))
+            shown, hidden = capped(elements(name, value))
             for label, number in shown:
                 table.add_row(Text(label), fmt(number))
-            _more_row(table, hidden)
+            more_row(table, hidden)
         if not quiet:
             console.print()
         console.print(table)
@@ -440,7 +265,7 @@ def print_grad(console: Console, result: Any, quiet: bool = False) -> None:
 # ------------------------------------------------------------------- check
 
 
-@_encodable
+@encodable
 def print_check(console: Console, result: Any, quiet: bool = False) -> None:
     """``diffopt check``: per point, forward vs reverse vs finite differences.
 
@@ -495,7 +320,7 @@ def _compact(value: Any, limit: int = 6) -> str:
 
 
 def _check_table(console: Console, entries: list) -> Table:
-    table = _table("entry", "forward", "reverse", "numeric", "abs err", "rel err", "ok")
+    table = plain_table("entry", "forward", "reverse", "numeric", "abs err", "rel err", "ok")
     rows = list(_check_rows(entries))
     for entry in rows:
         index = f"[{', '.join(map(str, entry.index))}]" if entry.index else ""
@@ -506,9 +331,9 @@ def _check_table(console: Console, entries: list) -> Table:
             fmt(entry.numeric),
             _short(entry.abs_error),
             _short(entry.rel_error),
-            _tick(console, entry.ok),
+            tick(console, entry.ok),
         )
-    _more_row(table, len(entries) - len(rows))
+    more_row(table, len(entries) - len(rows))
     return table
 
 
@@ -540,7 +365,7 @@ def _taylor_line(console: Console, taylor: Mapping) -> Text:
     The sweep itself (steps and remainders) is in ``--json``.
     """
     line = Text.assemble(("Taylor remainder", "bold"), " ")
-    line.append_text(_tick(console, bool(taylor.get("ok"))))
+    line.append_text(tick(console, bool(taylor.get("ok"))))
     order = taylor.get("order")
     if order is None or order != order:
         line.append(" at rounding level along the test direction (the objective is linear there)")
@@ -549,11 +374,3 @@ def _taylor_line(console: Console, taylor: Mapping) -> Text:
         span = f" over h = {fmt(min(steps))} … {fmt(max(steps))}" if steps else ""
         line.append(f" decays with order {order:.2f}{span} (2 for a correct gradient)")
     return line
-
-
-def _is_numeric(value: Any) -> bool:
-    try:
-        np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        return False
-    return True

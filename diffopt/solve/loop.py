@@ -62,22 +62,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from diffopt import vocab
 from diffopt.errors import OptionError, did_you_mean
 from diffopt.solve.constraints import augmented_lagrangian, constraint_report
 from diffopt.solve.linesearch import is_finite
-from diffopt.solve.methods import (
-    METHOD_NAMES,
-    METHODS,
-    Method,
-    Settings,
-    State,
-    choose_auto,
-    projected_gradient,
-)
+from diffopt.solve.methods import METHODS, Method, choose_auto
 from diffopt.solve.oracle import IterationInfo, Oracle
 from diffopt.solve.result import Run, SolveOutcome
+from diffopt.solve.state import Settings, State, projected_gradient
 
-DEFAULT_TOL = 1e-8
 STEP_TOL = 1e-12  # relative per-coordinate step below which precision is exhausted
 OBJECTIVE_TOL = 1e-15  # relative objective change below which precision is exhausted
 UNBOUNDED_BELOW = -1e300  # an objective this low is taken as unbounded below
@@ -280,19 +273,19 @@ def run_method(
 
 
 def _resolve_method(oracle: Oracle, method: str) -> Method:
-    if method not in METHOD_NAMES:
-        hint = did_you_mean(method, METHOD_NAMES)
+    if method not in vocab.METHODS:
+        hint = did_you_mean(method, vocab.METHODS)
         raise OptionError(
-            f"unknown method '{method}'; choose one of {', '.join(METHOD_NAMES)}", hint=hint
+            f"unknown method '{method}'; choose one of {', '.join(vocab.METHODS)}", hint=hint
         )
     name = choose_auto(oracle) if method == "auto" else method
-    spec = METHODS[name]
-    if spec.needs == "residuals" and (oracle.residuals is None or oracle.jacobian is None):
+    least_squares = oracle.residuals is not None and oracle.jacobian is not None
+    if vocab.method_info(name).applies_to == "least-squares" and not least_squares:
         raise OptionError(
-            "method 'lm' needs a least-squares objective (a sum of squares of residuals)",
+            f"method '{name}' needs a least-squares objective (a sum of squares of residuals)",
             hint="use --method lbfgs or --method auto",
         )
-    return spec
+    return METHODS[name]
 
 
 def _positive(option: str, value: float | None, default: float) -> float:
@@ -345,7 +338,7 @@ def minimize(
     """
     started = time.perf_counter()
     spec = _resolve_method(oracle, method)
-    tol = _positive("--tol", tol, DEFAULT_TOL)
+    tol = _positive("--tol", tol, vocab.DEFAULT_TOL)
     lr = _positive("--lr", lr, spec.lr if spec.lr is not None else 0.1)
     if max_iter is None:
         max_iter = spec.max_iter(oracle.n)
