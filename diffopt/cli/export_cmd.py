@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from diffopt.cli import app
+from diffopt.cli.app import app
 from diffopt.cli.common import AtOpt, DataOpt, FileArg, SeedOpt, SetOpt, command, load
 from diffopt.errors import UsageError
 from diffopt.status import ExitStatus
