@@ -1,9 +1,10 @@
 """Grammar rules → AST (diffopt.syntax.ast), with a span on every node.
 
 Only builds nodes: no validation (that is sema.py's job). ``Builder`` is
-given to Lark as its ``transformer``, so the LALR parser calls one method per
-reduced rule and the program comes out of the parse as AST: no parse tree,
-no second pass, and no recursion at any depth (the LALR driver is a loop).
+given to Lark as its ``transformer``, so Lark's LALR parser calls one method
+per reduced rule and the program comes out of the parse as AST: no parse
+tree, no second pass, and no recursion at any depth (Lark's LALR parser is a
+loop, and each method only looks at its rule's children).
 
 Lark runs with ``keep_all_tokens`` and without placeholders, so a method sees
 every token its rule matched, brackets and keywords included. That is what
@@ -95,7 +96,8 @@ class Builder:
     """Lark's transformer: one method per rule (or alias) of grammars/dop.lark.
 
     Each receives the rule's children (tokens, nodes, ``_Paren``/``_Part``)
-    and returns its value. ``source`` is set before each parse. A plain
+    and returns its value. ``source`` is set before each parse (a builder
+    serves one parse at a time: parser.py gives each parse its own). A plain
     class: Lark looks the methods up by rule name, and a lark.Transformer
     base would only add a slower default for the spliced rules.
     """
