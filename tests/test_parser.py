@@ -26,9 +26,9 @@ from diffopt.syntax.parser import parse
 
 PACKAGE = Path(front.__file__).resolve().parents[1]
 
-# Lark's documented modules: the package itself, its exceptions, and Token /
-# the Lexer base class in lark.lexer. Everything else (lark.parsers.*,
-# lark.parse_tree_builder, lark.load_grammar ...) is Lark's inside.
+# Lark's documented modules: the package itself, its exceptions, and Token
+# in lark.lexer. Everything else (lark.parsers.*, lark.parse_tree_builder,
+# lark.load_grammar, the lexer's classes ...) is Lark's inside.
 _PUBLIC_LARK_MODULES = {"lark", "lark.exceptions", "lark.lexer"}
 _PUBLIC_FROM_LEXER = {"Token"}
 
@@ -63,11 +63,12 @@ def test_lark_is_imported_through_its_public_interface_only():
     assert not bad, "private Lark imports:\n" + "\n".join(bad)
 
 
-def test_no_private_attribute_of_a_lark_object_is_read_in_the_parser():
-    # The parser module holds no Lark internals by name: no attribute whose
-    # name starts with one underscore (Lark's private convention) is read
-    # from the Lark object or from Lark's exceptions and tokens.
-    source = (PACKAGE / "syntax" / "parser.py").read_text(encoding="utf-8")
+@pytest.mark.parametrize("module", ["parser.py", "to_ast.py"])
+def test_no_private_attribute_is_read_where_lark_objects_are_handled(module):
+    # The two modules that hold Lark objects (the parser, its exceptions,
+    # tokens) read no attribute whose name starts with one underscore,
+    # Lark's private convention; only the parser's own two methods do.
+    source = (PACKAGE / "syntax" / module).read_text(encoding="utf-8")
     tree = pyast.parse(source)
     ours = {"_comment", "_unexpected"}  # _Front's own methods
     private = sorted({node.attr for node in pyast.walk(tree)
@@ -170,3 +171,20 @@ def test_a_parser_built_from_the_cache_parses_as_the_first(tmp_path, monkeypatch
     assert ast.same_tree(first, second)
     assert _shape(first) == _shape(second)
     assert first.comments == second.comments
+
+
+def test_nodes_built_without_init_are_those_init_builds():
+    # to_ast builds its hottest nodes (Binary, Call, Number, Name) by giving
+    # each its field dictionary at once: same fields, same order, same values.
+    import dataclasses
+
+    program = parse(Source("a.dop", "param x = 1\nminimize f(x) * 2_0.5 + x ** 2\n"))
+    seen = set()
+    for node in ast.postorder(program):
+        cls = type(node)
+        rebuilt = cls(**{f.name: getattr(node, f.name) for f in dataclasses.fields(cls)})
+        assert list(vars(node)) == list(vars(rebuilt)) == [f.name for f in
+                                                           dataclasses.fields(cls)]
+        assert vars(node) == vars(rebuilt)
+        seen.add(cls)
+    assert {ast.Binary, ast.Call, ast.Number, ast.Name} <= seen
