@@ -1,45 +1,47 @@
-"""Text → AST: the Lark parser, its lexer and syntax diagnostics.
+"""Text → AST: decoding, Lark's LALR parser and syntax diagnostics.
 
-Owns: decoding the bytes (BOM, CRLF, non-UTF-8), building the LALR parser
-once per process (cached on disk by Lark), lexing (dropping line breaks
-inside ``()`` and ``[]``, checking brackets, collecting comments for
-``fmt``), and turning every Lark exception into a ``DopSyntaxError`` whose
-words a user understands (never a terminal name like ``__ANON_3``). Lark is
-imported only here, in lalr.py (the parse loop) and in to_ast.py.
+Owns: decoding the bytes (BOM, CRLF, non-UTF-8); the Lark parser for
+grammars/dop.lark, driven through Lark's documented interface only (the
+``Lark`` options ``transformer``, ``postlex``, ``lexer_callbacks`` and
+``cache``, ``Lark.get_terminal``, ``Token`` and the ``Unexpected*``
+exceptions); the postlexer (line breaks inside ``()`` and ``[]`` dropped,
+brackets balanced and at most MAX_NESTING deep); the comments collected for
+``fmt``; and every Lark exception turned into a ``DopSyntaxError`` in words a
+user understands (never a terminal name like ``__ANON_3``). Lark is imported
+only here and in to_ast.py.
 
-Speed: a 10^5-node program is a few hundred thousand tokens and about a
-million LALR reductions, so the per-token and per-reduction work is kept
-small. Lark builds the grammar, the LALR table and the rule callbacks, but
-the parse loop is lalr.Driver's, on integer tables read from Lark's once,
-with runs of unit reductions (``?expr: conditional`` ... ``?postfix: atom``)
-taken as one memoized step. The callbacks reduce rules straight into AST
-nodes (to_ast.Builder is Lark's transformer: no parse tree, no second pass),
-and ``_Lexer`` is one loop doing the lexer's and the postlexer's work, on
-Lark's own terminal table.
+Speed: Lark's basic lexer and LALR loop run to_ast.Builder's methods as the
+rule callbacks (Lark's inline transformer), so the program comes out of the
+parse as AST: no parse tree, no second pass, no position propagation. The
+grammar is written to keep reductions few (see its header).
+
+Reentrancy: a parse runs on a ``_Front``, a Lark parser with its own builder,
+comment list and postlexer state, that no other parse uses meanwhile. Idle
+fronts wait in ``_IDLE``; a parse that finds none builds one, so parses in
+several threads each have their own and never share parse state.
 """
 
 from __future__ import annotations
 
+import os
+import stat
+import sys
+import threading
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from pathlib import Path
 
-from lark import Lark, Token
-from lark.exceptions import LarkError, UnexpectedEOF, UnexpectedToken
-from lark.lexer import BasicLexer, PatternStr, UnlessCallback
+from lark import Lark, LarkError, Token, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
 from diffopt.errors import DopSyntaxError
 from diffopt.gcpause import gc_paused
 from diffopt.resources import resource_path
 from diffopt.source import Source, Span
 from diffopt.syntax import ast
-from diffopt.syntax.lalr import Driver
+from diffopt.syntax.to_ast import Builder
 
-if TYPE_CHECKING:
-    from diffopt.syntax.to_ast import Builder
-
-# Brackets deeper than this are refused with a clear message. Every stage
-# after the parser walks trees iteratively, so this is a sanity limit on
-# input, not a recursion guard.
+# Brackets deeper than this are refused with a clear message. Lark's LALR
+# loop and every stage after it walk trees iteratively, so this is a sanity
+# limit on input, not a recursion guard.
 MAX_NESTING = 10_000
 
 # What each terminal looks like to a user, for "expected ..." messages.
@@ -55,129 +57,106 @@ _EXPRESSION_STARTS = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PLUS"}
 
 _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
+_BRACKETS = _OPENERS.keys() | _CLOSERS.keys()
 
 
-class _Run:
-    """What the lexer and ``parse`` share about the parse under way.
+@lru_cache(maxsize=1)
+def _grammar() -> str:
+    return resource_path("grammars", "dop.lark").read_text(encoding="utf-8")
 
-    One parse at a time per process (the parser is built once and reused).
-    ``previous`` and ``before_previous`` are the last two tokens the parser
-    has asked past, so a syntax error can say what came just before the
-    unexpected one ("expected an expression after '+'").
+
+def _cache_file() -> str | bool:
+    """Where Lark keeps its analysis of the grammar between runs; False: nowhere.
+
+    Lark unpickles that file, so only this user may be able to write it.
+    (``cache=True`` would use a predictable name in the shared temp dir,
+    which another user could plant first.) It lives in the user's cache
+    directory, in a folder made 0700 and used only if it is a real directory
+    owned by this user and closed to everyone else. Lark checks the file's
+    hash of the grammar, the options and its own version, and rebuilds it on
+    any mismatch.
+    """
+    if not hasattr(os, "getuid"):
+        return False  # no owner to check against: build the grammar each run
+    try:
+        base = os.environ.get("XDG_CACHE_HOME", "")
+        if not os.path.isabs(base):
+            base = os.path.join(Path.home(), ".cache")
+        folder = os.path.join(base, "diffopt")
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+    except (OSError, RuntimeError):  # no home, read-only file system ...
+        return False
+    if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
+            or info.st_mode & 0o077):
+        return False
+    version = "{}{}".format(*sys.version_info[:2])
+    return os.path.join(folder, f"dop-grammar-py{version}.lark-cache")
+
+
+class _Front:
+    """One Lark parser and the state of the parse running on it (one at a time).
+
+    It is the parser's postlexer too (Lark's ``postlex`` interface:
+    ``process(stream)`` and ``always_accept``). ``process`` drops line
+    breaks inside () and [], checks that brackets balance and nest at most
+    MAX_NESTING deep, and remembers the last two tokens the parser asked
+    past, so a syntax error can say what came just before the unexpected
+    token ("expected an expression after '+'"). Lark pulls tokens one at a
+    time, so every error surfaces where the parse reaches it.
     """
 
-    __slots__ = ("source", "comments", "previous", "before_previous")
+    always_accept = ()
 
     def __init__(self):
         self.source: Source | None = None
-        self.comments: list[tuple[str, int, int]] = []  # (text, line, offset)
+        self.comments: list[Token] = []
         self.previous: Token | None = None
         self.before_previous: Token | None = None
+        self.builder = Builder()
+        self.lark = Lark(
+            _grammar(),
+            parser="lalr",
+            lexer="basic",
+            # The builder makes spans from its rules' tokens, so it gets them
+            # all, and tells optional parts by what they are, not by None
+            # placeholders; positions are not propagated (it needs none).
+            transformer=self.builder,
+            keep_all_tokens=True,
+            maybe_placeholders=False,
+            postlex=self,
+            # Called for the ignored comments too: what fmt keeps.
+            lexer_callbacks={"COMMENT": self._comment},
+            cache=_cache_file(),
+        )
 
+    def _comment(self, token: Token) -> Token:
+        self.comments.append(token)
+        return token
 
-_RUN = _Run()
-
-
-class _Lexer(BasicLexer):
-    """Lark's basic lexer for this grammar, as one loop that also postlexes.
-
-    The terminals, their order and the keyword rule (a NAME spelled like a
-    keyword is that keyword) are Lark's own: ``BasicLexer`` works them out
-    from the grammar and this class only reads them, so the tokens are those
-    Lark would produce. The loop then does in the same pass what a postlexer
-    would: drops line breaks inside () and [], checks that brackets balance
-    and nest at most MAX_NESTING deep, and collects comments. The parse loop
-    (lalr.Driver) calls ``lex(text)`` (also Lark's interface for custom
-    lexers) and pulls tokens one at a time, as Lark's loop does, so every
-    error surfaces at the same point of the parse.
-    """
-
-    # Lark's first custom-lexer interface: lex(text) -> tokens. Pinned, since
-    # BasicLexer's own lex(state, parser_state) is Lark's internal one.
-    __future_interface__ = 0
-
-    def __init__(self, conf):
-        super().__init__(conf)
-        scanner = self.scanner  # building it also fills self.callback
-        # One alternation in Lark's order, so the first alternative that
-        # matches wins, as in Lark's Scanner.
-        self._scan = self.re.compile(
-            "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in scanner.terminals),
-            conf.g_regex_flags,
-        ).finditer
-        # terminal -> {spelling: keyword terminal}; Lark's UnlessCallback does
-        # the same lookup with a regex per token.
-        self._keywords: dict[str, dict[str, str]] = {}
-        for name, callback in self.callback.items():
-            keywords = callback.scanner.terminals if isinstance(callback, UnlessCallback) else ()
-            if not keywords or not all(isinstance(k.pattern, PatternStr) and not k.pattern.flags
-                                       for k in keywords):
-                raise TypeError(f"diffopt's lexer cannot mirror Lark's callback on {name}")
-            self._keywords[name] = {k.pattern.value: k.name for k in keywords}
-
-    def lex(self, text: str):
-        run = _RUN
-        source = run.source
-        comments = run.comments
-        keywords = self._keywords
-        ignore = self.ignore_types
-        newline_types = self.newline_types
-        make = str.__new__
+    def process(self, stream):
+        source = self.source
         stack: list[Token] = []
-        run.previous = run.before_previous = None
-        pos, line, line_start = 0, 1, 0
-        # finditer tries each position in turn like Lark's match loop; a
-        # match that does not start where the last one ended skipped a
-        # character no terminal matches.
-        for found in self._scan(text):
-            start, end = found.span()
-            if start != pos:
-                raise _bad_character(source, pos)
-            pos = end
-            kind = found.lastgroup
-            value = found.group()
-            token_line, column = line, start - line_start + 1
-            if kind in newline_types:
-                count = value.count("\n")
-                if count:
-                    line += count
-                    line_start = start + value.rindex("\n") + 1
-            if kind in ignore:
-                if kind == "COMMENT":
-                    comments.append((value, token_line, start))
-                continue
-            if kind in keywords:
-                kind = keywords[kind].get(value, kind)
-            # Token(...) runs two Python-level constructors; this is the same
-            # object with the same eight fields, set directly.
-            token = make(Token, value)
-            token.type = kind
-            token.value = value
-            token.start_pos = start
-            token.line = token_line
-            token.column = column
-            token.end_line = line
-            token.end_column = end - line_start + 1
-            token.end_pos = end
-            if kind in _OPENERS:
-                stack.append(token)
-                if len(stack) > MAX_NESTING:
-                    raise DopSyntaxError(
-                        f"brackets nested too deeply (more than {MAX_NESTING} levels)",
-                        Span.of(source, token),
-                    )
-            elif kind in _CLOSERS:
-                if not stack or stack[-1].type != _CLOSERS[kind]:
+        for token in stream:
+            kind = token.type
+            if kind in _BRACKETS:
+                if kind in _OPENERS:
+                    stack.append(token)
+                    if len(stack) > MAX_NESTING:
+                        raise DopSyntaxError(
+                            f"brackets nested too deeply (more than {MAX_NESTING} levels)",
+                            Span.of(source, token),
+                        )
+                elif not stack or stack[-1].type != _CLOSERS[kind]:
                     raise _unbalanced(source, token, stack)
-                stack.pop()
+                else:
+                    stack.pop()
             elif kind == "_NL" and stack and stack[-1].type != "LBRACE":
                 continue
             yield token
             # Reached only when the parser asks for the next token, so after
             # an UnexpectedToken ``previous`` is the token before the bad one.
-            run.before_previous, run.previous = run.previous, token
-        if pos != len(text):
-            raise _bad_character(source, pos)
+            self.before_previous, self.previous = self.previous, token
         if stack:
             opener = stack[-1]
             closer = {"LPAR": ")", "LSQB": "]", "LBRACE": "}"}[opener.type]
@@ -186,6 +165,49 @@ class _Lexer(BasicLexer):
                 Span.of(source, opener),
                 hint=f"add '{closer}'",
             )
+
+    def parse(self, source: Source) -> ast.Program:
+        self.source = self.builder.source = source
+        self.comments = comments = []
+        # A trailing line break lets the last statement end like every other.
+        text = source.text if source.text.endswith("\n") else source.text + "\n"
+        try:
+            # Tokens and nodes are acyclic and all stay alive until the parse
+            # ends: collections would only walk them again (half the parse).
+            with gc_paused():
+                statements = self.lark.parse(text)
+        except DopSyntaxError:
+            raise
+        except UnexpectedCharacters as exc:
+            raise _bad_character(source, exc.pos_in_stream) from None
+        except UnexpectedEOF as exc:
+            raise _unexpected_end(self.lark, source, exc.expected) from None
+        except UnexpectedToken as exc:
+            raise self._unexpected(source, exc) from None
+        except LarkError as exc:  # pragma: no cover - Lark's other errors are internal
+            raise DopSyntaxError(f"cannot parse: {exc}", source.span(0)) from None
+        finally:
+            self.source = self.builder.source = None
+            self.comments = []
+            self.previous = self.before_previous = None
+        collected = tuple(_comment(source, token) for token in comments)
+        return ast.Program(statements, collected, span=source.span(0, len(source.text)))
+
+    def _unexpected(self, source: Source, exc: UnexpectedToken) -> DopSyntaxError:
+        number, dot = self.before_previous, self.previous
+        if (dot is not None and dot.type == "DOT" and number is not None
+                and number.type == "NUMBER" and number.end_pos == dot.start_pos):
+            return DopSyntaxError(
+                f"a number cannot end with '.': write {number.value} or {number.value}.0",
+                Span.of(source, number).to(Span.of(source, dot)),
+            )
+        return _unexpected_token(self.lark, source, exc, dot)
+
+
+# Fronts no parse is using. Taking one and giving it back are the only
+# shared steps of a parse, under the lock.
+_IDLE: list[_Front] = []
+_IDLE_LOCK = threading.Lock()
 
 
 def _unbalanced(source: Source, token: Token, stack: list[Token]) -> DopSyntaxError:
@@ -197,31 +219,6 @@ def _unbalanced(source: Source, token: Token, stack: list[Token]) -> DopSyntaxEr
         f"column {opener.column}",
         Span.of(source, token),
     )
-
-
-@lru_cache(maxsize=1)
-def _parser() -> tuple[Lark, Builder, Driver]:
-    from diffopt.syntax.to_ast import Builder
-
-    builder = Builder()
-    grammar = resource_path("grammars", "dop.lark").read_text(encoding="utf-8")
-    lark = Lark(
-        grammar,
-        parser="lalr",
-        lexer=_Lexer,
-        # The builder computes spans from the tokens of each rule, so it gets
-        # them all (propagate_positions cost half the parse), and finds
-        # optional parts by what they are rather than by None placeholders.
-        keep_all_tokens=True,
-        maybe_placeholders=False,
-        transformer=builder,
-        cache=True,
-    )
-    # Lark wraps the custom lexer class; the driver pulls from its lex(text).
-    lexer = getattr(lark.parser.lexer, "lexer", None)
-    if not isinstance(lexer, _Lexer) or lark.options.postlex is not None:
-        raise TypeError("internal error: cannot find diffopt's lexer inside the Lark parser")
-    return lark, builder, Driver(lark, lexer.lex)
 
 
 # ------------------------------------------------------------------- decoding
@@ -253,45 +250,26 @@ def decode(data: bytes, name: str) -> Source:
 
 
 def parse(source: Source) -> ast.Program:
-    """Parse a whole .dop source into a Program (comments attached)."""
-    _, builder, driver = _parser()
-    run = _RUN
-    run.source = builder.source = source
-    run.comments = comments = []
-    # A trailing line break lets the last statement end like every other.
-    text = source.text if source.text.endswith("\n") else source.text + "\n"
+    """Parse a whole .dop source into a Program (comments attached).
+
+    Safe to call from several threads at once: each parse has a front of its own.
+    """
+    with _IDLE_LOCK:
+        front = _IDLE.pop() if _IDLE else None
+    if front is None:
+        front = _Front()
     try:
-        # Tokens and nodes are acyclic and all stay alive until the parse
-        # ends: collections would only walk them again (half the parse).
-        with gc_paused():
-            statements = driver.parse(text)
-    except DopSyntaxError:
-        raise
-    except UnexpectedEOF as exc:
-        raise _unexpected_end(source, exc.expected) from None
-    except UnexpectedToken as exc:
-        number = run.before_previous
-        dot = run.previous
-        if (dot is not None and dot.type == "DOT" and number is not None
-                and number.type == "NUMBER" and number.end_pos == dot.start_pos):
-            raise DopSyntaxError(
-                f"a number cannot end with '.': write {number.value} or {number.value}.0",
-                Span.of(source, number).to(Span.of(source, dot)),
-            ) from None
-        raise _unexpected_token(source, exc, run.previous) from None
-    except LarkError as exc:  # pragma: no cover - Lark's other errors are internal
-        raise DopSyntaxError(f"cannot parse: {exc}", source.span(0)) from None
+        return front.parse(source)
     finally:
-        run.source = builder.source = None
-        run.comments = []
-    collected = tuple(_comment(source, *comment) for comment in comments)
-    return ast.Program(statements, collected, span=source.span(0, len(source.text)))
+        with _IDLE_LOCK:
+            _IDLE.append(front)
 
 
-def _comment(source: Source, text: str, line: int, offset: int) -> ast.Comment:
+def _comment(source: Source, token: Token) -> ast.Comment:
+    offset = token.start_pos
     line_start = source.text.rfind("\n", 0, offset) + 1
     own_line = source.text[line_start:offset].strip() == ""
-    return ast.Comment(text.rstrip(), line, own_line)
+    return ast.Comment(token.value.rstrip(), token.line, own_line)
 
 
 def _bad_character(source: Source, pos: int) -> DopSyntaxError:
@@ -311,23 +289,23 @@ def _bad_character(source: Source, pos: int) -> DopSyntaxError:
     return DopSyntaxError(f"unexpected character '{shown}'", span)
 
 
-def _describe(terminal: str) -> str | None:
+def _describe(lark: Lark, terminal: str) -> str | None:
     if terminal in _TERMINAL_WORDS:
         return _TERMINAL_WORDS[terminal]
-    lark = _parser()[0]
-    for definition in lark.terminals:
-        if definition.name == terminal and definition.pattern.type == "str":
-            return f"'{definition.pattern.value}'"
-    return None
+    try:
+        pattern = lark.get_terminal(terminal).pattern
+    except KeyError:
+        return None
+    return f"'{pattern.value}'" if pattern.type == "str" else None
 
 
-def _expected_words(expected) -> str | None:
+def _expected_words(lark: Lark, expected) -> str | None:
     names = set(expected)
     if names & _EXPRESSION_STARTS >= {"NAME", "NUMBER"}:
         rest = sorted(n for n in names - _EXPRESSION_STARTS - {"STRING", "IF", "NOT"})
-        words = ["an expression"] + [w for w in map(_describe, rest) if w]
+        words = ["an expression"] + [w for w in (_describe(lark, n) for n in rest) if w]
     else:
-        words = sorted(w for w in map(_describe, names) if w)
+        words = sorted(w for w in (_describe(lark, n) for n in names) if w)
     if not words or len(words) > 6:
         return None
     if len(words) == 1:
@@ -343,23 +321,24 @@ def _token_text(token: Token) -> str:
     return f"'{token.value}'"
 
 
-def _unexpected_end(source: Source, expected) -> DopSyntaxError:
+def _unexpected_end(lark: Lark, source: Source, expected) -> DopSyntaxError:
     end = len(source.text.rstrip())
-    words = _expected_words(expected)
+    words = _expected_words(lark, expected)
     message = "unexpected end of file" + (f": expected {words}" if words else "")
     return DopSyntaxError(message, source.span(end, end))
 
 
-def _unexpected_token(source: Source, exc: UnexpectedToken, previous) -> DopSyntaxError:
+def _unexpected_token(lark: Lark, source: Source, exc: UnexpectedToken,
+                      previous) -> DopSyntaxError:
     token = exc.token
     if token.type == "$END":
-        return _unexpected_end(source, exc.expected)
+        return _unexpected_end(lark, source, exc.expected)
     span = Span.of(source, token)
     if token.type == "_NL":
         # Point at the end of the line, not at the start of the next one.
         span = source.span(token.start_pos, token.start_pos)
     expected = set(exc.expected)
-    words = _expected_words(expected)
+    words = _expected_words(lark, expected)
     after = f" after {_token_text(previous)}" if previous is not None else ""
     if expected >= {"NAME", "NUMBER"} and "LBRACE" not in expected:
         message = f"expected an expression{after}, found {_token_text(token)}"

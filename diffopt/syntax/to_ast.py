@@ -1,9 +1,10 @@
 """Grammar rules → AST (diffopt.syntax.ast), with a span on every node.
 
 Only builds nodes: no validation (that is sema.py's job). ``Builder`` is
-given to Lark as its ``transformer``, so the LALR parser calls one method per
-reduced rule and the program comes out of the parse as AST: no parse tree,
-no second pass, and no recursion at any depth (the LALR driver is a loop).
+given to Lark as its ``transformer``, so Lark's LALR parser calls one method
+per reduced rule and the program comes out of the parse as AST: no parse
+tree, no second pass, and no recursion at any depth (Lark's LALR parser is a
+loop, and each method only looks at its rule's children).
 
 Lark runs with ``keep_all_tokens`` and without placeholders, so a method sees
 every token its rule matched, brackets and keywords included. That is what
@@ -23,6 +24,22 @@ from diffopt.syntax import ast
 
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
 _span = Span.fast
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _make(cls, fields: dict):
+    """``cls(**fields)`` for a frozen dataclass node, without its ``__init__``.
+
+    That ``__init__`` sets each field through ``object.__setattr__``; giving
+    the instance its whole dictionary at once makes the same object at half
+    the cost (the hot rules below build a node per term of a long sum).
+    ``fields`` names every field in declaration order: tests/test_parser.py
+    compares these nodes with ones built by ``__init__``.
+    """
+    node = _new(cls)
+    _set(node, "__dict__", fields)
+    return node
 
 
 def _unescape(body: str) -> str:
@@ -95,7 +112,8 @@ class Builder:
     """Lark's transformer: one method per rule (or alias) of grammars/dop.lark.
 
     Each receives the rule's children (tokens, nodes, ``_Paren``/``_Part``)
-    and returns its value. ``source`` is set before each parse. A plain
+    and returns its value. ``source`` is set before each parse (a builder
+    serves one parse at a time: parser.py gives each parse its own). A plain
     class: Lark looks the methods up by rule name, and a lark.Transformer
     base would only add a slower default for the spliced rules.
     """
@@ -255,15 +273,15 @@ class Builder:
         first, last = left.span, right.span
         source = self.source
         text = op.value
-        return ast.Binary(
-            "^" if text == "**" else text,
-            left.node if left.__class__ is _Paren else left,
-            right.node if right.__class__ is _Paren else right,
-            span=_span(source, first.start, last.end, first.line, first.col, last.end_line,
-                       last.end_col),
-            op_span=_span(source, op.start_pos, op.end_pos, op.line, op.column, op.end_line,
-                          op.end_column),
-        )
+        return _make(ast.Binary, {
+            "op": "^" if text == "**" else text,
+            "left": left.node if left.__class__ is _Paren else left,
+            "right": right.node if right.__class__ is _Paren else right,
+            "span": _span(source, first.start, last.end, first.line, first.col, last.end_line,
+                          last.end_col),
+            "op_span": _span(source, op.start_pos, op.end_pos, op.line, op.column, op.end_line,
+                             op.end_column),
+        })
 
     def unary_op(self, children):
         op, operand = children
@@ -273,13 +291,13 @@ class Builder:
         func, close = children[0], children[-1]
         args, keywords = children[2] if len(children) == 4 else ((), ())
         first = func.span
-        return ast.Call(
-            func.node if func.__class__ is _Paren else func,
-            args,
-            keywords,
-            span=_span(self.source, first.start, close.end_pos, first.line, first.col,
-                       close.end_line, close.end_column),
-        )
+        return _make(ast.Call, {
+            "func": func.node if func.__class__ is _Paren else func,
+            "args": args,
+            "keywords": keywords,
+            "span": _span(self.source, first.start, close.end_pos, first.line, first.col,
+                          close.end_line, close.end_column),
+        })
 
     def arguments(self, children):
         if len(children) == 1 and children[0].__class__ is not ast.Keyword:
@@ -330,9 +348,10 @@ class Builder:
     def number(self, children):
         (token,) = children
         text = token.value
-        return ast.Number(float(text.replace("_", "")), text, span=_span(
-            self.source, token.start_pos, token.end_pos, token.line, token.column,
-            token.end_line, token.end_column))
+        span = _span(self.source, token.start_pos, token.end_pos, token.line, token.column,
+                     token.end_line, token.end_column)
+        return _make(ast.Number, {"value": float(text.replace("_", "")), "text": text,
+                                  "span": span})
 
     def string(self, children):
         (token,) = children
@@ -340,9 +359,9 @@ class Builder:
 
     def name(self, children):
         (token,) = children  # _of_token inlined: names are the commonest node
-        return ast.Name(token.value, span=_span(
+        return _make(ast.Name, {"id": token.value, "span": _span(
             self.source, token.start_pos, token.end_pos, token.line, token.column,
-            token.end_line, token.end_column))
+            token.end_line, token.end_column)})
 
     def paren(self, children):
         open_, inner, close = children
