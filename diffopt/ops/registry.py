@@ -1,19 +1,17 @@
 """The primitive registry: value, shape, JVP and VJP rules of every op, together.
 
 A primitive is one ``prim(...)`` stanza. Every consumer is derived from
-``REGISTRY``: the checker (shape rules, via abstract values), the tracer
-(``bind`` records onto the current tape), forward mode (``jvp``), reverse
-mode (``vjp``), the tests (parametrized over the registry) and the man-page
-check. Language built-ins (``BUILTINS``) are primitives marked ``user=True``
-or composites written with ``builtin(...)`` in terms of primitives.
+``REGISTRY``: the checker and tracer (``bind``), forward mode (``d``/``jvp``),
+reverse mode (``vjp``), the compiler (``scalar``), export (``export``), the
+tests (parametrized over the registry) and the man-page check. Language
+built-ins (``BUILTINS``) are registered with ``builtin(...)``: a primitive,
+or a composite written in terms of primitives.
 
-How ``bind`` decides what a call means (Autodidax's interpreters, collapsed
-into one dispatch on argument types):
-
-* all arguments concrete (``np.ndarray``)  → compute ``impl`` now (constant folding);
-* any argument ``Abstract`` (the checker)  → apply the ``shape`` rule only;
-* any argument a ``Var`` (tracing)          → compute the value and record an
-  equation on the tape that owns the Var.
+How ``bind`` decides what a call means (one dispatch on argument types):
+all arguments concrete → compute ``impl`` now (constant folding); any
+argument ``Abstract`` (a branch explored only to be checked) → the ``shape``
+rule only; any argument a ``Var`` → the tape that owns it records (or, in
+abstract mode, shape-checks) the equation.
 
 Rule conventions:
 
@@ -30,7 +28,6 @@ Rule conventions:
   for zero). Because it is staged, the gradient of a program is itself a tape:
   it compiles like the value, and forward mode over it gives Hessian-vector
   products.
-
 Must not import the front end, the CLI or Rich.
 """
 
@@ -39,15 +36,14 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from diffopt.errors import ShapeError
-
-Shape = tuple[int, ...]
-
+from diffopt.ops.export_rule import ExportRule
+from diffopt.ops.language import CONSTANTS, SPECIAL_FORMS, Builtin  # noqa: F401  (re-exported)
+from diffopt.ops.shapes import Shape, broadcast_shapes, format_shape  # noqa: F401  (re-exported)
 
 # ------------------------------------------------------------------ value kinds
 
@@ -209,40 +205,6 @@ class Prim:
         return f"<prim {self.name}>"
 
 
-@dataclass(frozen=True)
-class ExportRule:
-    """How the export back ends (diffopt.export) write one primitive.
-
-    Attributes:
-        expr: a template over the array module ``xp`` (NumPy or jax.numpy),
-            with ``{0}``, ``{1}``, ... for the arguments' source (names or
-            scalar literals) and ``{name}`` for a static parameter (its repr):
-            ``"xp.sin({0})"``. Or a callable ``(*argument sources, **params)
-            -> source`` where the text depends on the parameters (an index
-            spec, an optional axis, a variadic argument list). The expression
-            must equal ``impl`` (tests/test_export.py checks it on the
-            domain) and must not write into its arguments (jax arrays are
-            immutable; the module's ``_set_at(x, index, value)`` is the
-            functional update).
-        helpers: source of module-level functions the expression calls,
-            emitted once per module: one string for both targets, or a dict
-            target ("numpy", "jax") -> string.
-    """
-
-    expr: str | Callable[..., str]
-    helpers: str | dict = ""
-
-    def source(self, args: list[str], params: dict) -> str:
-        if callable(self.expr):
-            return self.expr(*args, **params)
-        return self.expr.format(*args, **{k: repr(v) for k, v in params.items()})
-
-    def helper_source(self, target: str) -> str:
-        if isinstance(self.helpers, dict):
-            return self.helpers.get(target, "")
-        return self.helpers
-
-
 REGISTRY: dict[str, Prim] = {}
 
 
@@ -319,30 +281,6 @@ def bind(p: Prim, *args, **params):
         p.shape(*[a.shape for a in arrays], **params)
         return as_array(p.impl(*arrays, **params))
     return tape.record(p, args, params)
-
-
-# ------------------------------------------------------------ shape helpers
-
-
-def broadcast_shapes(*shapes: Shape, **_params) -> Shape:
-    """NumPy broadcasting, with an error that shows both shapes."""
-    first = shapes[0]
-    for other in shapes:  # the common case, equal shapes, without NumPy's overhead
-        if other != first:
-            break
-    else:
-        return first if first.__class__ is tuple else tuple(first)
-    try:
-        return tuple(np.broadcast_shapes(*shapes))
-    except ValueError:
-        shown = " and ".join(format_shape(s) for s in shapes)
-        raise ShapeError(f"shapes {shown} cannot be broadcast together") from None
-
-
-def format_shape(shape: Shape) -> str:
-    if shape == ():
-        return "() (a scalar)"
-    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 # ---------------------------------------------------- elementwise rules
@@ -431,39 +369,7 @@ def broadcast_to(x, shape: Shape):
     return REGISTRY["broadcast_to"](x, shape=tuple(shape))
 
 
-# ------------------------------------------------------------ user built-ins
-
-
-@dataclass(frozen=True)
-class Builtin:
-    """A function of the language: its signature and how it is computed.
-
-    ``fn`` receives evaluated positional arguments (arrays, Vars or
-    Abstracts) and keyword values (constants: Python floats or arrays), and
-    returns a value through primitives. ``positional`` names the parameters,
-    ``optional`` how many trailing ones may be omitted; ``keywords`` maps
-    keyword names to defaults. ``variadic`` built-ins take one or more
-    positional arguments. ``generator`` built-ins accept a comprehension as
-    their only positional argument (it becomes a vector).
-    """
-
-    name: str
-    fn: Callable
-    positional: tuple[str, ...]
-    keywords: dict[str, Any] = field(default_factory=dict)
-    optional: int = 0
-    variadic: bool = False
-    generator: bool = False
-    constant_args: bool = False
-    doc: str = ""
-
-    @property
-    def arity(self) -> str:
-        if self.variadic:
-            return "1 or more"
-        hi = len(self.positional)
-        lo = hi - self.optional
-        return str(hi) if lo == hi else f"{lo} to {hi}"
+# -------------------------------------------- user built-ins (records: ops.language)
 
 
 BUILTINS: dict[str, Builtin] = {}
@@ -492,15 +398,3 @@ def builtin(
     )
     BUILTINS[name] = entry
     return entry
-
-
-# Special forms: calls whose arguments are not ordinary values (a lambda, a
-# file name), evaluated by the interpreter itself (diffopt.check).
-SPECIAL_FORMS = {
-    "root": "root(x: g, init=x0): the x with g(x) = 0, by the implicit function theorem",
-    "argmin": "argmin(x: f, init=x0): a minimizer of f, differentiated implicitly",
-    "csv": 'csv("file.csv"): a data table, only as the whole value of a data declaration',
-}
-
-# Built-in constants of the language (not redefinable).
-CONSTANTS = {"pi": np.pi, "e": np.e, "inf": np.inf}
