@@ -20,10 +20,7 @@ from diffopt.gcpause import gc_paused
 from diffopt.points import RANDOM_POINT_STREAM, random_point, resolve_point
 from diffopt.results import EvalResult, GradResult, ObjectiveInfo, SolveResult
 from diffopt.source import Source
-from diffopt.vocab import MODES
-
-GRAD_MODES = tuple(m for m in MODES if m != "auto")  # grad takes one of these
-
+from diffopt.vocab import GRADIENT_MODES
 
 # ------------------------------------------------------------------- loading
 
@@ -84,7 +81,7 @@ def load(
 def _load(path: str, sets, data, seed, stdin_text):
     from diffopt.check.problem import RunSettings
     from diffopt.check.runner import check as check_program
-    from diffopt.data import parse_value
+    from diffopt.option_values import parse_value
     from diffopt.session import Session
 
     source = read_source(path, stdin_text if path == "-" else None)
@@ -92,7 +89,8 @@ def _load(path: str, sets, data, seed, stdin_text):
     parsed_sets = {}
     for name, value in (sets or {}).items():
         parsed_sets[name] = np.asarray(
-            parse_value(value, "--set") if isinstance(value, str) else value, dtype=np.float64
+            parse_value(value, f"--set {name}") if isinstance(value, str) else value,
+            dtype=np.float64
         )
     data_paths = dict(data or {})
     if path == "-" and "-" in data_paths.values():
@@ -163,7 +161,7 @@ def gradient(session, at=None, mode: str = "reverse", repeat: int = 0) -> GradRe
     With ``repeat`` > 0 the value and the gradient are each evaluated that
     many times and the medians (seconds per evaluation) are reported.
     """
-    if mode not in GRAD_MODES:
+    if mode not in GRADIENT_MODES:
         raise UsageError(f"--mode must be forward or reverse, not '{mode}'")
     engine, problem = session, session.problem
     x = resolve_point(problem, at)

@@ -5,8 +5,7 @@ replacements) into float64 column vectors. Every failure is a ``DataError``
 with a message that names the file, row and column. It never prints and
 imports neither Rich nor the parser or the engine. The parsers of the
 ``--set``, ``--data`` and ``--at`` option values live in
-diffopt.option_values (re-exported here for diffopt.api, which imports them
-from this module).
+diffopt.option_values.
 
 CSV rules (mirrored in man/dop.5):
 
@@ -38,10 +37,9 @@ import re
 import numpy as np
 
 from diffopt.errors import DataError
-from diffopt.option_values import parse_assignment, parse_at, parse_value
 from diffopt.source import Span
 
-__all__ = ["STDIN_NAME", "load_csv", "parse_csv", "parse_assignment", "parse_at", "parse_value"]
+__all__ = ["STDIN_NAME", "load_csv", "parse_csv"]
 
 STDIN_NAME = "<stdin>"
 

@@ -21,7 +21,7 @@ def resolve_point(problem, at) -> np.ndarray:
     if isinstance(at, str) and at == "random":
         return random_point(problem, np.random.default_rng([problem.seed, RANDOM_POINT_STREAM]))
     if isinstance(at, str):
-        from diffopt.data import parse_at  # the value parser of --at
+        from diffopt.option_values import parse_at  # the value parser of --at
 
         return resolve_point(problem, parse_at(at))
     values = problem.unflatten(x)

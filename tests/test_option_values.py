@@ -77,12 +77,12 @@ def test_every_command_reads_the_same_at_point(command, value):
 
 
 BAD_SET = [
-    ("x=abc", "--set: 'abc' is not a number or a JSON array of numbers"),
-    ("x=[1,", "--set: bad JSON in '[1,': Expecting value at character 4"),
+    ("x=abc", "--set x: 'abc' is not a number or a JSON array of numbers"),
+    ("x=[1,", "--set x: bad JSON in '[1,': Expecting value at character 4"),
     ("=3", "--set expects NAME=VALUE, got '=3' (no name before '=')"),
     ("nope", "--set expects NAME=VALUE, got 'nope' (no '=')"),
     ("x=", "--set expects NAME=VALUE, got 'x=' (nothing after '=')"),
-    ("x=nan", "--set: nan is not allowed (got 'nan')"),
+    ("x=nan", "--set x: nan is not allowed (got 'nan')"),
     ("q=1", "--set q: no const or param named 'q'"),
 ]
 
