@@ -4,12 +4,15 @@
   an ``ExportRule``, and its expression, evaluated with NumPy (and jax.numpy
   when installed), equals ``impl`` at points drawn from its domain (the cases
   of tests/test_ops.py).
-* Every file in problems/: the exported module, imported in a fresh
+* Every file in problems/ (and a vector root and an argmin written here):
+  the exported module, imported in a fresh
   interpreter, gives the value and gradient ``api.gradient`` gives, to 1e-12
   relative, at the start and at two random points near it, or raises its
   PathError exactly where the engine's own path differs. One subprocess per
   target runs all problems (a jax import costs a second or two).
 * A guard that flips raises; exporting at that point (``--at``) follows it.
+* root/argmin: a nested function of the body and a damped Newton solve;
+  a solve that fails raises ValueError naming the call.
 * Large tables are read from their CSV; the CLI writes stdout or ``-o``.
 """
 
@@ -29,8 +32,9 @@ from typer.testing import CliRunner
 
 from diffopt import api
 from diffopt.cli import app
-from diffopt.errors import UsageError
+from diffopt.errors import NumericalError, UsageError
 from diffopt.export import export_module
+from diffopt.export.codegen import SPECIAL
 from diffopt.export.module import PRELUDE
 from diffopt.export.traced import traced_program
 from diffopt.ops import library  # noqa: F401  (fills REGISTRY)
@@ -49,10 +53,10 @@ except ImportError:
 
 # Primitives without an export rule, and why.
 NO_RULE = {
-    "implicit": "root/argmin: waits for the closed sub-program parameter",
-    "linsolve": "appears only with implicit",
+    "implicit": "root/argmin: written by the code generator (codegen.SPECIAL), a nested "
+                "function of the body and a _newton call, not by a template",
 }
-UNSUPPORTED = {"cube_root.dop": "export does not support root/argmin yet"}
+UNSUPPORTED: dict[str, str] = {}  # problems/ files export cannot write, and the error
 
 # ------------------------------------------------------------------ the registry
 
@@ -61,6 +65,7 @@ def test_every_primitive_on_a_value_or_gradient_tape_has_an_export_rule():
     missing = sorted(name for name, p in REGISTRY.items()
                      if p.export is None and name not in NO_RULE)
     assert not missing, f"primitives without an export rule: {missing}"
+    assert set(NO_RULE) == set(SPECIAL), "every primitive without a rule is written specially"
 
 
 def _namespace(target: str) -> dict:
@@ -135,8 +140,8 @@ def _points(problem) -> list[np.ndarray]:
 class _Run:
     """Every supported problem exported, all run in one fresh interpreter (in the background)."""
 
-    def __init__(self, target: str, folder: Path):
-        jobs, self.problems = self._jobs(target, folder)
+    def __init__(self, target: str, folder: Path, paths: list[Path] = PROBLEMS):
+        jobs, self.problems = self._jobs(target, folder, paths)
         self.process = subprocess.Popen([sys.executable, "-c", _RUNNER], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True, cwd=folder)
@@ -153,9 +158,9 @@ class _Run:
         return self._results
 
     @staticmethod
-    def _jobs(target: str, folder: Path):
+    def _jobs(target: str, folder: Path, paths: list[Path]):
         jobs, problems = {}, {}
-        for path in PROBLEMS:
+        for path in paths:
             if path.name in UNSUPPORTED:
                 continue
             problem = api.load(path)
@@ -224,6 +229,71 @@ def test_numpy_export_matches_grad(numpy_results, path):
 @pytest.mark.parametrize("path", PROBLEMS, ids=[p.stem for p in PROBLEMS])
 def test_jax_export_matches_grad(jax_results, path):
     _check(jax_results, path)
+
+
+# ------------------------------------------------------------------ root and argmin
+
+IMPLICIT_PROBLEMS = {
+    "vector_root": "param p = 1, q = 0.5\n"
+                   "let z = root(x: [x[0] + x[1] - p, x[0] - x[1] - q], init=[0, 0])\n"
+                   "minimize loss: (z[0] - 2)^2 + p * z[1]^2 + z[0] * z[1]\n",
+    "argmin": "param p = 1, q in [0.1, 10] = 0.5\n"
+              "let m = argmin(x: (x - p)^2 + q * x^4, init=0)\n"
+              "minimize loss: (m - 0.3)^2 + q^2\n",
+}
+
+
+@pytest.mark.parametrize("target", ["numpy", "jax"])
+def test_vector_root_and_argmin_export_matches_grad(tmp_path, target):
+    if target == "jax" and not HAVE_JAX:
+        pytest.skip("jax is not installed (optional extra 'export')")
+    paths = []
+    for name, text in IMPLICIT_PROBLEMS.items():
+        paths.append(tmp_path / f"{name}.dop")
+        paths[-1].write_text(text)
+    results = _Run(target, tmp_path, paths).results()
+    for path in paths:
+        _check(results, path)
+    source = (tmp_path / f"vector_root_{target}.py").read_text()
+    assert "def _root_2(x, p, q, with_jacobian=True):" in source
+    assert "z = _newton(_root_2, K0, (p, q), 1e-12, 100, 'vector_root.dop:2:9: root')" in source
+    assert "xp.linalg.solve(" in source  # the adjoint of a vector unknown
+    assert "def _argmin_2(x, p, q, with_jacobian=True):" in (
+        tmp_path / f"argmin_{target}.py").read_text()
+
+
+def test_a_root_reads_as_a_nested_function_and_a_newton_call():
+    source = export_module(api.load(ROOT / "problems" / "cube_root.dop"))
+    assert "def _newton(g_and_jacobian, x0, theta, tol, max_iter, call):" in source
+    body = source[source.index("def _root_17(x, p, with_jacobian=True):"):]
+    assert "    t3 = (t2 - p)" in body and "# cube_root.dop:17, ∂g/∂x" in body
+    assert "    return xp.ravel(t3), xp.stack([xp.ravel(t5)], axis=1)" in body
+    assert "c = _newton(_root_17, 1.0, (p,), 1e-12, 100, 'cube_root.dop:17:9: root')" in body
+
+
+def test_a_failed_solve_raises_a_located_value_error(tmp_path):
+    dop = tmp_path / "solves.dop"
+    dop.write_text("param p = 1\n"
+                   "let c = root(x: x^2 - 2*x + p, init=1)\n"
+                   "let d = root(x: x^2 - p, init=3, max_iter=20)\n"
+                   "minimize loss: (c - 1.5)^2 + d\n")
+    problem = api.load(dop)
+    module = _import(export_module(problem), tmp_path, "solves")
+    np.testing.assert_allclose(module.value(module.START), api.gradient(problem).objective.value,
+                               rtol=RTOL)
+    with pytest.raises(ValueError, match=r"^solves\.dop:2:9: root: ∂g/∂x is singular at x = 1;"):
+        module.value([0.5])
+    just_d = tmp_path / "diverges.dop"
+    just_d.write_text("param p = 1\nminimize d: root(x: x^2 - p, init=3, max_iter=20)\n")
+    problem = api.load(just_d)
+    with pytest.raises(NumericalError) as diffopt_error:  # the same iterates as diffopt's
+        api.gradient(problem, at={"p": -1.0})
+    assert diffopt_error.value.message.startswith("root did not converge in 20 iterations")
+    module = _import(export_module(problem), tmp_path, "diverges")
+    with pytest.raises(ValueError) as error:
+        module.value_and_grad([-1.0])
+    assert str(error.value) == (f"diverges.dop:2:13: {diffopt_error.value.message}; try a "
+                                "start value closer to the solution with init=")
 
 
 # ------------------------------------------------------------------ paths, data, text
@@ -320,6 +390,9 @@ def test_cli_usage_errors_exit_2(arguments, message):
     assert result.exit_code == 2 and message in result.stderr
 
 
-def test_cli_unsupported_construct_is_located():
-    result = CliRunner().invoke(app, ["export", str(ROOT / "problems" / "cube_root.dop")])
-    assert result.exit_code == 2 and "cube_root.dop:17:9" in result.stderr
+def test_cli_exports_an_implicit_function():
+    result = CliRunner().invoke(app, ["export", str(ROOT / "problems" / "cube_root.dop"),
+                                      "--to", "jax"])
+    assert result.exit_code == 0, result.output
+    compile(result.stdout, "exported", "exec")
+    assert "def _solve(a, b):" in result.stdout and "xp.linalg.solve(a, b)" in result.stdout

@@ -11,7 +11,9 @@ Modules:
 * ``traced``: the one adapter to the engine (trace at a point → plain data);
 * ``codegen``: names and the straight-line ``_evaluate`` function, one line
   per equation from each primitive's ``ExportRule`` (ops/registry.py), with
-  the branch decisions as explicit checks;
+  the branch decisions as explicit checks, and each root/argmin body as a
+  nested function;
+* ``newton``: the damped Newton solver those calls run (diffopt's, mirrored);
 * ``data``: constants and data tables (embedded, or read from the CSV);
 * ``module``: the module text around it.
 

@@ -7,13 +7,28 @@ gradient is wanted, the staged reverse sweep), each as ``name = expression
 # file.dop:LINE``, and every recorded branch decision as an explicit check
 right after its condition is computed. Each primitive's expression comes
 from its registry stanza (``Prim.export``, an ``ExportRule``); nothing here
-knows about individual primitives.
+knows about individual primitives, except those in ``SPECIAL``.
+
+``SPECIAL`` holds the one primitive written here: ``implicit`` (``root``,
+``argmin``). Its closed sub-program becomes a module-level function
+``_root_17(x, *θ, with_jacobian=True) -> (flat g, ∂g/∂x)`` (named after
+the call's kind and line) whose body is written by these same equation
+writers, one level deeper, without branch checks (diffopt's Newton
+iterations ignore the body's branches; the call promoted them to checks of
+the outer program). The equation itself becomes ``x = _newton(_root_17,
+init, (θ...), tol, max_iter, "f.dop:17:9: root")``, the damped Newton of
+diffopt.export.newton. The derivative equations the reverse sweep recorded
+around the call (the sub-program inlined, ``linsolve`` for a vector x) are
+ordinary lines of ``_evaluate``.
 
 Names: parameters keep theirs, slots that are the value of a ``let`` (or a
 ``var``'s final value) take the let's name, the objective its label, the
 gradient pieces ``grad_<param>``; every other slot is ``t<slot>``. Names
 that would clash with the module's own (``np``, ``xp``, ``flat``, ``t12``,
 helpers starting with ``_``, Python keywords) get a trailing underscore.
+In a body's function, ``t<slot>`` numbers the sub-program's own slots (they
+are locals); the unknown is ``x`` (or ``x_``, ... clear of every module-level
+name), and each θ keeps its outer name, or is ``theta<i>`` if it has none.
 
 Must not import the CLI or Rich.
 """
@@ -36,7 +51,7 @@ from diffopt.export.traced import TracedProgram, live_lines
 RESERVED = {
     "np", "xp", "jax", "math", "flat", "with_gradient", "PARAMS", "START", "TRACED_AT",
     "SOURCE", "TARGET", "N", "PathError", "value", "gradient", "value_and_grad", "unflatten",
-    "load_data",
+    "load_data", "with_jacobian",
 }
 _GENERATED = re.compile(r"(t|K)\d+$")
 COMMENT_COLUMN = 60  # equations' source comments line up here (when the code is shorter)
@@ -52,14 +67,20 @@ class Names:
         self.taken: set[str] = set()
 
     def claim(self, wanted: str) -> str:
+        """A module-wide name for ``wanted``, distinct from every other claimed one."""
+        name = self.fresh(wanted)
+        self.taken.add(unicodedata.normalize("NFKC", name))
+        return name
+
+    def fresh(self, wanted: str, avoid=()) -> str:
+        """A name clear of every claimed one and of ``avoid``, not claimed: for a local."""
         name = wanted if wanted.isidentifier() else re.sub(r"\W", "_", wanted)
         if not name or name[0].isdigit():
             name = "v_" + name
         while (keyword.iskeyword(name) or name in RESERVED or name.startswith("_")
                or _GENERATED.match(name) or hasattr(builtins, name)
-               or unicodedata.normalize("NFKC", name) in self.taken):
+               or unicodedata.normalize("NFKC", name) in self.taken or name in avoid):
             name = name + "_" if not name.startswith("_") else "v" + name
-        self.taken.add(unicodedata.normalize("NFKC", name))
         return name
 
 
@@ -117,14 +138,37 @@ class ConstantPool:
 # ------------------------------------------------------------------ the function
 
 
-def evaluate_source(program: TracedProgram, params: list, named: dict[int, str],
-                    constants: ConstantPool, target: str) -> tuple[list[str], list]:
-    """The lines of ``_evaluate(flat, with_gradient)`` and the primitives it uses.
+class Output:
+    """What writing equations collects besides their lines.
 
-    Returns:
-        (source lines, primitives used in order of first use: their export
-        rules' helpers go into the module once).
+    Attributes:
+        constants: the module's ``ConstantPool``; names: its ``Names``.
+        used: primitives in order of first use (their rules' helpers go into
+            the module once).
+        functions: the source lines of each root/argmin body's nested
+            function (``_root_17``), an inner call's before the outer's.
     """
+
+    def __init__(self, constants: ConstantPool, names: Names):
+        self.constants = constants
+        self.names = names
+        self.used: list = []
+        self.functions: list[list[str]] = []
+        self._function_names: set[str] = set()
+
+    def function_name(self, call) -> str:
+        base = f"_{call.kind}_{call.span.line}" if call.span is not None else f"_{call.kind}"
+        name, n = base, 1
+        while name in self._function_names:
+            n += 1
+            name = f"{base}_{n}"
+        self._function_names.add(name)
+        return name
+
+
+def evaluate_source(program: TracedProgram, params: list, named: dict[int, str],
+                    out: Output) -> list[str]:
+    """The lines of ``_evaluate(flat, with_gradient)``; ``out`` collects the rest."""
     gradient = [g for g in program.gradient if isinstance(g, int)]
     guard_slots = [b.slot for b in program.branches]
     value_part = live_lines(program, [program.objective] + guard_slots)
@@ -138,9 +182,8 @@ def evaluate_source(program: TracedProgram, params: list, named: dict[int, str],
         return named.get(slot) or f"t{slot}"
 
     def arg(a, where: str = "") -> str:
-        return name(a) if isinstance(a, int) else constants.ref(a, where)
+        return name(a) if isinstance(a, int) else out.constants.ref(a, where)
 
-    used: list = []
     body = ["def _evaluate(flat, with_gradient):",
             '    """The objective (and its gradient pieces) at a flat point of this path."""']
     for spec, slot in zip(params, program.inputs, strict=True):
@@ -149,17 +192,17 @@ def evaluate_source(program: TracedProgram, params: list, named: dict[int, str],
         body.append(f"    {name(slot)} = {piece}")
         body.extend(_check_lines(name(slot), checks.get(slot, ())))
     for index in value_part:
-        body.extend(_equation_lines(program.lines[index], name, arg, used, checks))
+        body.extend(_equation_lines(program.lines[index], name, arg, out, checks))
     objective = arg(program.objective)
     body.append("    if not with_gradient:")
     body.append(f"        return {objective}, None")
     for index in gradient_part:
-        body.extend(_equation_lines(program.lines[index], name, arg, used, checks))
+        body.extend(_equation_lines(program.lines[index], name, arg, out, checks))
     sign = "-" if program.gradient_sign < 0 else ""
-    pieces = [sign + (name(g) if isinstance(g, int) else constants.ref(_dense(g)))
+    pieces = [sign + (name(g) if isinstance(g, int) else out.constants.ref(_dense(g)))
               for g in program.gradient]
     body.append(f"    return {objective}, [{', '.join(pieces)}]")
-    return body, used
+    return body
 
 
 def _dense(c) -> np.ndarray:
@@ -167,14 +210,15 @@ def _dense(c) -> np.ndarray:
     return np.array(c, dtype=np.float64)
 
 
-def _equation_lines(line, name, arg, used: list, checks: dict) -> list[str]:
+def _equation_lines(line, name, arg, out: Output, checks: dict) -> list[str]:
+    special = SPECIAL.get(line.prim.name)
+    if special is not None:
+        return special(line, name, arg, out)
     rule = line.prim.export
-    if line.prim.name == "implicit":
-        return _implicit_lines(line, name, arg)
     if rule is None:
         raise UsageError(f"export: primitive '{line.prim.name}' has no export rule", line.span)
-    if line.prim not in used:
-        used.append(line.prim)
+    if line.prim not in out.used:
+        out.used.append(line.prim)
     where = _where(line)
     code = f"    {name(line.out)} = {rule.source([arg(a, where) for a in line.args], line.params)}"
     lines = [_with_comment(code, where)]
@@ -182,27 +226,92 @@ def _equation_lines(line, name, arg, used: list, checks: dict) -> list[str]:
     return lines
 
 
-def _implicit_lines(line, name, arg) -> list[str]:
-    """``root``/``argmin``: not yet exportable.
+# ------------------------------------------------------------------ root / argmin
 
-    The ``implicit`` equation is to carry a closed sub-program (its params'
-    ``sub``: a tape with inputs ``[x, *theta]``, the slot of g(x, θ) and the
-    slots of ∂g/∂x, plus kind, init, tol and max_iter). Once it does, the
-    adapter (diffopt.export.traced) turns that tape into a nested
-    ``TracedProgram``, and this function writes it as a nested function
-    ``_g_<n>(x, *theta) -> (g, dg/dx)`` (the same ``_equation_lines``, one
-    level deeper) followed by ``x_star = _newton(_g_<n>, init, (theta...),
-    tol, max_iter)``, a damped Newton helper mirroring ``ImplicitSolver.solve``;
-    the derivative equations the reverse sweep records around it are ordinary
-    ones.
+
+def _implicit_lines(line, name, arg, out: Output) -> list[str]:
+    """``x = _newton(_root_17, init, (θ...), tol, max_iter, "f.dop:17:9: root")``.
+
+    The equation's closed sub-program (``traced.Implicit``) becomes a nested
+    function ``_root_17(x, *θ, with_jacobian=True) -> (g, ∂g/∂x)`` written
+    with these same equation writers, one level deeper (an implicit call in
+    its body gets its own function). ``_newton`` (diffopt.export.newton, in
+    the module once) is the damped Newton of ``ops.implicit.newton``, from
+    the call's ``init``, so the value is diffopt's; the derivative
+    equations the reverse sweep recorded around the call are ordinary ones.
     """
-    raise UsageError("export does not support root/argmin yet", line.span)
+    call = line.params["sub"]
+    where = _where(line)
+    init = arg(call.init, where)
+    if not isinstance(call.g, int):  # g does not depend on x: x stays init, as in diffopt
+        return [_with_comment(f"    {name(line.out)} = xp.asarray({init}, dtype=xp.float64)",
+                              where)]
+    function = out.function_name(call)
+    theta = [arg(a, where) for a in line.args]
+    out.functions.append(_nested_function(call, function, line.args, theta, out))
+    label = f"{_place(call.span, column=True)}: {call.kind}"  # as diffopt's errors begin
+    values = f"({theta[0]},)" if len(theta) == 1 else f"({', '.join(theta)})"
+    code = (f"    {name(line.out)} = _newton({function}, {init}, {values}, {call.tol!r}, "
+            f"{call.max_iter}, {label!r})")
+    return [_with_comment(code, where)]
+
+
+def _nested_function(call, function: str, outer_args, theta: list[str], out: Output) -> list[str]:
+    """``def _root_17(x, *θ, with_jacobian=True)``: the flat g and (if asked) ∂g/∂x."""
+    params = [out.names.fresh("x")]
+    for i, (a, text) in enumerate(zip(outer_args, theta, strict=True)):
+        named = isinstance(a, int) and not _GENERATED.match(text) and text not in params
+        params.append(text if named else out.names.fresh(f"theta{i}", avoid=params))
+    local = dict(zip(call.inputs, params, strict=True))
+
+    def name(slot: int) -> str:
+        return local.get(slot) or f"t{slot}"
+
+    def arg(a, where: str = "") -> str:
+        return name(a) if isinstance(a, int) else out.constants.ref(a, where)
+
+    g_part = live_lines(call, [call.g])
+    done = set(g_part)
+    jacobian_part = [i for i in live_lines(call, list(call.jacobian)) if i not in done]
+    what = "g(x, θ) = 0" if call.kind == "root" else "g = ∇ₓf(x, θ) = 0"
+    lines = [f"def {function}({', '.join(params)}, with_jacobian=True):",
+             f'    """{what} of the {call.kind} at {_place(call.span, column=True)}: '
+             "(flat g, ∂g/∂x or None).",
+             "",
+             f"    Column i of ∂g/∂x is ∂g/∂x_i; {params[0]} is the unknown, the others are "
+             "the values",
+             "    the body reads.",
+             '    """']
+    for index in g_part:
+        lines.extend(_equation_lines(call.lines[index], name, arg, out, {}))
+    g = f"xp.ravel({arg(call.g)})"
+    lines += ["    if not with_jacobian:", f"        return {g}, None"]
+    for index in jacobian_part:
+        lines.extend(_equation_lines(call.lines[index], name, arg, out, {}))
+    columns = ", ".join(f"xp.ravel({arg(c)})" for c in call.jacobian)
+    lines.append(f"    return {g}, xp.stack([{columns}], axis=1)")
+    return lines
+
+
+SPECIAL = {"implicit": _implicit_lines}  # primitives written here, not by an ExportRule
+
+
+# ------------------------------------------------------------------ comments
+
+
+def _place(span, column: bool = False) -> str:
+    if span is None:
+        return "?"
+    place = f"{Path(span.source.name).name}:{span.line}"
+    return f"{place}:{span.col}" if column else place
 
 
 def _where(line) -> str:
     if line.span is None:
         return ""
-    place = f"{Path(line.span.source.name).name}:{line.span.line}"
+    place = _place(line.span)
+    if line.mode == "forward":  # only in a root/argmin body: the columns of ∂g/∂x
+        return f"{place}, ∂g/∂x"
     return place if line.mode == "value" else f"{place}, adjoint of {line.origin or line.prim.name}"
 
 
@@ -217,7 +326,7 @@ def _check_lines(variable: str, branches) -> list[str]:
     lines = []
     for branch in branches:
         span = branch.span
-        where = f"{Path(span.source.name).name}:{span.line}:{span.col}" if span else "?"
+        where = _place(span, column=True)
         test = f"not xp.all({variable} != 0.0)" if branch.taken else f"xp.all({variable} != 0.0)"
         lines.append(f"    if {test}:")
         lines.append(f"        _path_differs({where!r}, {branch.taken})")

@@ -4,8 +4,10 @@
 prelude (the array module ``xp`` and the functional update ``_set_at``), the
 parameter layout (``PARAMS``, ``START``), the constants and data tables
 (diffopt.export.data), the helpers the primitives' export rules declare, the
-path check, ``_evaluate`` (diffopt.export.codegen) and the public functions
-``value``, ``gradient``, ``value_and_grad`` and ``unflatten``.
+Newton solver (diffopt.export.newton) and the nested functions of the
+root/argmin calls if there are any, the path check, ``_evaluate``
+(diffopt.export.codegen) and the public functions ``value``, ``gradient``,
+``value_and_grad`` and ``unflatten``.
 
 Must not import the CLI or Rich.
 """
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from diffopt import __version__
-from diffopt.export.codegen import ConstantPool, Names, evaluate_source, slot_names
+from diffopt.export.codegen import ConstantPool, Names, Output, evaluate_source, slot_names
 from diffopt.export.data import (
     EMBED_LIMIT,
     array_literal,
@@ -25,6 +27,7 @@ from diffopt.export.data import (
     known_constants,
     load_data_section,
 )
+from diffopt.export.newton import newton_source
 from diffopt.export.traced import TracedProgram
 
 TARGETS = ("numpy", "jax")
@@ -124,27 +127,31 @@ def write_module(problem, program: TracedProgram, point: np.ndarray, target: str
     named = slot_names(program, problem.params, problem.objective_name, names)
     known, columns = known_constants(problem, program.lets, names, embed_limit)
     pool = ConstantPool(known)
-    body, used = evaluate_source(program, problem.params, named, pool, target)
+    out = Output(pool, names)
+    body = evaluate_source(program, problem.params, named, out)
     helpers: list[str] = []
-    for prim in used:
+    for prim in out.used:
         source = prim.export.helper_source(target)
         if source and source not in helpers:
             helpers.append(source)
+    if out.functions:
+        helpers.append(newton_source(target))
     sections = [
-        _docstring(problem, program, target),
+        _docstring(problem, program, target, bool(out.functions)),
         PRELUDE[target],
         _layout(problem, point),
         "\n".join(load_data_section(pool.used, columns, names)),
         "\n".join(constants_section(pool.used, columns)),
         "\n\n".join(h.rstrip("\n") for h in helpers),
         _PATH_CHECK,
+        *("\n".join(function) for function in out.functions),
         "\n".join(body),
         _INTERFACE,
     ]
     return "\n\n\n".join(s.rstrip("\n") for s in sections if s.strip()) + "\n"
 
 
-def _docstring(problem, program: TracedProgram, target: str) -> str:
+def _docstring(problem, program: TracedProgram, target: str, solves: bool) -> str:
     name = Path(problem.source.name).name
     module = "jax.numpy (float64)" if target == "jax" else "NumPy"
     guards = len(program.branches)
@@ -152,6 +159,11 @@ def _docstring(problem, program: TracedProgram, target: str) -> str:
             if not guards else
             f"It is the path of {guards} branch decision(s) taken at TRACED_AT: at a point\n"
             "where a condition comes out differently, the functions raise PathError.")
+    if solves:
+        path += ("\n\nEach root/argmin call is solved as diffopt solves it: damped Newton steps\n"
+                 "(_newton) from its init= on its body, a nested function returning g and\n"
+                 "dg/dx (_root_LINE, _argmin_LINE); a solve that fails raises ValueError\n"
+                 "naming the call's place in the .dop file.")
     return f'''"""{name}, exported by diffopt {__version__} (diffopt export --to {target}).
 
 The objective and its exact gradient (reverse mode, staged by diffopt) in

@@ -3,7 +3,9 @@
 ``traced_program(session, x)`` records the program at ``x`` with its staged
 gradient (the session's ``Recording``) and copies what the code generator
 needs into the small dataclasses below, so that the rest of diffopt.export
-reads the IR through this one module.
+reads the IR through this one module. An ``implicit`` equation (``root``,
+``argmin``) keeps its closed sub-program as ``params["sub"]``, copied the
+same way into an ``Implicit`` (its own lines, one level deeper).
 
 Must not import the CLI or Rich.
 """
@@ -39,6 +41,27 @@ class Branch:
     span: Span | None
 
 
+@dataclass(frozen=True)
+class Implicit:
+    """A ``root``/``argmin`` call: g(x, θ) = 0 as its own lines (ir.subprogram.SubProgram).
+
+    ``inputs`` are the slots ``[x, *θ]`` of the sub-program (θ in the order of
+    the implicit equation's arguments); ``g`` and each column ``∂g/∂x_i`` of
+    ``jacobian`` are slots of ``lines`` or constants. Slots number the
+    sub-program's own recording (they overlap the outer program's).
+    """
+
+    kind: str  # "root" or "argmin" (then g is ∇ₓf, already staged)
+    lines: list
+    inputs: list
+    g: object
+    jacobian: tuple
+    init: np.ndarray
+    tol: float
+    max_iter: int
+    span: Span | None
+
+
 @dataclass
 class TracedProgram:
     """What one trace produced, with the gradient of the objective as written."""
@@ -66,8 +89,7 @@ def traced_program(session, x: np.ndarray) -> TracedProgram:
     problem = session.problem
     recording = session.trace(np.asarray(x, dtype=np.float64))
     tape = recording.tape
-    lines = [Line(e.prim, tuple(e.args), dict(e.params), e.out, e.span, e.mode, e.origin)
-             for e in tape.eqns]
+    lines = _lines(tape)
     branches = [Branch(g.slot, bool(g.taken), g.span) for g in tape.guards]
     return TracedProgram(
         lines=lines,
@@ -81,7 +103,25 @@ def traced_program(session, x: np.ndarray) -> TracedProgram:
     )
 
 
-def live_lines(program: TracedProgram, outputs: list) -> list[int]:
+def _lines(tape) -> list:
+    lines = []
+    for e in tape.eqns:
+        params = dict(e.params)
+        if e.prim.name == "implicit":
+            params["sub"] = _implicit(params["sub"])
+        lines.append(Line(e.prim, tuple(e.args), params, e.out, e.span, e.mode, e.origin))
+    return lines
+
+
+def _implicit(sub) -> Implicit:
+    # the sub-program's guards are not copied: diffopt's Newton iterations
+    # ignore them, and the call promoted them to guards of the outer program
+    return Implicit(kind=sub.kind, lines=_lines(sub.tape), inputs=list(sub.tape.inputs),
+                    g=sub.g, jacobian=tuple(sub.jacobian), init=sub.init, tol=float(sub.tol),
+                    max_iter=int(sub.max_iter), span=sub.span)
+
+
+def live_lines(program: TracedProgram | Implicit, outputs: list) -> list[int]:
     """Indices (into ``program.lines``) of the equations ``outputs`` need, in order."""
     producer = {line.out: index for index, line in enumerate(program.lines)}
     needed: set[int] = set()

@@ -147,5 +147,5 @@ def _linsolve_shape(A, b):
 
 # (A + H)⁻¹(b + k) ≈ A⁻¹b + A⁻¹(k − H A⁻¹b)
 linsolve = prim("linsolve", lambda A, b: np.linalg.solve(A, b), nargs=2, shape=_linsolve_shape,
-                vjp=_linsolve_vjp, jvp=_linsolve_jvp,
+                vjp=_linsolve_vjp, jvp=_linsolve_jvp, export="xp.linalg.solve({0}, {1})",
                 domain=("invertible", "real"), doc="A⁻¹ b (internal: implicit differentiation)")
