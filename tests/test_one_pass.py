@@ -94,3 +94,28 @@ def test_implicit_rules_run_the_sub_tape_not_the_interpreter(tmp_path, monkeypat
         # d²f/dp² = 2/(9c⁴) − 4(c − 1)/(9c⁵)
         assert H[0, 0] == pytest.approx(2 / (9 * c**4) - 4 * (c - 1) / (9 * c**5), rel=1e-7)
     assert session.traces == 1
+
+
+def test_a_root_inside_a_root_differentiates_in_both_modes(tmp_path):
+    # y* = sqrt(p x + 1) (y^2 = p x + 1 from y = 1), x*^3 = y*: x*^6 = p x* + 1,
+    # so dx*/dp = x* / (6 x*^5 - p) by implicit differentiation of that
+    session = load(tmp_path, "param p = 2\n"
+                             "minimize root(x: x^3 - root(y: y^2 - p*x - 1, init=1), init=1)\n")
+    p = 2.0
+    x = np.array([1.2])
+    for _ in range(60):  # Newton on x^6 - p x - 1, independently of diffopt
+        x = x - (x**6 - p * x - 1) / (6 * x**5 - p)
+    f, reverse = session.value_and_grad(np.array([p]))
+    _, forward = session.gradient_forward(np.array([p]))
+    assert f == pytest.approx(x[0], rel=1e-12)
+    expected = x[0] / (6 * x[0] ** 5 - p)
+    assert reverse[0] == pytest.approx(expected, rel=1e-10)
+    assert forward[0] == pytest.approx(expected, rel=1e-10)
+
+
+def test_an_implicit_body_reading_a_value_and_its_source_counts_each_path_once(tmp_path):
+    # x* = p + q with q = p^2: dx*/dp = 1 + 2p (not 1 + 4p)
+    session = load(tmp_path, "param p = 2\nlet q = p^2\nminimize root(x: x - p - q, init=0)\n")
+    f, g = session.value_and_grad(np.array([2.0]))
+    _, forward = session.gradient_forward(np.array([2.0]))
+    assert f == pytest.approx(6.0) and g[0] == pytest.approx(5.0) and forward[0] == 5.0

@@ -22,7 +22,8 @@ def stage_jvp(tape: Tape, seeds: dict, outputs: list, stop=()) -> list:
     apply themselves to the tangents, the other structural ones use their
     (staged) ``jvp`` rule: one forward rule per primitive. A tangent that
     is a constant zero is pruned, so constant one-hot seeds fold away.
-    Slots in ``stop`` are leaves (implicit functions hold x* fixed).
+    Slots in ``stop`` are leaves (implicit functions hold x* fixed), and so
+    are the seeded slots: their tangent is the seed, whatever produced them.
 
     Returns one tangent per output (a Var, or a constant array).
     """
@@ -33,7 +34,7 @@ def stage_jvp(tape: Tape, seeds: dict, outputs: list, stop=()) -> list:
     try:
         for index in order:
             eqn = tape.eqns[index]
-            if eqn.out in stop:
+            if eqn.out in stop or eqn.out in seeds:
                 continue
             ts = [tangent.get(a) if isinstance(a, int) else None for a in eqn.args]
             if eqn.prim.nondiff or all(t is None for t in ts):

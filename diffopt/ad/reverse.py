@@ -32,7 +32,10 @@ def stage_vjp(tape: Tape, output: Var, seed, wrt: list[int], stop=()) -> list:
     Only equations recorded after the earliest ``wrt`` slot can depend on it,
     so the sweep starts there. Slots in ``stop`` are leaves: the sweep does
     not differentiate through the equations that produced them (implicit
-    functions hold x* fixed to take ∂g/∂θ).
+    functions hold x* fixed to take ∂g/∂θ). The ``wrt`` slots are leaves too:
+    this is the partial derivative with respect to them (a wrt slot computed
+    from another must not pass its adjoint on, or the caller's own sweep
+    would count that path twice).
 
     A slot's adjoint contributions are collected and added when the sweep
     reaches the slot (``_total_adjoint``), so n equal contributions cost one
@@ -42,7 +45,7 @@ def stage_vjp(tape: Tape, output: Var, seed, wrt: list[int], stop=()) -> list:
     adjoint: dict[int, list] = {output.id: [seed]}
     end = len(tape.eqns)
     start = min((tape.producer[s] + 1 for s in wrt), default=0) if wrt else end
-    stop = set(stop)
+    stop = set(stop).union(wrt)
     saved_span, saved_mode, saved_origin = tape.span, tape.mode, tape.origin
     tape.mode = "reverse"
     eqns, values = tape.eqns, tape.values

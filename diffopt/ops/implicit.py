@@ -126,7 +126,8 @@ def _implicit_jvp(tangents, inputs, x_star, sub):
     seeds = {v.id: t for v, t in zip(inputs, tangents) if isinstance(v, Var) and t is not None}
     if not seeds:
         return None
-    fixed = (x_star.id,)  # ∂g/∂θ holds x* fixed: its equation is a leaf here
+    # ∂g/∂θ holds x* fixed, and θ are independent here: their equations are leaves
+    fixed = (x_star.id, *(v.id for v in inputs if isinstance(v, Var)))
     (g_dot,) = stage_jvp(tape, seeds, [g.id], stop=fixed)
     shape = x_star.shape
     if shape == ():
