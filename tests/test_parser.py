@@ -26,11 +26,13 @@ from diffopt.syntax.parser import parse
 
 PACKAGE = Path(front.__file__).resolve().parents[1]
 
-# Lark's documented modules: the package itself, its exceptions, and Token
-# in lark.lexer. Everything else (lark.parsers.*, lark.parse_tree_builder,
-# lark.load_grammar, the lexer's classes ...) is Lark's inside.
+# Lark's documented modules: the package itself, its exceptions, and in
+# lark.lexer Token and Lexer (the base class of a custom lexer, Lark's
+# documented ``lexer=`` interface). Everything else (lark.parsers.*,
+# lark.parse_tree_builder, lark.load_grammar, the basic lexer's classes ...)
+# is Lark's inside.
 _PUBLIC_LARK_MODULES = {"lark", "lark.exceptions", "lark.lexer"}
-_PUBLIC_FROM_LEXER = {"Token"}
+_PUBLIC_FROM_LEXER = {"Token", "Lexer"}
 
 
 def _lark_imports():
@@ -63,7 +65,7 @@ def test_lark_is_imported_through_its_public_interface_only():
     assert not bad, "private Lark imports:\n" + "\n".join(bad)
 
 
-@pytest.mark.parametrize("module", ["parser.py", "to_ast.py"])
+@pytest.mark.parametrize("module", ["parser.py", "lexer.py", "to_ast.py"])
 def test_no_private_attribute_is_read_where_lark_objects_are_handled(module):
     # The two modules that hold Lark objects (the parser, its exceptions,
     # tokens) read no attribute whose name starts with one underscore,
@@ -188,3 +190,101 @@ def test_nodes_built_without_init_are_those_init_builds():
         assert vars(node) == vars(rebuilt)
         seen.add(cls)
     assert {ast.Binary, ast.Call, ast.Number, ast.Name} <= seen
+
+
+# ------------------------------------------------- the scanner against Lark's lexer
+
+_BASIC: list = []
+
+
+def _basic_lark():
+    """Lark's own basic lexer on the same grammar (built once)."""
+    from lark import Lark
+
+    from diffopt.syntax.parser import _grammar
+
+    if not _BASIC:
+        _BASIC.append(Lark(_grammar(), parser="lalr", lexer="basic", keep_all_tokens=True))
+    return _BASIC[0]
+
+
+def _fields(token) -> tuple:
+    return (token.type, str(token), token.start_pos, token.line, token.column,
+            token.end_line, token.end_column, token.end_pos)
+
+
+def _lark_tokens(text: str) -> list[tuple]:
+    """Lark's tokens, line breaks inside () and [] dropped as the language says."""
+    out, stack = [], []
+    for token in _basic_lark().lex(text):
+        if token.type in ("LPAR", "LSQB", "LBRACE"):
+            stack.append(token.type)
+        elif token.type in ("RPAR", "RSQB", "RBRACE") and stack:
+            stack.pop()
+        elif token.type == "_NL" and stack and stack[-1] != "LBRACE":
+            continue
+        out.append(_fields(token))
+    return out
+
+
+def _scanner_tokens(text: str) -> list[tuple]:
+    from types import SimpleNamespace
+
+    from diffopt.syntax.lexer import Scanner, tokens
+    from diffopt.syntax.parser import _ignored
+
+    front = SimpleNamespace(scanner=Scanner(_basic_lark().terminals, _ignored()),
+                            source=Source("t.dop", text), comments=[], previous=None,
+                            before_previous=None)
+    return [_fields(t) for t in tokens(front, text)]
+
+
+_TEXTS = sorted((Path(__file__).resolve().parents[1] / "problems").glob("*.dop")) + sorted(
+    (Path(__file__).resolve().parent / "bad").glob("*.dop"))
+
+
+@pytest.mark.parametrize("path", _TEXTS, ids=[p.name for p in _TEXTS])
+def test_the_scanner_makes_lark_basic_lexers_tokens(path):
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        expected = _lark_tokens(text)
+    except Exception:  # Lark refuses the text (a bad character): so must the scanner
+        with pytest.raises(DopSyntaxError):
+            _scanner_tokens(text)
+        return
+    try:
+        got = _scanner_tokens(text)
+    except DopSyntaxError:  # bracket errors: Lark's lexer does not check brackets
+        return
+    assert got == expected
+
+
+def test_the_scanner_splits_operators_and_keywords_as_lark_does():
+    text = "a+=b**c//d<=e==f!=g>=h..i.5 x1 if_ ifx if not notx 1e-3 2.5e+4 [x,\n y] # c\n"
+    assert _scanner_tokens(text) == _lark_tokens(text)
+
+
+def test_the_scanner_agrees_with_lark_on_mutated_programs():
+    import random
+
+    rng = random.Random(7)
+    pieces = ["+", "-", "*", "**", "/", "//", "=", "==", "<=", ">", "!=", "..", ".", "(", ")",
+              "[", "]", "{", "}", "\n", " ", "#", '"', "1.5e3", "x", "if", "not", "_", ",", ":",
+              "+=", "\t", "\r\n", "~", "@", "%", "^"]
+    sources = [p.read_text(encoding="utf-8") for p in _TEXTS[:12]]
+    for _ in range(300):
+        text = rng.choice(sources)
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(text) + 1)
+            text = text[:at] + rng.choice(pieces) + text[at + rng.randint(0, 2):]
+        try:
+            expected = _lark_tokens(text)
+        except Exception:
+            with pytest.raises(DopSyntaxError):
+                _scanner_tokens(text)
+            continue
+        try:
+            got = _scanner_tokens(text)
+        except DopSyntaxError:  # brackets: Lark's lexer does not check them
+            continue
+        assert got == expected, text

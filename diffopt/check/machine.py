@@ -44,6 +44,9 @@ from diffopt.syntax import ast
 _MAX_REENTRY = 150
 
 
+_NUMBER, _NAME, _BINARY, _CALL = ast.Number, ast.Name, ast.Binary, ast.Call
+
+
 class Machine(Operations):
     """Evaluates one program. See the module docstring.
 
@@ -64,6 +67,7 @@ class Machine(Operations):
         self.reentry = 0
         self.span: Span | None = None
         self._draws: list[int] = []  # random draws made before each speculation
+        self._numbers: dict[float, np.ndarray] = {}  # literal -> its constant array
 
     def spawn(self, tape, globals) -> Machine:
         """A machine for a sub-program (an implicit function's body) on ``tape``."""
@@ -130,14 +134,28 @@ class Machine(Operations):
         return values[0]
 
     def _expand(self, node, scope, stack, values):
-        kind = type(node)
-        if kind is ast.Number:
-            values.append(np.array(node.value))
-        elif kind is ast.Name:
+        # The common kinds first, by identity (this runs once per AST node).
+        kind = node.__class__
+        if kind is _NUMBER:
+            value = self._numbers.get(node.value)
+            if value is None:  # one array per distinct literal: constants are never written
+                value = self._numbers[node.value] = np.array(node.value)
+            values.append(value)
+        elif kind is _NAME:
             values.append(self._lookup(node, scope))
-        elif kind is ast.String:
+        elif kind is _BINARY:
+            stack.append((1, node, scope))
+            stack.append((0, node.right, scope))
+            stack.append((0, node.left, scope))
+        elif kind is _CALL:
+            self._expand_call(node, scope, stack)
+        else:
+            self._expand_other(kind, node, scope, stack, values)
+
+    def _expand_other(self, kind, node, scope, stack, values):
+        if kind is ast.String:
             values.append(node.value)
-        elif kind is ast.Binary or kind is ast.BoolOp:
+        elif kind is ast.BoolOp:
             stack.append((1, node, scope))
             stack.append((0, node.right, scope))
             stack.append((0, node.left, scope))
@@ -160,8 +178,6 @@ class Machine(Operations):
                 stack.append((0, item, scope))
         elif kind is ast.ArrayComp:
             self._expand_comprehension(node.comprehension, scope, stack, node)
-        elif kind is ast.Call:
-            self._expand_call(node, scope, stack)
         elif kind is ast.Lambda:
             raise DopTypeError("'x: expression' is only allowed in root(...) and argmin(...)",
                                node.span)

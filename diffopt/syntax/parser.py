@@ -2,21 +2,21 @@
 
 Owns: decoding the bytes (BOM, CRLF, non-UTF-8); the Lark parser for
 grammars/dop.lark, driven through Lark's documented interface only (the
-``Lark`` options ``transformer``, ``postlex``, ``lexer_callbacks`` and
-``cache``, ``Lark.get_terminal``, ``Token`` and the ``Unexpected*``
-exceptions); the postlexer (line breaks inside ``()`` and ``[]`` dropped,
-brackets balanced and at most MAX_NESTING deep); the comments collected for
-``fmt``; and every Lark exception turned into a ``DopSyntaxError`` in words a
-user understands (never a terminal name like ``__ANON_3``). Lark is imported
-only here and in to_ast.py.
+``Lark`` options ``transformer``, ``lexer`` (a custom ``Lexer`` class, see
+lexer.py) and ``cache``, ``Lark.terminals``, ``Lark.get_terminal``,
+``Token`` and the ``Unexpected*`` exceptions); and every Lark exception
+turned into a ``DopSyntaxError`` in words a user understands (never a
+terminal name like ``__ANON_3``). Lark is imported only here, in lexer.py
+and in to_ast.py.
 
-Speed: Lark's basic lexer and LALR loop run to_ast.Builder's methods as the
-rule callbacks (Lark's inline transformer), so the program comes out of the
-parse as AST: no parse tree, no second pass, no position propagation. The
-grammar is written to keep reductions few (see its header).
+Speed: the scanner of lexer.py feeds Lark's LALR loop, which runs
+to_ast.Builder's methods as the rule callbacks (Lark's inline transformer),
+so the program comes out of the parse as AST: no parse tree, no second
+pass, no position propagation. The grammar is written to keep reductions
+few (see its header).
 
 Reentrancy: a parse runs on a ``_Front``, a Lark parser with its own builder,
-comment list and postlexer state, that no other parse uses meanwhile. Idle
+comment list and lexer state, that no other parse uses meanwhile. Idle
 fronts wait in ``_IDLE``; a parse that finds none builds one, so parses in
 several threads each have their own and never share parse state.
 """
@@ -24,6 +24,7 @@ several threads each have their own and never share parse state.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 import threading
@@ -37,12 +38,10 @@ from diffopt.gcpause import gc_paused
 from diffopt.resources import resource_path
 from diffopt.source import Source, Span
 from diffopt.syntax import ast
+from diffopt.syntax.lexer import MAX_NESTING, PARSING, Scanner, Tokens, bad_character
 from diffopt.syntax.to_ast import Builder
 
-# Brackets deeper than this are refused with a clear message. Lark's LALR
-# loop and every stage after it walk trees iteratively, so this is a sanity
-# limit on input, not a recursion guard.
-MAX_NESTING = 10_000
+__all__ = ["MAX_NESTING", "decode", "parse"]
 
 # What each terminal looks like to a user, for "expected ..." messages.
 _TERMINAL_WORDS = {
@@ -55,14 +54,17 @@ _TERMINAL_WORDS = {
 
 _EXPRESSION_STARTS = {"NAME", "NUMBER", "LPAR", "LSQB", "MINUS", "PLUS"}
 
-_OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
-_CLOSERS = {v: k for k, v in _OPENERS.items()}
-_BRACKETS = _OPENERS.keys() | _CLOSERS.keys()
 
 
 @lru_cache(maxsize=1)
 def _grammar() -> str:
     return resource_path("grammars", "dop.lark").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _ignored() -> tuple[str, ...]:
+    """The terminals the grammar's ``%ignore`` lines name."""
+    return tuple(re.findall(r"^%ignore\s+(\w+)", _grammar(), flags=re.M))
 
 
 def _cache_file() -> str | bool:
@@ -97,16 +99,11 @@ def _cache_file() -> str | bool:
 class _Front:
     """One Lark parser and the state of the parse running on it (one at a time).
 
-    It is the parser's postlexer too (Lark's ``postlex`` interface:
-    ``process(stream)`` and ``always_accept``). ``process`` drops line
-    breaks inside () and [], checks that brackets balance and nest at most
-    MAX_NESTING deep, and remembers the last two tokens the parser asked
-    past, so a syntax error can say what came just before the unexpected
-    token ("expected an expression after '+'"). Lark pulls tokens one at a
-    time, so every error surfaces where the parse reaches it.
+    Its lexer (lexer.py) reads the source being parsed, collects comments
+    and remembers the last two tokens the parser took, so a syntax error can
+    say what came just before the unexpected token ("expected an expression
+    after '+'").
     """
-
-    always_accept = ()
 
     def __init__(self):
         self.source: Source | None = None
@@ -117,60 +114,23 @@ class _Front:
         self.lark = Lark(
             _grammar(),
             parser="lalr",
-            lexer="basic",
+            lexer=Tokens,  # lexer.py: the grammar's terminals, one scanner
             # The builder makes spans from its rules' tokens, so it gets them
             # all, and tells optional parts by what they are, not by None
             # placeholders; positions are not propagated (it needs none).
             transformer=self.builder,
             keep_all_tokens=True,
             maybe_placeholders=False,
-            postlex=self,
-            # Called for the ignored comments too: what fmt keeps.
-            lexer_callbacks={"COMMENT": self._comment},
             cache=_cache_file(),
         )
-
-    def _comment(self, token: Token) -> Token:
-        self.comments.append(token)
-        return token
-
-    def process(self, stream):
-        source = self.source
-        stack: list[Token] = []
-        for token in stream:
-            kind = token.type
-            if kind in _BRACKETS:
-                if kind in _OPENERS:
-                    stack.append(token)
-                    if len(stack) > MAX_NESTING:
-                        raise DopSyntaxError(
-                            f"brackets nested too deeply (more than {MAX_NESTING} levels)",
-                            Span.of(source, token),
-                        )
-                elif not stack or stack[-1].type != _CLOSERS[kind]:
-                    raise _unbalanced(source, token, stack)
-                else:
-                    stack.pop()
-            elif kind == "_NL" and stack and stack[-1].type != "LBRACE":
-                continue
-            yield token
-            # Reached only when the parser asks for the next token, so after
-            # an UnexpectedToken ``previous`` is the token before the bad one.
-            self.before_previous, self.previous = self.previous, token
-        if stack:
-            opener = stack[-1]
-            closer = {"LPAR": ")", "LSQB": "]", "LBRACE": "}"}[opener.type]
-            raise DopSyntaxError(
-                f"'{opener.value}' is never closed",
-                Span.of(source, opener),
-                hint=f"add '{closer}'",
-            )
+        self.scanner = Scanner(self.lark.terminals, _ignored())
 
     def parse(self, source: Source) -> ast.Program:
         self.source = self.builder.source = source
         self.comments = comments = []
         # A trailing line break lets the last statement end like every other.
         text = source.text if source.text.endswith("\n") else source.text + "\n"
+        running = PARSING.set(self)
         try:
             # Tokens and nodes are acyclic and all stay alive until the parse
             # ends: collections would only walk them again (half the parse).
@@ -178,8 +138,8 @@ class _Front:
                 statements = self.lark.parse(text)
         except DopSyntaxError:
             raise
-        except UnexpectedCharacters as exc:
-            raise _bad_character(source, exc.pos_in_stream) from None
+        except UnexpectedCharacters as exc:  # pragma: no cover - the scanner raises first
+            raise bad_character(source, exc.pos_in_stream) from None
         except UnexpectedEOF as exc:
             raise _unexpected_end(self.lark, source, exc.expected) from None
         except UnexpectedToken as exc:
@@ -187,6 +147,7 @@ class _Front:
         except LarkError as exc:  # pragma: no cover - Lark's other errors are internal
             raise DopSyntaxError(f"cannot parse: {exc}", source.span(0)) from None
         finally:
+            PARSING.reset(running)
             self.source = self.builder.source = None
             self.comments = []
             self.previous = self.before_previous = None
@@ -208,17 +169,6 @@ class _Front:
 # shared steps of a parse, under the lock.
 _IDLE: list[_Front] = []
 _IDLE_LOCK = threading.Lock()
-
-
-def _unbalanced(source: Source, token: Token, stack: list[Token]) -> DopSyntaxError:
-    if not stack:
-        return DopSyntaxError(f"unmatched '{token.value}'", Span.of(source, token))
-    opener = stack[-1]
-    return DopSyntaxError(
-        f"'{token.value}' does not match '{opener.value}' opened at line {opener.line}, "
-        f"column {opener.column}",
-        Span.of(source, token),
-    )
 
 
 # ------------------------------------------------------------------- decoding
@@ -270,23 +220,6 @@ def _comment(source: Source, token: Token) -> ast.Comment:
     line_start = source.text.rfind("\n", 0, offset) + 1
     own_line = source.text[line_start:offset].strip() == ""
     return ast.Comment(token.value.rstrip(), token.line, own_line)
-
-
-def _bad_character(source: Source, pos: int) -> DopSyntaxError:
-    char = source.text[pos] if pos < len(source.text) else ""
-    span = source.span(pos, pos + 1)
-    if char == '"':
-        return DopSyntaxError("unterminated string", span, hint='close it with " on the same line')
-    if char == "." and source.text[pos + 1 : pos + 2] not in (".",):
-        return DopSyntaxError("unexpected '.'", span)
-    if char in "!":
-        return DopSyntaxError("unexpected '!'", span, hint="'!=' compares; use 'not' to negate")
-    if char == "'":
-        return DopSyntaxError(
-            "unexpected \"'\"", span, hint='strings are written with double quotes: "..."'
-        )
-    shown = repr(char)[1:-1] if not char.isprintable() else char
-    return DopSyntaxError(f"unexpected character '{shown}'", span)
 
 
 def _describe(lark: Lark, terminal: str) -> str | None:
