@@ -18,7 +18,14 @@ import numpy as np
 from diffopt.errors import DopError, UsageError, did_you_mean
 from diffopt.gcpause import gc_paused
 from diffopt.points import RANDOM_POINT_STREAM, random_point, resolve_point
-from diffopt.results import EvalResult, GradResult, ObjectiveInfo, SolveResult
+from diffopt.results import (
+    ConstraintRow,
+    EvalResult,
+    FitReport,
+    GradResult,
+    ObjectiveInfo,
+    SolveResult,
+)
 from diffopt.source import Source
 from diffopt.vocab import GRADIENT_MODES
 
@@ -145,13 +152,13 @@ def evaluate(session, at=None) -> EvalResult:
     engine, problem = session, session.problem
     x = resolve_point(problem, at)
     report = engine.report(x)
-    constraints = _constraint_rows(report["constraints"])
+    constraints = _constraint_rows(report.constraints)
     return EvalResult(
-        objective=_objective(problem, report["objective"]),
-        lets=report["lets"],
+        objective=_objective(problem, report.objective),
+        lets=report.lets,
         params=problem.unflatten(x),
         constraints=constraints,
-        warnings=_warnings(engine, x, [report["objective"]]),
+        warnings=_warnings(engine, x, [report.objective]),
     )
 
 
@@ -240,7 +247,7 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
                        callback=callback)
     elapsed = time.perf_counter() - started
     report = engine.report(outcome.x)
-    constraints = _constraint_rows(report["constraints"])
+    constraints = _constraint_rows(report.constraints)
     fit = _fit_report(problem, engine, outcome.x) if oracle.residuals is not None else None
     return SolveResult(
         problem=Path(problem.source.name).name if problem.source.name != "<stdin>" else "<stdin>",
@@ -248,10 +255,10 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
         message=outcome.message,
         method=outcome.method,
         mode="forward" if mode == "forward" else "reverse",
-        objective=_objective(problem, report["objective"]),
+        objective=_objective(problem, report.objective),
         params=problem.unflatten(outcome.x),
         start=problem.unflatten(x0),
-        lets=report["lets"],
+        lets=report.lets,
         gradient_norm=float(outcome.gradient_norm),
         iterations=int(outcome.iterations),
         evaluations=dict(outcome.evaluations),
@@ -262,23 +269,22 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     )
 
 
-def _constraint_rows(constraints) -> list[dict]:
-    """One {name, value, violation} per scalar constraint: a vector constraint
-    is reported per element, ``name[i]``, as the solver sees it."""
+def _constraint_rows(constraints) -> list[ConstraintRow]:
+    """One row per scalar constraint: a vector constraint is reported per
+    element, ``name[i]``, as the solver sees it."""
     rows = []
     for name, _, value, violation in constraints:
         value, violation = np.asarray(value, dtype=float), np.asarray(violation, dtype=float)
         if value.ndim == 0:
-            rows.append({"name": name, "value": float(value), "violation": float(violation)})
+            rows.append(ConstraintRow(name, float(value), float(violation)))
             continue
         for index in np.ndindex(*value.shape):
             label = f"{name}[{', '.join(map(str, index))}]"
-            rows.append({"name": label, "value": float(value[index]),
-                         "violation": float(violation[index])})
+            rows.append(ConstraintRow(label, float(value[index]), float(violation[index])))
     return rows
 
 
-def _fit_report(problem, engine, x) -> dict:
+def _fit_report(problem, engine, x) -> FitReport:
     """Standard errors, correlations and reduced χ² from the residual Jacobian.
 
     For f = c·Σ rᵢ², the covariance of the parameters is s²·(JᵀJ)⁻¹ with
@@ -302,13 +308,7 @@ def _fit_report(problem, engine, x) -> dict:
     for p in problem.params:
         piece = stderr_flat[p.offset: p.offset + p.size]
         stderr[p.name] = float(piece[0]) if p.shape == () else piece.reshape(p.shape).tolist()
-    return {
-        "residuals": int(m),
-        "dof": int(dof),
-        "reduced_chi2": reduced,
-        "stderr": stderr,
-        "correlation": {"names": names, "matrix": correlation.tolist()},
-    }
+    return FitReport(int(m), int(dof), reduced, stderr, tuple(names), correlation)
 
 
 # --------------------------------------------------------------- fmt / graph

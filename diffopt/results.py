@@ -24,6 +24,39 @@ def _plain_dict(d: dict) -> dict:
 
 
 @dataclass(frozen=True)
+class ConstraintRow:
+    """One scalar constraint at a point (a vector constraint gives one per element)."""
+
+    name: str
+    value: float
+    violation: float  # >= 0: how far the point is from satisfying it
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "value": self.value, "violation": self.violation}
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """The statistics of a least-squares fit at its solution."""
+
+    residuals: int
+    dof: int
+    reduced_chi2: float
+    stderr: dict  # parameter name -> standard error (a float, or nested lists)
+    labels: tuple  # one per flat parameter entry: ``w`` or ``w[0, 1]``
+    correlation: np.ndarray  # (n, n), in the order of ``labels``
+
+    def to_json(self) -> dict:
+        return {
+            "residuals": self.residuals,
+            "dof": self.dof,
+            "reduced_chi2": self.reduced_chi2,
+            "stderr": self.stderr,
+            "correlation": {"names": list(self.labels), "matrix": self.correlation.tolist()},
+        }
+
+
+@dataclass(frozen=True)
 class ObjectiveInfo:
     name: str | None
     value: float
@@ -48,7 +81,7 @@ class EvalResult:
             "params": _plain_dict(self.params),
         }
         if self.constraints:
-            out["constraints"] = [_plain_dict(c) for c in self.constraints]
+            out["constraints"] = [c.to_json() for c in self.constraints]
         return out
 
 
@@ -137,7 +170,7 @@ class SolveResult:
     evaluations: dict
     constraints: list
     time_s: float
-    fit: dict | None = None
+    fit: FitReport | None = None
     warnings: tuple = ()
 
     def to_json(self) -> dict:
@@ -153,9 +186,9 @@ class SolveResult:
             "gradient_norm": self.gradient_norm,
             "iterations": self.iterations,
             "evaluations": dict(self.evaluations),
-            "constraints": [_plain_dict(c) for c in self.constraints],
+            "constraints": [c.to_json() for c in self.constraints],
             "time_s": self.time_s,
         }
         if self.fit is not None:
-            out["fit"] = self.fit
+            out["fit"] = self.fit.to_json()
         return out

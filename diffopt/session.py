@@ -14,6 +14,8 @@ minimizes (``-f`` for ``maximize``); reports convert back.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from diffopt import recording as rec
@@ -22,6 +24,15 @@ from diffopt.check.runner import Trace, trace
 from diffopt.diagnose import NonFinite, first_nonfinite
 from diffopt.gcpause import gc_paused
 from diffopt.solve.oracle import Constraints, Oracle
+
+
+@dataclass(frozen=True)
+class PointReport:
+    """The program's named values at one point."""
+
+    objective: float  # as written (not negated for maximize)
+    lets: dict  # let/var name -> value
+    constraints: list  # (name, kind "le"/"eq", value, violation >= 0), values of any shape
 
 
 class Session:
@@ -184,7 +195,7 @@ class Session:
         J = np.array([np.concatenate([np.ravel(t) for t in column]) for column in columns])
         return c, J.reshape(n, c.size).T
 
-    def report(self, x) -> dict:
+    def report(self, x) -> PointReport:
         """Objective (as written), lets and constraints at x."""
         recording, out = self._run(
             "report",
@@ -197,7 +208,7 @@ class Session:
         for (name, kind, _, _), value in zip(recording.constraints, out[1 + len(names):]):
             violation = np.abs(value) if kind == "eq" else np.maximum(value, 0.0)
             constraints.append((name, kind, value, violation))
-        return {"objective": float(out[0]), "lets": lets, "constraints": constraints}
+        return PointReport(float(out[0]), lets, constraints)
 
     def diagnose(self, x, mode: str = "value") -> NonFinite | None:
         """Where the first NaN/inf of the objective ("value"), the reverse-mode

@@ -135,9 +135,9 @@ def test_taxi_fits_the_least_squares_speed():
     assert 25 < speed < 35
     # recognised as least squares: the fit section, one residual per trip
     assert result.fit is not None
-    assert result.fit["residuals"] == len(distance)
-    assert result.fit["dof"] == len(distance) - 1
-    stderr = result.fit["stderr"]["speed"]
+    assert result.fit.residuals == len(distance)
+    assert result.fit.dof == len(distance) - 1
+    stderr = result.fit.stderr["speed"]
     assert stderr == pytest.approx(ref.taxi_speed_stderr(distance, duration), rel=1e-4)
 
 
@@ -253,7 +253,7 @@ def test_polyfit_matches_numpy():
     np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9)
     mse = np.mean((np.polyval(expected, xs) - ys) ** 2)
     assert result.objective.value == pytest.approx(mse, rel=1e-9)
-    assert result.fit is not None and result.fit["dof"] == len(xs) - 3
+    assert result.fit is not None and result.fit.dof == len(xs) - 3
 
 
 # ---------------------------------------------------------------- tiny_mlp.dop
@@ -302,10 +302,10 @@ def test_constrained_kkt_point():
     assert result.status == "converged"
     got = [float(param(result, "x")), float(param(result, "y"))]
     np.testing.assert_allclose(got, ref.constrained_optimum(), atol=1e-5)
-    by_name = {c["name"]: c for c in result.constraints}
+    by_name = {c.name: c for c in result.constraints}
     assert set(by_name) == {"spend", "nonnegative"}
     for c in by_name.values():
-        assert c["violation"] <= 1e-6
+        assert c.violation <= 1e-6
 
 
 # ---------------------------------------------------------------- volume_render.dop

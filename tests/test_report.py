@@ -17,6 +17,7 @@ from diffopt.report.diagnostics import render, render_rich, render_warning
 from diffopt.report.formatting import elements, fmt, fmt_seconds
 from diffopt.report.jsonout import dumps, to_jsonable
 from diffopt.report.progress import ProgressDisplay
+from diffopt.results import ConstraintRow, FitReport
 from diffopt.source import Source, unknown_span
 
 ANSI = "\x1b["
@@ -287,18 +288,16 @@ def solve_result(**changes) -> SolveResult:
         gradient_norm=1e-9,
         iterations=12,
         evaluations={"objective": 15, "gradient": 14, "hessian": 0},
-        constraints=[{"name": "budget", "value": -0.5, "violation": 0.0}],
+        constraints=[ConstraintRow("budget", -0.5, 0.0)],
         time_s=0.0123,
-        fit={
-            "residuals": 10,
-            "dof": 8,
-            "reduced_chi2": 1.0625,
-            "stderr": {"speed": 0.25, "w": np.array([0.01, 0.02])},
-            "correlation": {
-                "names": ["speed", "w[0]", "w[1]"],
-                "matrix": [[1.0, -0.5, 0.99], [-0.5, 1.0, 0.0], [0.99, 0.0, 1.0]],
-            },
-        },
+        fit=FitReport(
+            residuals=10,
+            dof=8,
+            reduced_chi2=1.0625,
+            stderr={"speed": 0.25, "w": np.array([0.01, 0.02])},
+            labels=("speed", "w[0]", "w[1]"),
+            correlation=np.array([[1.0, -0.5, 0.99], [-0.5, 1.0, 0.0], [0.99, 0.0, 1.0]]),
+        ),
     )
     base.update(changes)
     return SolveResult(**base)

@@ -154,32 +154,31 @@ def _summary(array: np.ndarray) -> str:
     return f"{shape}: {head}, …, {flat[-1]:.4g} (min {flat.min():.4g}, max {flat.max():.4g})"
 
 
-def _print_constraints(console: Console, constraints: Iterable[Mapping] | None) -> None:
+def _print_constraints(console: Console, constraints: Iterable | None) -> None:
     constraints = list(constraints or ())
     if not constraints:
         return
     table = plain_table("constraint", "value", "violation")
     shown, hidden = capped(constraints)
     for c in shown:
-        violation = c.get("violation")
-        style = "red" if violation not in (None, 0, 0.0) else None
-        table.add_row(Text(str(c.get("name"))), fmt(c.get("value")), Text(fmt(violation), style))
+        style = "red" if c.violation not in (None, 0, 0.0) else None
+        table.add_row(Text(str(c.name)), fmt(c.value), Text(fmt(c.violation), style))
     more_row(table, hidden)
     console.print()
     console.print(table)
 
 
-def _print_fit(console: Console, fit: Mapping, params: Mapping) -> None:
+def _print_fit(console: Console, fit, params: Mapping) -> None:
     console.print()
     console.print(
         Text.assemble(
             ("fit", "bold"),
-            f"  {fmt(fit.get('residuals'))} residuals, {fmt(fit.get('dof'))} degrees of freedom,",
+            f"  {fmt(fit.residuals)} residuals, {fmt(fit.dof)} degrees of freedom,",
             " reduced χ² = ",
-            (fmt(fit.get("reduced_chi2")), "bold"),
+            (fmt(fit.reduced_chi2), "bold"),
         )
     )
-    stderr = fit.get("stderr") or {}
+    stderr = fit.stderr or {}
     if stderr:
         table = plain_table("parameter", "value", "std. error")
         for name, err in stderr.items():
@@ -189,9 +188,7 @@ def _print_fit(console: Console, fit: Mapping, params: Mapping) -> None:
                 table.add_row(Text(label), fmt(values.get(label)), fmt(e))
             more_row(table, hidden)
         console.print(table)
-    correlation = fit.get("correlation") or {}
-    names = list(correlation.get("names") or ())
-    matrix = correlation.get("matrix")
+    names, matrix = list(fit.labels), fit.correlation
     if names and matrix is not None and len(names) > 1:
         _print_correlation(console, names, np.asarray(matrix, dtype=float))
 

@@ -33,7 +33,7 @@ from dataclasses import replace
 import numpy as np
 
 from diffopt.solve.oracle import Constraints, Oracle
-from diffopt.solve.result import Run
+from diffopt.solve.result import SolveOutcome
 
 MAX_ROUNDS = 50
 RHO_MAX = 1e10  # beyond this the merit function is too ill-conditioned to help
@@ -42,8 +42,8 @@ MEASURE_DECREASE = 0.5  # the constraint measure must at least halve per round, 
 
 # observe(x) -> (f(x), largest violation at x): what progress events show under constraints
 Observe = Callable[[np.ndarray], tuple[float, float]]
-# inner(merit oracle, x0, tol, max_iter, first_iteration, observe) -> Run
-InnerSolve = Callable[[Oracle, np.ndarray, float, int, int, Observe], Run]
+# inner(merit oracle, x0, tol, max_iter, first_iteration, observe) -> SolveOutcome
+InnerSolve = Callable[[Oracle, np.ndarray, float, int, int, Observe], SolveOutcome]
 
 
 def constraint_report(cons: Constraints, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +127,7 @@ def _initial_rho(f0: float, violation0: np.ndarray) -> float:
 
 def augmented_lagrangian(
     oracle: Oracle, x0: np.ndarray, *, inner: InnerSolve, tol: float, max_iter: int
-) -> Run:
+) -> SolveOutcome:
     """Minimise f subject to oracle.constraints by rounds of inner solves.
 
     Args:
@@ -139,7 +139,7 @@ def augmented_lagrangian(
         max_iter: limit on inner iterations summed over all rounds.
 
     Returns:
-        A Run whose ``objective`` is f(x) (not the merit) and whose
+        A SolveOutcome whose ``objective`` is f(x) (not the merit) and whose
         ``gradient_norm`` is that of the Lagrangian with the final multipliers.
         Its status is "failed" whenever the final largest violation exceeds
         ``tol``, with a message that says the problem looks infeasible.
@@ -152,7 +152,7 @@ def augmented_lagrangian(
         c0, v0 = constraint_report(cons, x0)
         if not np.all(np.isfinite(c0)):
             bad = cons.names[int(np.flatnonzero(~np.isfinite(c0))[0])]
-            return Run(x0, math.nan, math.nan, "failed",
+            return SolveOutcome(x0, math.nan, math.nan, "failed",
                        f"constraint '{bad}' is not finite at the start point", 0)  # fmt: skip
         lam = np.zeros(len(cons.names))
         rho = _initial_rho(float(oracle.value(x0)), v0)
@@ -183,12 +183,13 @@ def augmented_lagrangian(
             measure_prev = measure
     except KeyboardInterrupt:  # between inner runs: the last round's point is the best we have
         message = f"interrupted after {iterations} iterations; this is the best point found so far"
-        run = Run(x, math.nan, math.nan, "interrupted", message, iterations)
+        run = SolveOutcome(x, math.nan, math.nan, "interrupted", message, iterations)
     assert run is not None
     return _verdict(oracle, cons, run, x, iterations, tol)
 
 
-def _verdict(oracle: Oracle, cons: Constraints, run: Run, x, iterations: int, tol: float) -> Run:
+def _verdict(oracle: Oracle, cons: Constraints, run: SolveOutcome, x, iterations: int,
+             tol: float) -> SolveOutcome:
     """Turn the last round into the solve's status and message."""
     f = float(oracle.value(x))
     _, violation = constraint_report(cons, x)
@@ -211,14 +212,14 @@ def _verdict(oracle: Oracle, cons: Constraints, run: Run, x, iterations: int, to
                 f"the constraints could not be satisfied (largest violation {where_} "
                 f"is above tol {tol:.2g}); the problem looks infeasible"
             )
-        return Run(x, f, run.gradient_norm, "failed", message, iterations)
+        return SolveOutcome(x, f, run.gradient_norm, "failed", message, iterations)
     if run.status == "converged":
         message = f"{run.message}; constraints satisfied (largest violation {vmax:.2g})"
-        return Run(x, f, run.gradient_norm, "converged", message, iterations)
+        return SolveOutcome(x, f, run.gradient_norm, "converged", message, iterations)
     if run.status == "max_iter":
-        return Run(x, f, run.gradient_norm, "max_iter", run.message, iterations)
+        return SolveOutcome(x, f, run.gradient_norm, "max_iter", run.message, iterations)
     message = (
         f"the augmented Lagrangian did not settle ({run.message}); "
         f"constraints satisfied (largest violation {vmax:.2g})"
     )
-    return Run(x, f, run.gradient_norm, "failed", message, iterations)
+    return SolveOutcome(x, f, run.gradient_norm, "failed", message, iterations)

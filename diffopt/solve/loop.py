@@ -68,7 +68,7 @@ from diffopt.solve.constraints import augmented_lagrangian, constraint_report
 from diffopt.solve.linesearch import is_finite
 from diffopt.solve.methods import METHODS, Method, choose_auto
 from diffopt.solve.oracle import IterationInfo, Oracle
-from diffopt.solve.result import Run, SolveOutcome
+from diffopt.solve.result import SolveOutcome
 from diffopt.solve.state import Settings, State, projected_gradient
 
 STEP_TOL = 1e-12  # relative per-coordinate step below which precision is exhausted
@@ -194,7 +194,7 @@ def run_method(
     started: float | None = None,
     first_iteration: int = 0,
     observe: Callable[[np.ndarray], tuple[float, float]] | None = None,
-) -> Run:
+) -> SolveOutcome:
     """Iterate ``spec`` from x0 until a stopping rule fires (see the module docstring).
 
     Args:
@@ -211,22 +211,23 @@ def run_method(
             the method sees a merit function rather than the objective itself.
 
     Returns:
-        A Run. KeyboardInterrupt is caught and turned into status "interrupted".
+        A SolveOutcome. KeyboardInterrupt is caught and turned into status "interrupted".
     """
     started = time.perf_counter() if started is None else started
     try:
         st = spec.init(oracle, x0, settings)
     except KeyboardInterrupt:
-        return Run(x0, math.nan, math.nan, "interrupted", "interrupted before the start "
+        return SolveOutcome(x0, math.nan, math.nan, "interrupted", "interrupted before the start "
                    "point was evaluated", 0)  # fmt: skip
     gnorm = gradient_norm(st, settings)
     if not is_finite(st.f, st.g):
         what = "objective" if not np.isfinite(st.f) else "gradient"
         shown = _num(st.f) if what == "objective" else "not finite"
-        return Run(st.x, st.f, gnorm, "failed", f"the {what} is {shown} at the start point", 0)
+        return SolveOutcome(st.x, st.f, gnorm, "failed",
+                            f"the {what} is {shown} at the start point", 0)
     message = _gradient_rule(gnorm, tol, settings)
     if message is not None:
-        return Run(st.x, st.f, gnorm, "converged", message, 0)
+        return SolveOutcome(st.x, st.f, gnorm, "converged", message, 0)
 
     best, best_gnorm = st, gnorm
     k = 0
@@ -253,12 +254,12 @@ def run_method(
             if verdict is not None:
                 status, message = verdict
                 if status == "converged":
-                    return Run(st.x, st.f, gnorm, status, message, k)
-                return Run(best.x, best.f, best_gnorm, status, message, k)
+                    return SolveOutcome(st.x, st.f, gnorm, status, message, k)
+                return SolveOutcome(best.x, best.f, best_gnorm, status, message, k)
     except KeyboardInterrupt:
         done = f"{k} iteration" + ("" if k == 1 else "s")
         message = f"interrupted after {done}; this is the best point found so far"
-        return Run(best.x, best.f, best_gnorm, "interrupted", message, k)
+        return SolveOutcome(best.x, best.f, best_gnorm, "interrupted", message, k)
     if best.g is None:
         message = f"reached the iteration limit ({max_iter})"
     else:
@@ -266,7 +267,7 @@ def run_method(
             f"reached the iteration limit ({max_iter}); gradient norm {_num(best_gnorm)} "
             f"is above tol {_num(tol)}"
         )
-    return Run(best.x, best.f, best_gnorm, "max_iter", message, k)
+    return SolveOutcome(best.x, best.f, best_gnorm, "max_iter", message, k)
 
 
 # ---------------------------------------------------------------- the public entry point
@@ -361,7 +362,7 @@ def minimize(
     with np.errstate(all="ignore"):  # non-finite values are handled explicitly
         if oracle.n == 0:
             f = float(counted.value(x0))
-            run = Run(x0, f, 0.0, "converged", "there are no parameters to optimize", 0)
+            run = SolveOutcome(x0, f, 0.0, "converged", "there are no parameters to optimize", 0)
         elif cons is None:
             run = inner(counted, x0, tol, max_iter, 0, None)
         else:

@@ -7,7 +7,7 @@ diffopt, so the CLI, the API and the tests can all depend on it cheaply.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -19,21 +19,23 @@ STATUSES: tuple[str, ...] = ("converged", "max_iter", "failed", "interrupted")
 
 @dataclass(frozen=True, eq=False)
 class SolveOutcome:
-    """What a solve found and why it stopped.
+    """What a solve found and why it stopped; also what each method's run hands on.
 
     Attributes:
         x: the best point found (inside the bounds), shape (n,).
-        objective: f(x) (for least squares, ``residual_scale * sum(r^2)``).
+        objective: f(x) (for least squares, ``residual_scale * sum(r^2)``);
+            within the solver, of the function the method saw (under an
+            augmented Lagrangian, the merit function of one round).
         gradient_norm: largest absolute component of the gradient at ``x``;
             of the projected gradient ``x - clip(x - g, lower, upper)`` when
             bounds exist; of the Lagrangian's gradient when general
             constraints exist; NaN for the derivative-free nelder-mead.
         status: "converged", "max_iter", "failed" or "interrupted".
         message: a plain-language reason for stopping.
-        method: the method that ran ("lbfgs", "lm", ...), the concrete choice
-            when ``auto`` was asked for.
         iterations: iterations performed (inner iterations, summed, under an
             augmented Lagrangian).
+        method: the method that ran ("lbfgs", "lm", ...), the concrete choice
+            when ``auto`` was asked for ("" inside the solver, filled at the end).
         evaluations: {"objective": k, "gradient": k, "hessian": k}: calls that
             computed f or residuals, calls that computed the gradient or the
             Jacobian (a call returning both counts in both), and Hessians formed.
@@ -47,16 +49,17 @@ class SolveOutcome:
     gradient_norm: float
     status: Status
     message: str
-    method: str
     iterations: int
-    evaluations: dict[str, int]
-    constraint_values: np.ndarray | None
-    constraint_violations: np.ndarray | None
-    time_s: float
+    method: str = ""
+    evaluations: dict = field(default_factory=dict)
+    constraint_values: np.ndarray | None = None
+    constraint_violations: np.ndarray | None = None
+    time_s: float = 0.0
 
     def __post_init__(self) -> None:
         assert self.status in STATUSES, self.status
-        assert set(self.evaluations) == {"objective", "gradient", "hessian"}
+        assert not self.evaluations or set(self.evaluations) == {"objective", "gradient",
+                                                                  "hessian"}
 
     @property
     def converged(self) -> bool:
@@ -67,19 +70,3 @@ class SolveOutcome:
         """Largest constraint violation (0.0 without general constraints)."""
         v = self.constraint_violations
         return float(np.max(v)) if v is not None and v.size else 0.0
-
-
-@dataclass(frozen=True, eq=False)
-class Run:
-    """One run of one method, as the driver hands it on (internal to diffopt.solve).
-
-    ``objective`` and ``gradient_norm`` refer to the function the method saw:
-    under an augmented Lagrangian that is the merit function of one round.
-    """
-
-    x: np.ndarray
-    objective: float
-    gradient_norm: float
-    status: Status
-    message: str
-    iterations: int
