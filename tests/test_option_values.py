@@ -21,8 +21,9 @@ PROBLEMS = Path(__file__).resolve().parent.parent / "problems"
 ROSENBROCK = PROBLEMS / "rosenbrock.dop"  # params x, y; no data
 TAXI = PROBLEMS / "taxi.dop"  # data trips = csv("taxi_trips.csv")
 
-AT_COMMANDS = ("eval", "grad", "check")
-SET_DATA_COMMANDS = ("eval", "grad", "check", "solve", "graph")
+AT_COMMANDS = ("eval", "grad", "check", "export")
+JSON_AT_COMMANDS = ("eval", "grad", "check")
+SET_DATA_COMMANDS = ("eval", "grad", "check", "solve", "graph", "export")
 
 runner = CliRunner()
 
@@ -64,7 +65,7 @@ def test_bad_at_gives_the_same_diagnostic_in_every_command(value):
     assert len(set(diagnostics.values())) == 1, diagnostics
 
 
-@pytest.mark.parametrize("command", AT_COMMANDS)
+@pytest.mark.parametrize("command", JSON_AT_COMMANDS)
 @pytest.mark.parametrize("value", ["x=2,y=3", '{"x": 2, "y": 3}'])
 def test_every_command_reads_the_same_at_point(command, value):
     result = run(command, ROSENBROCK, "--at", value, "--json")
