@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffopt.errors import DopError, UsageError, did_you_mean
+from diffopt.errors import DopError, OptionError, UsageError, did_you_mean
 from diffopt.gcpause import gc_paused
 from diffopt.points import RANDOM_POINT_STREAM, random_point, resolve_point
 from diffopt.results import (
@@ -230,6 +230,8 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
 
     problem = session.problem
     options = problem.options
+    from_file = {name for name, flag in (("method", method), ("max_iter", max_iter),
+                                         ("tol", tol), ("lr", lr)) if flag is None}
     method = method or options.get("method", "auto")
     max_iter = max_iter if max_iter is not None else options.get("max_iter")
     tol = tol if tol is not None else options.get("tol")
@@ -243,8 +245,11 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
         from dataclasses import replace
 
         oracle = replace(oracle, value_and_grad=engine.gradient_forward)
-    outcome = minimize(oracle, x0, method=method, max_iter=max_iter, tol=tol, lr=lr,
-                       callback=callback)
+    try:
+        outcome = minimize(oracle, x0, method=method, max_iter=max_iter, tol=tol, lr=lr,
+                           callback=callback)
+    except OptionError as exc:
+        raise _option_line(exc, options, from_file) from None
     elapsed = time.perf_counter() - started
     report = engine.report(outcome.x)
     constraints = _constraint_rows(report.constraints)
@@ -267,6 +272,22 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
         fit=fit,
         warnings=_warnings(engine, outcome.x, [outcome.objective]),
     )
+
+
+# The solver names a setting by its flag; which option line that flag stands for.
+_FLAG_OPTIONS = {"--tol": "tol", "--lr": "lr", "--max-iter": "max_iter", "method": "method",
+                 "unknown method": "method"}
+
+
+def _option_line(exc: OptionError, options, from_file: set) -> OptionError:
+    """An error about a setting the file's ``option`` line gave: located there,
+    in the file's words (``option 'tol'``, not a ``--tol`` the user never passed)."""
+    for prefix, name in _FLAG_OPTIONS.items():
+        if exc.message.startswith(prefix) and name in from_file and name in options.spans:
+            if prefix.startswith("--"):
+                exc.message = f"option '{name}'" + exc.message[len(prefix):]
+            return exc.located(options.spans[name])
+    return exc
 
 
 def _constraint_rows(constraints) -> list[ConstraintRow]:

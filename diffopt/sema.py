@@ -108,28 +108,29 @@ def check_names(program: ast.Program) -> None:
                            hint="add 'minimize <expression>' or 'maximize <expression>'")
 
 
+def top_level_declarations(program: ast.Program) -> list[tuple[str, str, object]]:
+    """(kind, name, name span) of every top-level declaration, in source order:
+    kinds "const", "data", "let", "var", "option", "param" and "def"."""
+    found = []
+    for stmt in program.statements:
+        if isinstance(stmt, ast.Decl):
+            found.extend((stmt.kind, b.name, b.name_span) for b in stmt.bindings)
+        elif isinstance(stmt, ast.ParamDecl):
+            found.extend(("param", item.name, item.name_span) for item in stmt.items)
+        elif isinstance(stmt, ast.Def):
+            found.append(("def", stmt.name, stmt.name_span))
+    return found
+
+
 def declarations_of(program: ast.Program, kinds: tuple[str, ...]) -> list[str]:
     """Names declared at the top level with one of ``kinds`` ("const", "param", ...)."""
-    names = []
-    for stmt in program.statements:
-        if isinstance(stmt, ast.Decl) and stmt.kind in kinds:
-            names.extend(b.name for b in stmt.bindings)
-        elif isinstance(stmt, ast.ParamDecl) and "param" in kinds:
-            names.extend(item.name for item in stmt.items)
-    return names
+    return [name for kind, name, _ in top_level_declarations(program) if kind in kinds]
 
 
 def _all_declarations(program: ast.Program) -> dict:
-    found = {}
-    for stmt in program.statements:
-        if isinstance(stmt, ast.Decl):
-            for b in stmt.bindings:
-                found.setdefault(b.name, b.name_span)
-        elif isinstance(stmt, ast.ParamDecl):
-            for item in stmt.items:
-                found.setdefault(item.name, item.name_span)
-        elif isinstance(stmt, ast.Def):
-            found.setdefault(stmt.name, stmt.name_span)
+    found: dict = {}
+    for _, name, span in top_level_declarations(program):
+        found.setdefault(name, span)
     return found
 
 

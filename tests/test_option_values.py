@@ -121,3 +121,24 @@ def test_missing_data_file_names_the_file_in_every_command(command, tmp_path):
     assert result.exit_code == ExitStatus.BAD_INPUT
     assert first_line(result.stderr).endswith(
         f"error: cannot read data file '{missing}': no such file")
+
+
+@pytest.mark.parametrize("line, message, col", [
+    ("option tol = inf", "option 'tol' must be a positive number, got inf", 14),
+    ('option method = "lm"',
+     "method 'lm' needs a least-squares objective (a sum of squares of residuals)", 17),
+])
+def test_a_bad_option_line_is_located_at_the_line(tmp_path, line, message, col):
+    path = tmp_path / "o.dop"
+    path.write_text(f"param x = 1\n{line}\nminimize exp(x) + x^2\n")
+    result = run("solve", path)
+    assert result.exit_code == ExitStatus.BAD_INPUT, result.stderr
+    assert first_line(result.stderr) == f"{path}:2:{col}: error: {message}"
+
+
+def test_the_same_setting_from_the_command_line_names_the_flag(tmp_path):
+    path = tmp_path / "o.dop"
+    path.write_text("param x = 1\nminimize exp(x) + x^2\n")
+    result = run("solve", path, "--tol", "-1")
+    assert result.exit_code == ExitStatus.BAD_INPUT
+    assert first_line(result.stderr) == "diffopt: error: --tol must be a positive number, got -1.0"

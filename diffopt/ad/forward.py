@@ -29,9 +29,7 @@ def stage_jvp(tape: Tape, seeds: dict, outputs: list, stop=()) -> list:
     """
     tangent = {s: t for s, t in seeds.items() if not _is_zero(t)}
     order = live_equations(tape, [o for o in outputs if isinstance(o, int)])
-    saved = tape.span, tape.mode, tape.origin
-    tape.mode = "forward"
-    try:
+    with tape.recording_as(tape.span, "forward", tape.origin):
         for index in order:
             eqn = tape.eqns[index]
             if eqn.out in stop or eqn.out in seeds:
@@ -60,8 +58,6 @@ def stage_jvp(tape: Tape, seeds: dict, outputs: list, stop=()) -> list:
                 t = p.jvp(ts, inputs, out, **eqn.params)
             if t is not None and not _is_zero(t):
                 tangent[eqn.out] = t
-    finally:
-        tape.span, tape.mode, tape.origin = saved
     return [tangent.get(o, np.zeros_like(tape.values[o])) if isinstance(o, int)
             else np.zeros_like(as_array(o)) for o in outputs]
 

@@ -46,10 +46,10 @@ def stage_vjp(tape: Tape, output: Var, seed, wrt: list[int], stop=()) -> list:
     end = len(tape.eqns)
     start = min((tape.producer[s] + 1 for s in wrt), default=0) if wrt else end
     stop = set(stop).union(wrt)
-    saved_span, saved_mode, saved_origin = tape.span, tape.mode, tape.origin
-    tape.mode = "reverse"
     eqns, values = tape.eqns, tape.values
-    try:
+    # staged equations are marked as the reverse sweep's; span and origin
+    # follow the equation being differentiated, and are restored afterwards
+    with tape.recording_as(tape.span, "reverse", tape.origin):
         for index in range(end - 1, start - 1, -1):
             eqn = eqns[index]
             out = eqn.out
@@ -79,8 +79,6 @@ def stage_vjp(tape: Tape, output: Var, seed, wrt: list[int], stop=()) -> list:
         # equation swept (the earliest one that uses them)
         return [_total_adjoint(adjoint[s]) if s in adjoint else np.zeros_like(values[s])
                 for s in wrt]
-    finally:
-        tape.span, tape.mode, tape.origin = saved_span, saved_mode, saved_origin
 
 
 def _total_adjoint(parts: list):

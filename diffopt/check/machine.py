@@ -349,8 +349,8 @@ class Machine(Operations):
         node: ast.Call = task[1]
         target = task[3]
         if target.__class__ is str:  # a special form
-            form = implicit_call if target in ("root", "argmin") else self._csv.__func__
-            values.append(form(self, node, task[2]))
+            handler = _SPECIAL_HANDLERS[SPECIAL_FORMS[target].kind]
+            values.append(handler(self, node, task[2]))
             return
         if isinstance(target, Definition):
             definition = target.node
@@ -387,3 +387,7 @@ class Machine(Operations):
 
 
 __all__ = ["Machine"]
+
+
+# How the interpreter evaluates each kind of special form (ops.language).
+_SPECIAL_HANDLERS = {"implicit": implicit_call, "table": Machine._csv}

@@ -46,12 +46,23 @@ class Builtin:
         return str(hi) if lo == hi else f"{lo} to {hi}"
 
 
-# Special forms: calls whose arguments are not ordinary values (a lambda, a
-# file name), evaluated by the interpreter itself (diffopt.check).
+@dataclass(frozen=True)
+class SpecialForm:
+    """A call whose arguments are not ordinary values (a lambda, a file name),
+    evaluated by the interpreter itself (diffopt.check) by the handler of its
+    ``kind``: "implicit" (a closed sub-program) or "table" (a data file)."""
+
+    kind: str
+    doc: str
+
+
 SPECIAL_FORMS = {
-    "root": "root(x: g, init=x0): the x with g(x) = 0, by the implicit function theorem",
-    "argmin": "argmin(x: f, init=x0): a minimizer of f, differentiated implicitly",
-    "csv": 'csv("file.csv"): a data table, only as the whole value of a data declaration',
+    "root": SpecialForm("implicit", "root(x: g, init=x0): the x with g(x) = 0, by the "
+                                    "implicit function theorem"),
+    "argmin": SpecialForm("implicit", "argmin(x: f, init=x0): a minimizer of f, "
+                                      "differentiated implicitly"),
+    "csv": SpecialForm("table", 'csv("file.csv"): a data table, only as the whole value of '
+                                "a data declaration"),
 }
 
 # Built-in constants of the language (not redefinable).

@@ -1,6 +1,6 @@
 """The oracle a solver sees: a flat parameter vector and callables over it.
 
-The engine (diffopt.api) builds a ``Problem oracle`` from a checked program;
+The session (diffopt.session) builds an ``Oracle`` from a checked program;
 the solvers know nothing else about the problem. Every callable takes and
 returns float64 NumPy arrays; any value may be non-finite (NaN/inf) and
 solvers must survive that (back off, never accept a non-finite point).
