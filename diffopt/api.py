@@ -8,6 +8,7 @@ anything the user wrote wrong; they never print.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -81,6 +82,8 @@ def load(
         A ``diffopt.session.Session``: the checked problem (``.problem``) with
         its recorded program.
     """
+    if int(seed) != seed or seed < 0:
+        raise UsageError(f"--seed must be a non-negative integer, got {seed}")
     with gc_paused():
         return _load(str(path), sets, data, seed, stdin_text)
 
@@ -257,7 +260,7 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     return SolveResult(
         problem=Path(problem.source.name).name if problem.source.name != "<stdin>" else "<stdin>",
         status=outcome.status,
-        message=outcome.message,
+        message=_in_sense(outcome.message, problem.sense),
         method=outcome.method,
         mode="forward" if mode == "forward" else "reverse",
         objective=_objective(problem, report.objective),
@@ -272,6 +275,21 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
         fit=fit,
         warnings=_warnings(engine, outcome.x, [outcome.objective]),
     )
+
+
+def _in_sense(message: str, sense: str) -> str:
+    """The solver's words about the minimized function, said of the objective
+    as written: maximizing f minimizes -f, so -f falling is f rising."""
+    if sense != "maximize":
+        return message
+    match = re.search(r"the objective fell to (\S+): it looks unbounded below", message)
+    if match:
+        value = match.group(1)
+        shown = value[1:] if value.startswith("-") else f"-{value}"
+        return message.replace(match.group(0),
+                               f"the objective rose to {shown}: it looks unbounded above")
+    return (message.replace("kept decreasing", "kept increasing")
+            .replace("unbounded below", "unbounded above"))
 
 
 # The solver names a setting by its flag; which option line that flag stands for.

@@ -124,7 +124,7 @@ def test_missing_data_file_names_the_file_in_every_command(command, tmp_path):
 
 
 @pytest.mark.parametrize("line, message, col", [
-    ("option tol = inf", "option 'tol' must be a positive number, got inf", 14),
+    ("option tol = inf", "option 'tol' takes a finite number, not inf", 14),
     ('option method = "lm"',
      "method 'lm' needs a least-squares objective (a sum of squares of residuals)", 17),
 ])

@@ -15,6 +15,7 @@ from diffopt.check.problem import ParamSpec, RunSettings
 from diffopt.check.values import Table, is_constant
 from diffopt.errors import DopTypeError, OptionError, ShapeError, did_you_mean
 from diffopt.ops.registry import format_shape
+from diffopt.ops.shapes import check_size
 from diffopt.source import Source
 from diffopt.syntax import ast
 from diffopt.vocab import OPTIONS
@@ -28,6 +29,10 @@ def param_spec(machine, scope, item: ast.ParamItem, settings: RunSettings, index
     shape = ()
     if item.dims is not None:
         shape = tuple(_dimension(machine, machine.eval(d, scope), d.span) for d in item.dims)
+        try:
+            check_size(shape, f"parameter '{item.name}'")
+        except ShapeError as exc:
+            raise exc.located(item.span) from None
     lower = _bound(machine, scope, item.lower, shape, -np.inf)
     upper = _bound(machine, scope, item.upper, shape, np.inf)
     if np.any(lower > upper) or np.any((lower == upper) & np.isinf(lower)):
@@ -93,6 +98,15 @@ def _random_start(machine, scope, item: ast.ParamItem, shape, seed: int,
         )
     a, b = (machine.constant(machine.eval(arg, scope), arg.span,
                              "a random start's argument") for arg in call.args)
+    for value, arg in ((a, call.args[0]), (b, call.args[1])):
+        if np.ndim(value) != 0 or not np.isfinite(value):
+            raise DopTypeError(f"'~ {call.func.id}' takes finite numbers", arg.span)
+    if call.func.id == "normal" and b < 0:
+        raise DopTypeError(f"'~ normal': the standard deviation must be >= 0, not {float(b):g}",
+                           call.args[1].span)
+    if call.func.id == "uniform" and b < a:
+        raise DopTypeError(f"'~ uniform': lo must be <= hi, not {float(a):g} and {float(b):g}",
+                           call.span)
     # Its own stream (keyed apart from random functions' draws, which use
     # [seed, draw]), so `~ normal` and `normal(...)` never repeat each other.
     rng = np.random.default_rng([seed, RANDOM_START_STREAM, index])
@@ -123,6 +137,8 @@ def option_value(machine, scope, binding: ast.Binding):
     if raw is None or not is_constant(raw) or raw.shape != ():
         raise OptionError(f"option '{name}' takes a number", node.span)
     value = float(raw)
+    if not np.isfinite(value):
+        raise OptionError(f"option '{name}' takes a finite number, not {value:g}", node.span)
     if kind == "integer":
         if value != int(value) or value < 0:
             raise OptionError(f"option '{name}' takes a whole number", node.span)

@@ -20,7 +20,7 @@ from diffopt.check import declarations
 from diffopt.check.machine import Machine
 from diffopt.check.problem import CheckedProblem, Options, RunSettings
 from diffopt.check.values import ConstraintValue, Definition, RunResult, Scope, Table, is_constant
-from diffopt.errors import DopNameError, DopTypeError, ShapeError
+from diffopt.errors import DopError, DopNameError, DopTypeError, ShapeError
 from diffopt.ir.tape import Tape
 from diffopt.ops import random as dop_random
 from diffopt.ops.registry import Abstract, broadcast_shapes, format_shape, shape_of
@@ -95,27 +95,35 @@ class _Runner:
                 continue
             stmt = frame.statements[frame.index]
             frame.index += 1
-            kind = type(stmt)
-            if kind is ast.For:
-                lo, hi = machine.range_bounds(stmt.range, frame.scope)
-                if lo < hi:
-                    loop = _Frame(stmt.body, frame.scope, loop_var=stmt.var, loop_next=lo,
-                                  loop_stop=hi, speculative=frame.speculative,
-                                  outer=frame.scope, shadow=frame.shadow)
-                    self._next_iteration(loop)
-                    frames.append(loop)
-            elif kind is ast.If:
-                self._if(stmt, frame, frames)
-            elif kind is ast.Break:
-                if frame.speculative:
-                    continue
-                while frames and frames[-1].loop_var is None:
-                    frames.pop()
-                frames.pop()
-            else:
-                self._simple(stmt, frame)
+            try:
+                self._statement(stmt, frame, frames)
+            except DopError as exc:  # raised below the expressions: the statement's place
+                raise exc.located(stmt.span) from None
         assert tape.abstract == 0
         return self.result
+
+    def _statement(self, stmt, frame: _Frame, frames: list) -> None:
+        """Run one statement (loops and branches push frames for their bodies)."""
+        machine = self.machine
+        kind = type(stmt)
+        if kind is ast.For:
+            lo, hi = machine.range_bounds(stmt.range, frame.scope)
+            if lo < hi:
+                loop = _Frame(stmt.body, frame.scope, loop_var=stmt.var, loop_next=lo,
+                              loop_stop=hi, speculative=frame.speculative,
+                              outer=frame.scope, shadow=frame.shadow)
+                self._next_iteration(loop)
+                frames.append(loop)
+        elif kind is ast.If:
+            self._if(stmt, frame, frames)
+        elif kind is ast.Break:
+            if frame.speculative:
+                return
+            while frames and frames[-1].loop_var is None:
+                frames.pop()
+            frames.pop()
+        else:
+            self._simple(stmt, frame)
 
     def _next_iteration(self, frame: _Frame):
         frame.index = 0
@@ -250,12 +258,13 @@ class _Runner:
                 raise DopTypeError("'!=' cannot be a constraint", node.span)
             name = base if len(pairs) == 1 else f"{base} ({j + 1})"
             self.machine.span = node.span
-            if op in ("<=", "<"):
-                value, kind = self.machine._apply("sub", a, b), "le"
-            elif op in (">=", ">"):
-                value, kind = self.machine._apply("sub", b, a), "le"
-            else:
-                value, kind = self.machine._apply("sub", a, b), "eq"
+            left, right, kind = (b, a, "le") if op in (">=", ">") else (a, b, "le" if op in (
+                "<=", "<") else "eq")
+            try:
+                value = self.machine._apply("sub", left, right)
+            except ShapeError as exc:  # the two sides of the comparison
+                exc.message = f"the two sides of '{op}': {exc.message}"
+                raise exc.located(node.span) from None
             self.result.constraints.append(ConstraintValue(name, kind, value, node.span))
 
     def _assign(self, stmt: ast.Assign, frame: _Frame):

@@ -78,6 +78,14 @@ def compile_outputs(tape: Tape, outputs: list, guards: list | None = None,
     if inputs:
         names = ", ".join(f"s{s}" for s in inputs)
         lines.append(f"    {names}{',' if len(inputs) == 1 else ''} = inputs")
+        # a scalar parameter may come as a Python float (the scalar path's
+        # form): the NumPy implementations want an array scalar
+        scalars = [s for s in inputs if tape.values[s].shape == ()]
+        if scalars:
+            converted = ", ".join(f"_f64(s{s})" for s in scalars)
+            lines.append(f"    {', '.join(f's{s}' for s in scalars)}"
+                         f"{',' if len(scalars) == 1 else ''} = {converted}"
+                         f"{',' if len(scalars) == 1 else ''}")
     for position, eqn in enumerate(program):
         fn = eqn.prim.impl
         if eqn.params:
@@ -98,7 +106,7 @@ def compile_outputs(tape: Tape, outputs: list, guards: list | None = None,
 
     def run_numpy(inputs, buffers):
         if not numpy_program:
-            namespace: dict = {}
+            namespace: dict = {"_f64": np.float64}
             exec(compile(source, "<diffopt tape>", "exec"), namespace)
             numpy_program.append(namespace["run"])
         with np.errstate(all="ignore"):
@@ -248,7 +256,7 @@ def _instruction_program(tape: Tape, order: list[int], outputs: list, guards,
     def run(inputs):
         storage = [None] * size + constants
         for slot, value in zip(inputs_slots, inputs):
-            storage[slot] = value
+            storage[slot] = value if value.__class__ is not float else np.float64(value)
         with np.errstate(all="ignore"):
             for fn, out, args in instructions:
                 storage[out] = fn(*[storage[a] for a in args])

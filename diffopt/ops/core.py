@@ -119,19 +119,23 @@ def _dmul_impl(g, d, out=None):
     # all are finite; an overflowing sum only costs the exact check below).
     if np.isfinite(np.add.reduce(product, axis=None)):
         return product
+    # 0 · inf = 0 whichever factor is the zero: a zero cotangent, or a zero
+    # partial (abs'(0), a step's 0) meeting an infinite one (sqrt'(0))
     if product.ndim == 0:
-        return np.float64(0.0) if g == 0.0 else product
-    np.copyto(product, 0.0, where=(g == 0.0))
+        return np.float64(0.0) if g == 0.0 or d == 0.0 else product
+    np.copyto(product, 0.0, where=(g == 0.0) | (d == 0.0))
     return product
 
 
-# the scalar template is 0 only where impl's is (g = 0 with d inf/NaN): else g·d, signed zeros too
+# the scalar template is 0 only where impl's is (a zero factor and a non-finite
+# product): else g·d, signed zeros too
 dmul = prim("dmul", _dmul_impl, nargs=2,
-            scalar="({0} * {1} if {0} != 0.0 or -_inf < {1} < _inf else 0.0)",
+            scalar="({0} * {1} if -_inf < {0} * {1} < _inf or ({0} != 0.0 and {1} != 0.0) "
+                   "else 0.0)",
             writes_out=True,
             d=(lambda g, d, out: d, lambda g, d, out: g),
             doc="g · d with 0 · inf = 0 (internal, reverse mode)",
-            export="xp.where({0} == 0.0, 0.0, {0} * {1})")
+            export="xp.where(({0} == 0.0) | ({1} == 0.0), 0.0, {0} * {1})")
 
 
 # ------------------------------------------------------------- broadcasting

@@ -18,6 +18,7 @@ Must not import the front end, the CLI or Rich.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from diffopt.ops.registry import (
     shape_of,
     sum_to,
 )
+from diffopt.ops.shapes import check_size
 
 ALL = ("slice", None, None, None)  # the spec item of a whole axis (``:``)
 
@@ -272,9 +274,10 @@ def shape_argument(value, name: str) -> tuple[int, ...]:
     """A shape given as a number ``n`` (a vector) or ``[rows, cols]``."""
     a = np.asarray(value, dtype=np.float64)
     if a.ndim == 0:
-        return (constant_int(a, f"{name}: the size"),)
+        return check_size((constant_int(a, f"{name}: the size"),), f"{name}'s result")
     if a.ndim == 1 and 1 <= a.size <= 2:
-        return tuple(constant_int(n, f"{name}: each dimension") for n in a)
+        return check_size(tuple(constant_int(n, f"{name}: each dimension") for n in a),
+                          f"{name}'s result")
     raise ShapeError(f"{name}: the shape must be a number or [rows, cols], got {_show(a)}")
 
 
@@ -296,7 +299,11 @@ def _arange(a, b=None):
     start, stop = (np.asarray(v, dtype=np.float64) for v in (start, stop))
     if start.ndim or stop.ndim:
         raise ShapeError("arange takes numbers, not arrays")
-    return np.arange(float(start), float(stop), dtype=np.float64)
+    start, stop = float(start), float(stop)
+    if not (math.isfinite(start) and math.isfinite(stop)):
+        raise ShapeError(f"arange takes finite bounds, not {start:g} and {stop:g}")
+    check_size((max(0, math.ceil(stop - start)),), "arange's result")
+    return np.arange(start, stop, dtype=np.float64)
 
 
 def _len(v):

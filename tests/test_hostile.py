@@ -1,0 +1,74 @@
+"""Reproducers of internal errors and unlocated or misleading messages (hostile input).
+
+Each was an exit 70 or an answer in the wrong words; each now ends as a
+located error (exit 2) or a correct result. Messages that name this
+machine's memory are matched by pattern; the rest are pinned in tests/bad.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from diffopt.cli import app
+from diffopt.status import ExitStatus
+
+runner = CliRunner()
+
+
+def run(tmp_path, text: str, *args: str):
+    path = tmp_path / "h.dop"
+    path.write_text(text)
+    return runner.invoke(app, [*args[:1], str(path), *args[1:]])
+
+
+@pytest.mark.parametrize("call", ["logsumexp(a)", "soft_max(a)", "ste_step(a)",
+                                  "straight_through(1, a)"])
+def test_scalar_arguments_evaluate_and_check(tmp_path, call):
+    # a scalar parameter reaches NumPy code as a Python float on the compiled path
+    result = run(tmp_path, f"param a = 0.5\nminimize {call}\n", "eval", "--json")
+    assert result.exit_code == 0, result.stderr
+    checked = run(tmp_path, f"param a = 0.5\nminimize {call}\n", "check")
+    assert checked.exit_code == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize("text, where, what", [
+    ("param w[1e308]\nminimize sum(w)\n", "1:7", "parameter 'w' would have 1e+308 elements"),
+    ("param w = 1\nminimize sum(zeros(1e12)) + w\n", "2:14",
+     "zeros's result would have 1e+12 elements"),
+    ("param w = 1\nminimize sum(ones([1e5, 1e5])) + w\n", "2:14",
+     "ones's result would have 1e+10 elements"),
+])
+def test_arrays_larger_than_memory_are_refused_before_the_work(tmp_path, text, where, what):
+    result = run(tmp_path, text, "eval")
+    assert result.exit_code == ExitStatus.BAD_INPUT, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert re.fullmatch(rf".*h\.dop:{where}: error: {re.escape(what)} \(.* GiB\); the limit "
+                        r"here is .* \(a quarter of this machine's memory\)", first), first
+
+
+def test_a_negative_seed_is_a_usage_error(tmp_path):
+    result = run(tmp_path, "param q = 1\nminimize q^2\n", "eval", "--seed", "-1")
+    assert result.exit_code == ExitStatus.BAD_INPUT
+    assert result.stderr.splitlines()[0] == \
+        "diffopt: error: --seed must be a non-negative integer, got -1"
+
+
+def test_maximizing_an_unbounded_objective_says_so_in_the_files_words(tmp_path):
+    result = run(tmp_path, "param x = 1\nmaximize exp(x)\n", "solve", "--json")
+    document = json.loads(result.stdout)
+    assert document["status"] == "failed"
+    assert "rose to 1.8e+308: it looks unbounded above" in document["message"]
+    assert "below" not in document["message"] and "-1.8e+308" not in document["message"]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_zero_times_infinity_is_zero_in_both_modes(tmp_path, mode):
+    # d/dx sqrt(abs(x)) at 0: sqrt'(0) = inf meets abs'(0) = 0
+    result = run(tmp_path, "param x = 0\nminimize sqrt(abs(x))\n", "grad", "--json",
+                 "--mode", mode)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["gradient"] == {"x": 0.0}
