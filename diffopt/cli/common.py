@@ -60,10 +60,33 @@ def report_warnings(warnings) -> None:
     """Numerical warnings (first NaN/inf and where it came from) go to stderr."""
     if not warnings:
         return
-    from diffopt.report.diagnostics import render_warning
+    from diffopt.report.diagnostics import render_warning, render_warning_rich
 
     for found in warnings:
-        sys.stderr.write(render_warning(found.describe(), found.span) + "\n")
+        message = found.describe()
+        print_diagnostic(render_warning(message, found.span),
+                         functools.partial(render_warning_rich, message, found.span))
+
+
+def print_diagnostic(plain: str, rich, console=None) -> None:
+    """Print a diagnostic on stderr: coloured on a colour terminal, else ``plain``.
+
+    ``rich`` makes the coloured ``Text`` (whose ``.plain`` is ``plain``); it is
+    called only for a terminal with colours, not when ``NO_COLOR`` is set,
+    stderr is a pipe or a file, or ``TERM=dumb``. ``console`` (tests) replaces
+    the stderr console; without one, a non-terminal stderr gets ``plain``
+    without importing Rich.
+    """
+    if console is None:
+        if os.environ.get("NO_COLOR") or not sys.stderr.isatty():
+            sys.stderr.write(plain + "\n")
+            return
+        console = consoles()[1]
+    if console.no_color or console.color_system is None or console.is_dumb_terminal:
+        console.file.write(plain + "\n")
+        console.file.flush()
+        return
+    console.print(rich(), soft_wrap=True)
 
 
 def command(fn):
@@ -78,9 +101,9 @@ def command(fn):
         try:
             status = fn(*args, **kwargs)
         except DopError as error:
-            from diffopt.report.diagnostics import render
+            from diffopt.report.diagnostics import render, render_rich
 
-            sys.stderr.write(render(error) + "\n")
+            print_diagnostic(render(error), functools.partial(render_rich, error))
             raise typer.Exit(ExitStatus.BAD_INPUT) from None
         except (typer.Exit, typer.Abort):
             raise

@@ -2,10 +2,12 @@
 
 This module owns the layout of every error and warning the user sees. The
 plain text (``render``) is the same with and without a terminal; on a
-terminal ``render_rich`` gives the very same characters with colour added.
+terminal ``render_rich`` gives the very same characters with colour added,
+the quoted source line coloured by the ``.dop`` lexer (diffopt.highlight).
 It only formats: it computes nothing about the problem and imports nothing
-from diffopt beyond ``errors`` and ``source``. Rich is imported lazily, by
-``render_rich`` alone.
+from diffopt beyond ``errors`` and ``source`` (and, in ``render_rich``
+alone, the lexer). Rich and Pygments are imported lazily, by ``render_rich``
+alone.
 
 Layout::
 
@@ -55,6 +57,7 @@ _STYLES = {
     "note": "bold cyan",
     "help": "bold green",
     "plain": "",
+    "source": "",  # the quoted source line: coloured token by token (_source_text)
 }
 
 Segment = tuple[str, str]  # (text, style kind)
@@ -139,7 +142,8 @@ def _excerpt(span: Span, caret_style: str) -> list[list[Segment]]:
     shown = _expand(line).rstrip()
     source_line: list[Segment] = [(f" {number:>{len(pad)}} |", "gutter")]
     if shown:
-        source_line.append((" " + shown, "plain"))
+        source_line.append((" ", "plain"))
+        source_line.append((shown, "source"))
     caret_line: list[Segment] = [
         (f" {pad} |", "gutter"),
         (" " + " " * start_cell, "plain"),
@@ -213,5 +217,27 @@ def _rich(lines: list[list[Segment]]) -> Text:
         if i:
             out.append("\n")
         for text, kind in line:
-            out.append(text, style=_STYLES[kind] or None)
+            if kind == "source":
+                out.append_text(_source_text(text))
+            else:
+                out.append(text, style=_STYLES[kind] or None)
+    return out
+
+
+def _source_text(line: str) -> Text:
+    """One line of ``.dop`` source as a Rich ``Text`` coloured by the ``.dop`` lexer.
+
+    Styles come from Rich's ANSI theme (the terminal's own palette, no
+    background); ``.plain`` is ``line`` unchanged.
+    """
+    from pygments.token import Whitespace
+    from rich.syntax import ANSI_DARK, ANSISyntaxTheme
+    from rich.text import Text
+
+    from diffopt.highlight import DopLexer
+
+    theme = ANSISyntaxTheme(ANSI_DARK)
+    out = Text()
+    for _, token, value in DopLexer().get_tokens_unprocessed(line):
+        out.append(value, style=None if token in Whitespace else theme.get_style_for_token(token))
     return out
