@@ -60,9 +60,9 @@ def unescape(text: str) -> str:
 
 
 def macro_args(rest: str) -> list[str]:
-    """Arguments of a macro line: separated by spaces, "double quoted" kept whole."""
+    """Arguments of a macro line: separated by spaces (not ``\\ ``), "double quoted" kept whole."""
     return [quoted.replace('""', '"') if quoted or not bare else bare
-            for quoted, bare in re.findall(r'"((?:[^"]|"")*)"?|(\S+)', rest)]
+            for quoted, bare in re.findall(r'"((?:[^"]|"")*)"?|((?:\\.|[^\s\\])+)', rest)]
 
 
 class _Writer:
