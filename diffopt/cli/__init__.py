@@ -18,13 +18,16 @@ from diffopt.cli import (  # the commands register themselves on app
     fmt_cmd,
     grad_cmd,
     graph_cmd,
+    help_cmd,
     solve_cmd,
 )
 from diffopt.cli.app import app
 from diffopt.status import ExitStatus
 
 __all__ = ["app", "main", "check_cmd", "eval_cmd", "export_cmd", "fmt_cmd", "grad_cmd",
-           "graph_cmd", "solve_cmd"]
+           "graph_cmd", "help_cmd", "solve_cmd"]
+
+help_cmd.add_epilogs(app)  # after every command has registered: each --help ends with a pointer
 
 
 def main() -> None:
