@@ -111,4 +111,4 @@ def test_solve_rejects_a_mode_outside_vocab():
 
 def test_exit_statuses_are_re_exported_by_vocab():
     assert vocab.ExitStatus is ExitStatus
-    assert [int(s) for s in ExitStatus] == [0, 1, 2, 70, 130]
+    assert [int(s) for s in ExitStatus] == [0, 1, 2, 70, 129, 130, 141, 143]

@@ -19,10 +19,10 @@ from diffopt.cli import (  # the commands register themselves on app
     grad_cmd,
     graph_cmd,
     help_cmd,
+    signals,
     solve_cmd,
 )
 from diffopt.cli.app import app
-from diffopt.status import ExitStatus
 
 __all__ = ["app", "main", "check_cmd", "eval_cmd", "export_cmd", "fmt_cmd", "grad_cmd",
            "graph_cmd", "help_cmd", "solve_cmd"]
@@ -32,8 +32,11 @@ help_cmd.add_epilogs(app)  # after every command has registered: each --help end
 
 def main() -> None:
     """Console-script entry point."""
+    signals.install()
     try:
         app()
     except KeyboardInterrupt:  # outside a solve: nothing to report
         sys.stderr.write("interrupted\n")
-        sys.exit(ExitStatus.INTERRUPTED)
+        sys.exit(signals.interrupted_status())
+    except BrokenPipeError:
+        sys.exit(signals.stdout_closed())

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+import diffopt.cli.signals as signals
 from diffopt.errors import DopError
 from diffopt.status import ExitStatus
 
@@ -109,13 +110,17 @@ def command(fn):
             raise
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
-            raise typer.Exit(ExitStatus.INTERRUPTED) from None
+            raise typer.Exit(signals.interrupted_status()) from None
+        except BrokenPipeError:
+            raise typer.Exit(signals.stdout_closed()) from None
         except Exception as exc:  # a bug in diffopt, not in the user's input
             if os.environ.get("DIFFOPT_TRACEBACK"):
                 traceback.print_exc()
             sys.stderr.write(f"diffopt: internal error: {type(exc).__name__}: {exc}\n"
                              "(set DIFFOPT_TRACEBACK=1 to see where; please report it)\n")
             raise typer.Exit(ExitStatus.INTERNAL_ERROR) from None
+        if status == ExitStatus.INTERRUPTED:
+            status = signals.interrupted_status()  # Ctrl-C, or SIGTERM/SIGHUP
         raise typer.Exit(int(status or 0))
 
     return wrapper
