@@ -48,9 +48,7 @@ _LF, _CR = 10, 13
 _EMPTY_LINE = (b"\n\n", b"\r\r", b"\n\r")
 
 
-def fast_table(
-    file: str, header: Callable[[list[str]], list[str]]
-) -> dict[str, np.ndarray] | None:
+def fast_table(file: str, header: Callable[[list[str]], list[str]]) -> dict[str, np.ndarray] | None:
     """The table in CSV ``file`` read by ``np.loadtxt``, or None to fall back.
 
     ``header`` turns the header row's cells into column names, raising on a
