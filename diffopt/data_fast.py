@@ -14,8 +14,8 @@ Why the two agree (each point is tested in tests/test_data_fast.py):
   optional BOM, as in the careful reader.
 - ``np.loadtxt`` opens the file in universal-newline text mode, so CRLF, LF
   and CR line ends split lines as the ``csv`` module does; it skips empty
-  lines, which the careful reader refuses between rows, so any empty line
-  before the trailing ones falls back. Lines of spaces, ragged rows, empty
+  lines, which the careful reader refuses between rows, so its row count
+  must equal the number of lines before the trailing empty ones. Lines of spaces, ragged rows, empty
   cells, quotes, underscores (``1_000``), non-ASCII digits and text that is
   not UTF-8 all make ``np.loadtxt`` fail, and fall back.
 - Its number parser strips the same whitespace as ``float`` and parses ASCII
@@ -44,8 +44,7 @@ import numpy as np
 __all__ = ["fast_table"]
 
 _LF, _CR = 10, 13
-# An empty line between rows: LF LF, CR CR, or LF CR (CRLF CRLF contains LF CR).
-_EMPTY_LINE = (b"\n\n", b"\r\r", b"\n\r")
+_BLOCK = 1 << 22  # bytes per block when counting line ends
 
 
 def fast_table(file: str, header: Callable[[list[str]], list[str]]) -> dict[str, np.ndarray] | None:
@@ -56,9 +55,10 @@ def fast_table(file: str, header: Callable[[list[str]], list[str]]) -> dict[str,
     """
     try:
         before = os.stat(file)
-        names = _checked_names(file, header)
-        if names is None:
+        checked = _checked_names(file, header)
+        if checked is None:
             return None
+        names, lines = checked
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             array = np.loadtxt(
@@ -76,15 +76,20 @@ def fast_table(file: str, header: Callable[[list[str]], list[str]]) -> dict[str,
         return None
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         return None
-    if array.shape[1] != len(names) or array.shape[0] < 1 or np.isnan(array).any():
+    # np.loadtxt skips empty lines, which the careful reader refuses between
+    # rows: one row per line means there were none.
+    if array.shape != (lines, len(names)) or np.isnan(array).any():
         return None
     columns = np.ascontiguousarray(array.T)
     del array
     return {col_name: columns[j] for j, col_name in enumerate(names)}
 
 
-def _checked_names(file: str, header: Callable[[list[str]], list[str]]) -> list[str] | None:
-    """The column names, when the body of ``file`` is one np.loadtxt reads exactly."""
+def _checked_names(
+    file: str, header: Callable[[list[str]], list[str]]
+) -> tuple[list[str], int] | None:
+    """The column names and the number of data lines, when ``file`` is one
+    np.loadtxt reads exactly (its row count is checked against the lines)."""
     with open(file, "rb") as handle:
         if os.fstat(handle.fileno()).st_size == 0:
             return None
@@ -101,13 +106,31 @@ def _checked_names(file: str, header: Callable[[list[str]], list[str]]) -> list[
             end = size
             while end > start and view[end - 1] in (_LF, _CR):
                 end -= 1
-            if end == start or view[start] in (_LF, _CR):
+            if names is None or end == start or not _fields_short(view, start, end):
                 return None
-            if any(view.find(pair, start, end) >= 0 for pair in _EMPTY_LINE):
-                return None
-            if not _fields_short(view, start, end):
-                return None
-    return names
+            lines = _line_ends(view, start, end) + 1
+    return names, lines
+
+
+def _line_ends(view: mmap.mmap, start: int, end: int) -> int:
+    """Line ends (LF, CR or CRLF) in ``view[start:end]``, counted in blocks."""
+    has_cr = view.find(b"\r", start, end) >= 0
+    data = np.frombuffer(view, dtype=np.uint8)
+    count = 0
+    try:
+        for at in range(start, end, _BLOCK):
+            stop = min(at + _BLOCK, end)
+            block = data[at:stop]
+            count += int(np.count_nonzero(block == _LF))
+            if has_cr:
+                count += int(np.count_nonzero(block == _CR))
+                pairs = data[at : min(stop + 1, end)]
+                count -= int(np.count_nonzero((pairs[:-1] == _CR) & (pairs[1:] == _LF)))
+                del pairs
+            del block
+    finally:
+        del data  # the mmap cannot close while NumPy holds its buffer
+    return count
 
 
 def _names(
