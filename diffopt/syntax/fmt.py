@@ -54,16 +54,20 @@ Canonical layout (the rules ``man/dop.5`` lists for ``diffopt fmt``):
   inside a bracketed expression that spans several lines moves to its own
   line before the statement. Comments after the last statement stay at the
   end of the file.
-- Long lines are not wrapped: an expression spread over several lines inside
-  brackets is joined onto one line.
+- A comment after a statement goes on its last line; trailing comments on
+  consecutive lines at one indentation are aligned two spaces past the
+  longest code of the run (fmt_comments).
+- A statement longer than 100 columns is broken inside its brackets only
+  (the rules are in fmt_wrap); one with no bracket to break stays long.
 - The text ends with one line break (LF); an empty program gives empty text.
 
 Everything is iterative (an explicit stack instead of recursion), so a
 100 000-term sum or thousands of nested brackets format at any depth.
 
 The work is split by job: fmt_expr (expressions and one-line statements),
-fmt_layout (statements to lines: blocks, indentation, else-if chains) and
-fmt_comments (where comments and blank lines go, and the final text).
+fmt_layout (statements to lines: blocks, indentation, else-if chains),
+fmt_wrap (breaking long lines) and fmt_comments (where comments and blank
+lines go, and the final text).
 """
 
 from __future__ import annotations

@@ -20,6 +20,53 @@ _BINARY_LEVEL = {"+": SUM, "-": SUM, "*": PRODUCT, "/": PRODUCT, "//": PRODUCT, 
                  "@": PRODUCT, "^": POWER}
 
 
+# Typed text: ``render`` joins these like any string; fmt_wrap reads the types
+# to find where a long line may break (inside brackets, at commas and operators).
+
+
+class Open(str):
+    """An opening ``(`` or ``[`` of an expression; a trailing comma may follow its last item."""
+
+
+class OpenNoComma(Open):
+    """An opening bracket whose list takes no trailing comma (``in [lo, hi]``, parentheses)."""
+
+
+class Close(str):
+    """The closing ``)`` or ``]`` of an ``Open``."""
+
+
+class Sep(str):
+    """The ``", "`` between the items of a bracket."""
+
+
+class Op(str):
+    """A spaced binary operator (or ``then``/``else``, a comprehension clause): a line may
+    break before it; ``level`` is its precedence (the loosest breaks first)."""
+
+    level: int
+
+    def __new__(cls, text: str, level: int):
+        self = super().__new__(cls, text)
+        self.level = level
+        return self
+
+
+SEP = Sep(", ")
+PAREN, PAREN_CLOSE = OpenNoComma("("), Close(")")
+CALL = Open("(")
+BRACKET, BRACKET_CLOSE = Open("["), Close("]")
+BOUNDS = OpenNoComma("[")
+_OPS = {op: Op(f" {op} ", level) for op, level in _BINARY_LEVEL.items()}
+_OPS.update({op: Op(f" {op} ", COMPARE) for op in ("<", "<=", ">", ">=", "==", "!=")})
+_OPS.update({"or": Op(" or ", OR), "and": Op(" and ", AND), "then": Op(" then ", COND),
+             "else": Op(" else ", COND), "if": Op(" if ", COND - 1)})
+
+
+def _op(op: str) -> Op:
+    return _OPS.get(op) or Op(f" {op} ", COMPARE)
+
+
 def _prec(node) -> int:
     """How tightly ``node`` binds when printed without brackets."""
     if isinstance(node, ast.Binary):
@@ -52,7 +99,7 @@ def _quote(value: str) -> str:
     return f'"{escaped}"'
 
 
-def _joined(items, level: int, sep: str = ", ") -> list:
+def _joined(items, level: int, sep: str = SEP) -> list:
     pieces: list = []
     for i, item in enumerate(items):
         if i:
@@ -65,7 +112,7 @@ def _binary_pieces(node: ast.Binary) -> list:
     level = _BINARY_LEVEL[node.op]
     if node.op == "^":  # right-associative; the base is a postfix expression
         return [(node.left, POSTFIX), "^", (node.right, UNARY)]
-    return [(node.left, level), f" {node.op} ", (node.right, level + 1)]
+    return [(node.left, level), _OPS[node.op], (node.right, level + 1)]
 
 
 def _slice_pieces(node: ast.Slice) -> list:
@@ -84,9 +131,9 @@ def _comprehension_pieces(node: ast.Comprehension) -> list:
     pieces: list = [(node.element, OR)]
     for clause in node.clauses:
         if isinstance(clause, ast.CompFor):
-            pieces += [f" for {clause.var} in ", (clause.range, COND)]
+            pieces += [Op(f" for {clause.var} in ", COND - 1), (clause.range, COND)]
         else:
-            pieces += [" if ", (clause.test, OR)]
+            pieces += [_OPS["if"], (clause.test, OR)]
     return pieces
 
 
@@ -108,32 +155,33 @@ def _pieces(node) -> list:
     if kind is ast.Compare:
         pieces = [(node.operands[0], SUM)]
         for op, operand in zip(node.ops, node.operands[1:]):
-            pieces += [f" {op} ", (operand, SUM)]
+            pieces += [_op(op), (operand, SUM)]
         return pieces
     if kind is ast.BoolOp:
         level = _prec(node)
-        return [(node.left, level), f" {node.op} ", (node.right, level + 1)]
+        return [(node.left, level), _OPS[node.op], (node.right, level + 1)]
     if kind is ast.Not:
         return ["not ", (node.operand, NOT)]
     if kind is ast.Cond:
-        return ["if ", (node.test, OR), " then ", (node.body, OR), " else ", (node.orelse, COND)]
+        return ["if ", (node.test, OR), _OPS["then"], (node.body, OR), _OPS["else"],
+                (node.orelse, COND)]
     if kind is ast.Call:
         args = _joined(node.args + node.keywords, COND)
-        return [(node.func, POSTFIX), "(", *args, ")"]
+        return [(node.func, POSTFIX), CALL, *args, PAREN_CLOSE]
     if kind is ast.Keyword:
         return [f"{node.name}=", (node.value, COND)]
     if kind is ast.Lambda:
         return [f"{node.var}: ", (node.body, COND)]
     if kind is ast.Index:
-        return [(node.value, POSTFIX), "[", *_joined(node.items, COND), "]"]
+        return [(node.value, POSTFIX), BRACKET, *_joined(node.items, COND), BRACKET_CLOSE]
     if kind is ast.Slice:
         return _slice_pieces(node)
     if kind is ast.Field:
         return [(node.value, POSTFIX), f".{node.name}"]
     if kind is ast.Array:
-        return ["[", *_joined(node.items, COND), "]"]
+        return [BRACKET, *_joined(node.items, COND), BRACKET_CLOSE]
     if kind is ast.ArrayComp:
-        return ["[", (node.comprehension, COND), "]"]
+        return [BRACKET, (node.comprehension, COND), BRACKET_CLOSE]
     if kind is ast.Comprehension:
         return _comprehension_pieces(node)
     if kind is ast.Range:
@@ -142,7 +190,12 @@ def _pieces(node) -> list:
 
 
 def render(pieces: list) -> str:
-    """Expand pieces into text with an explicit stack (any depth, linear time).
+    """The text of ``pieces`` on one line."""
+    return "".join(expand(pieces))
+
+
+def expand(pieces: list) -> list[str]:
+    """Expand pieces into text tokens with an explicit stack (any depth, linear time).
 
     Top-down rather than bottom-up (``ast.postorder`` with one string per
     node): concatenating child strings would copy a long sum's text once per
@@ -157,10 +210,10 @@ def render(pieces: list) -> str:
             continue
         node, level = item
         if _prec(node) < level:
-            stack += [")", (node, COND), "("]
+            stack += [PAREN_CLOSE, (node, COND), PAREN]
         else:
             stack.extend(reversed(_pieces(node)))
-    return "".join(out)
+    return out
 
 
 def format_expr(expr) -> str:
@@ -181,9 +234,9 @@ def format_expr(expr) -> str:
 def _param_item_pieces(item: ast.ParamItem) -> list:
     pieces: list = [item.name]
     if item.dims is not None:
-        pieces += ["[", *_joined(item.dims, COND), "]"]
+        pieces += [BRACKET, *_joined(item.dims, COND), BRACKET_CLOSE]
     if item.lower is not None or item.upper is not None:
-        pieces += [" in [", (item.lower, COND), ", ", (item.upper, COND), "]"]
+        pieces += [" in ", BOUNDS, (item.lower, COND), SEP, (item.upper, COND), BRACKET_CLOSE]
     if item.start is not None:
         pieces += [" ~ " if item.random_start else " = ", (item.start, COND)]
     return pieces
@@ -215,7 +268,7 @@ def statement_pieces(stmt) -> list:
     if isinstance(stmt, ast.Assign):
         pieces = [stmt.name]
         if stmt.index is not None:
-            pieces += ["[", *_joined(stmt.index, COND), "]"]
+            pieces += [BRACKET, *_joined(stmt.index, COND), BRACKET_CLOSE]
         return [*pieces, f" {stmt.op} ", (stmt.value, COND)]
     if isinstance(stmt, ast.Break):
         return ["break"]

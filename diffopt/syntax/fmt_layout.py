@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from diffopt.source import Source
 from diffopt.syntax import ast
-from diffopt.syntax.fmt_expr import COND, OR, render, statement_pieces
+from diffopt.syntax.fmt_expr import COND, OR, statement_pieces
+from diffopt.syntax.fmt_wrap import wrap
 
 # The output is a list of units, one per output line. Each unit remembers the
 # source lines it came from (first..last), which is how comments and blank
@@ -24,7 +25,7 @@ from diffopt.syntax.fmt_expr import COND, OR, render, statement_pieces
 @dataclass
 class Unit:
     indent: int
-    text: str
+    text: str  # LF between the lines of a wrapped statement
     first: int
     last: int
     opener: bool = False  # ends with `{`: no blank line may follow
@@ -112,7 +113,7 @@ class Layout:
             elif isinstance(item, ast.If):
                 self.add_if(item, indent, stack)
             else:
-                text = render(statement_pieces(item))
+                text = wrap(statement_pieces(item), indent)
                 first, last = self.line(_start(item)), self.line(_end(item))
                 self.add(Unit(indent, text, first, last))
         return self.units
@@ -125,7 +126,7 @@ class Layout:
         return Unit(indent, text, self.line(first), self.line(brace), opener=True, closer=closer)
 
     def add_for(self, stmt: ast.For, indent: int, stack: list) -> None:
-        text = render([f"for {stmt.var} in ", (stmt.range, COND), " {"])
+        text = wrap([f"for {stmt.var} in ", (stmt.range, COND), " {"], indent)
         self.add(self.header(text, indent, _start(stmt), _end(stmt.range)))
         end = self.line(_end(stmt))
         stack.append((Unit(indent, "}", end, end, closer=True), indent))
@@ -145,7 +146,7 @@ class Layout:
         last = chain[-1]
         units: list = []  # in output order; pushed reversed below
         for k, link in enumerate(chain):
-            text = render(["} else if " if k else "if ", (link.test, OR), " {"])
+            text = wrap(["} else if " if k else "if ", (link.test, OR), " {"], indent)
             first = closing[k - 1] if k else _start(link)
             unit = self.header(text, indent, first, _end(link.test), closer=k > 0)
             units.append(unit)
