@@ -38,6 +38,7 @@ import io
 import math
 import os
 import re
+import stat
 
 import numpy as np
 
@@ -87,6 +88,7 @@ def load_csv(
     else:
         file = os.fspath(path_or_text)
         errs = _Errors(file, name, span)
+        _refuse_special_files(file, errs)
         table = fast_table(file, lambda row: _header(row, errs))
         if table is not None:
             return table
@@ -137,6 +139,18 @@ class _Errors:
         notes = (f"while reading data '{self.name}'",) if self.name else ()
         text = f"{self.file}: {message}" if prefix else message
         return DataError(text, self.span, notes=notes, hint=hint)
+
+
+def _refuse_special_files(file: str, errs) -> None:
+    """Only regular files are read: a device (``/dev/zero``), a pipe or a socket
+    could block or never end, and reading one is not what a data table means."""
+    try:
+        mode = os.stat(file).st_mode
+    except OSError:
+        return  # the read reports it, in its words
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise errs(f"cannot read data file '{file}': it is not a regular file "
+                   "(a device, pipe or socket)", prefix=False)
 
 
 def _read_text(file: str, name: str, span: Span) -> str:

@@ -59,25 +59,32 @@ class Session:
         return self.recording
 
     def _run(self, key: str, outputs_of, x: np.ndarray, extra: tuple = ()):
-        """Run compiled outputs at x, re-tracing if a guard fails there."""
+        """Run compiled outputs at x, re-tracing if a guard fails there.
+
+        ``extra``: values of the tangent placeholders, for the "directional:"
+        programs (see ``recording.placeholder_tangents``).
+        """
         x = np.asarray(x, dtype=np.float64)
         recording = self.recording
-        inputs = self._inputs(x) + list(extra)
+        inputs = self._inputs(x)
+        if extra:
+            inputs.extend(extra)
         outputs = outputs_of(recording)
-        result = recording.compiled(key, outputs, self._extra_slots(key, recording)).run(inputs)
+        result = self._program(recording, key, outputs, extra).run(inputs)
         n = len(outputs)
         if recording.tape.guards and not result[n]:
             recording = self.trace(x)
             outputs = outputs_of(recording)
-            result = recording.compiled(key, outputs,
-                                        self._extra_slots(key, recording)).run(inputs)
+            result = self._program(recording, key, outputs, extra).run(inputs)
         return recording, result[:n]
 
     @staticmethod
-    def _extra_slots(key: str, recording: rec.Recording) -> tuple:
-        if not key.startswith("directional:"):
-            return ()
-        return tuple(p.id for p in recording.placeholders)
+    def _program(recording: rec.Recording, key: str, outputs: list, extra: tuple):
+        program = recording.programs.get(key)
+        if program is None:  # compiled once per recording and key
+            slots = tuple(p.id for p in recording.placeholders) if extra else ()
+            program = recording.compiled(key, outputs, slots)
+        return program
 
     def _inputs(self, x: np.ndarray) -> list:
         # Views of x (the compiled code never writes to its inputs); a scalar

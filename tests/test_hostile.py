@@ -72,3 +72,13 @@ def test_zero_times_infinity_is_zero_in_both_modes(tmp_path, mode):
                  "--mode", mode)
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["gradient"] == {"x": 0.0}
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/zero"), reason="no /dev/zero")
+def test_a_device_is_not_read_as_a_table(tmp_path):
+    result = run(tmp_path, 'data t = csv("/dev/zero")\nparam x = 1\nminimize x^2 + sum(t.a)\n',
+                 "eval")
+    assert result.exit_code == ExitStatus.BAD_INPUT
+    assert result.stderr.splitlines()[0].endswith(
+        "h.dop:1:10: error: cannot read data file '/dev/zero': it is not a regular file "
+        "(a device, pipe or socket)")

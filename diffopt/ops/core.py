@@ -130,8 +130,8 @@ def _dmul_impl(g, d, out=None):
 # the scalar template is 0 only where impl's is (a zero factor and a non-finite
 # product): else g·d, signed zeros too
 dmul = prim("dmul", _dmul_impl, nargs=2,
-            scalar="({0} * {1} if -_inf < {0} * {1} < _inf or ({0} != 0.0 and {1} != 0.0) "
-                   "else 0.0)",
+            scalar="({0} * {1} if ({0} != 0.0 and {1} != 0.0) "
+                   "or (-_inf < {0} < _inf and -_inf < {1} < _inf) else 0.0)",
             writes_out=True,
             d=(lambda g, d, out: d, lambda g, d, out: g),
             doc="g · d with 0 · inf = 0 (internal, reverse mode)",

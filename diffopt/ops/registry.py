@@ -115,7 +115,7 @@ def shape_of(x) -> Shape:
     cls = x.__class__
     if cls is Var:
         return x.value.shape
-    if cls is Abstract:
+    if cls is Abstract or cls is np.ndarray:  # np.shape's dispatch costs a µs
         return x.shape
     return tuple(np.shape(x))
 
