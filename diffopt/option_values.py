@@ -120,6 +120,10 @@ def _loads(text: str, option: str) -> Any:
             out[key] = value
         return out
 
+    depth = _nesting(text)
+    if depth > MAX_JSON_DEPTH:  # the JSON decoder recurses; arrays stop at 32 axes anyway
+        raise UsageError(f"{option}: '{_clip(text)}' nests {depth} levels deep; values nest "
+                         f"at most {MAX_JSON_DEPTH} (an array has at most 32 axes)")
     try:
         return json.loads(text, parse_constant=constant, object_pairs_hook=unique)
     except json.JSONDecodeError as exc:
@@ -185,3 +189,32 @@ def _split_top_level(text: str) -> list[str]:
             current.append(ch)
     items.append("".join(current))
     return [item for item in items if item.strip()]
+
+
+MAX_JSON_DEPTH = 33  # an object of arrays of up to 32 axes
+
+
+def _nesting(text: str) -> int:
+    """How deep ``[``/``{`` nest in ``text`` (outside strings), without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _clip(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -82,3 +82,27 @@ def test_a_device_is_not_read_as_a_table(tmp_path):
     assert result.stderr.splitlines()[0].endswith(
         "h.dop:1:10: error: cannot read data file '/dev/zero': it is not a regular file "
         "(a device, pipe or socket)")
+
+
+def test_arrays_nested_deeper_than_numpy_allows_are_located(tmp_path):
+    text = "param x = 1\nlet a = " + "[" * 33 + "x" + "]" * 33 + "\nminimize sum(a)\n"
+    result = run(tmp_path, text, "eval")
+    assert result.exit_code == ExitStatus.BAD_INPUT
+    assert result.stderr.splitlines()[0].endswith(
+        "h.dop:2:9: error: arrays nest at most 32 levels deep (NumPy's limit)")
+
+
+@pytest.mark.parametrize("option", ["--at", "--set"])
+def test_deep_json_values_are_refused_without_recursion(tmp_path, option):
+    value = "x=" + "[" * 5000 + "]" * 5000
+    result = run(tmp_path, "param x = 1\nminimize x^2\n", "eval", option, value)
+    assert result.exit_code == ExitStatus.BAD_INPUT
+    assert "nests 5000 levels deep; values nest at most 33" in result.stderr.splitlines()[0]
+
+
+def test_check_fails_where_the_objective_is_not_a_number(tmp_path):
+    result = run(tmp_path, "param x = 1\nminimize log(x - 2)\n", "check")
+    assert result.exit_code == ExitStatus.FAILURE
+    assert "the objective is nan at this point (first NaN: evaluation through log at" \
+        in " ".join(result.stdout.split())
+    assert result.stderr == ""  # no RuntimeWarning leaks

@@ -73,7 +73,7 @@ def point_passed(point: CheckPoint) -> bool:
     modes_agree = all(
         np.isfinite(e.forward) and abs(e.forward - e.reverse) <= 1e-9 * (1 + abs(e.reverse))
         for e in point.entries
-    )
+    ) and np.isfinite(sum(e.numeric for e in point.entries))
     return bool(modes_agree and point.taylor is not None and point.taylor["ok"])
 
 
@@ -94,6 +94,11 @@ def _surrogates(engine) -> list[str]:
 
 
 def _check_point(problem, engine, x, rtol, atol, eps, rng) -> CheckPoint:
+    with np.errstate(all="ignore"):  # NaN/inf are results here, reported in words
+        return _check_point_quietly(problem, engine, x, rtol, atol, eps, rng)
+
+
+def _check_point_quietly(problem, engine, x, rtol, atol, eps, rng) -> CheckPoint:
     f, reverse = engine.value_and_grad(x)
     _, forward = engine.gradient_forward(x)
     sign = -1.0 if problem.sense == "maximize" else 1.0
@@ -119,7 +124,7 @@ def _check_point(problem, engine, x, rtol, atol, eps, rng) -> CheckPoint:
         rel_error = abs_error / scale if scale > 0 else 0.0
         modes_agree = abs(forward[i] - reverse[i]) <= 1e-9 * (1.0 + abs(reverse[i]))
         finite = np.isfinite(reverse[i]) and np.isfinite(forward[i])
-        ok = bool(finite and modes_agree
+        ok = bool(finite and modes_agree and np.isfinite(f)
                   and (abs_error <= atol + rtol * scale or note or surrogates))
         if note:
             notes.append(f"{name}{list(index) if index else ''}: {note}; the finite difference "
@@ -127,7 +132,13 @@ def _check_point(problem, engine, x, rtol, atol, eps, rng) -> CheckPoint:
         entries.append(CheckEntry(name, index, sign * float(forward[i]),
                                   sign * float(reverse[i]), sign * float(numeric),
                                   abs_error, rel_error, ok))
-    taylor = _taylor(engine, x, f, reverse, rng) if problem.n and not surrogates else None
+    if not np.isfinite(f):  # no derivative of a value that is not a number can be checked
+        found = engine.diagnose(x, "value")
+        where = f" ({found.describe()})" if found is not None else ""
+        notes.append(f"the objective is {f} at this point{where}: its derivatives cannot "
+                     "be checked there")
+    taylor = (_taylor(engine, x, f, reverse, rng)
+              if problem.n and not surrogates and np.isfinite(f) else None)
     if taylor is not None and not taylor["ok"]:
         notes.append(f"the Taylor remainder decays with order {taylor['order']:.2f}, not 2: "
                      "the objective may have a kink or a branch near this point")

@@ -112,6 +112,8 @@ class Operations:
                 raise DopTypeError("array elements must be numbers or arrays", node.span)
         if not items:
             return np.zeros(0)
+        if max(len(shape_of(item)) for item in items) >= 32:
+            raise ShapeError("arrays nest at most 32 levels deep (NumPy's limit)", node.span)
         return BUILTINS["stack"].fn(*items)
 
     def _csv(self, node: ast.Call, scope):
