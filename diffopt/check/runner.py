@@ -209,6 +209,9 @@ class _Runner:
         if isinstance(value, str):
             raise DopTypeError("a string is only allowed as a file name or an option",
                                binding.value.span)
+        if kind in ("const", "data") and is_constant(value) and np.isnan(value).any():
+            raise DopTypeError(f"{kind} '{name}' is not a number (NaN)", binding.value.span,
+                               hint="a NaN would make every value that uses it NaN")
         if kind == "data":
             tables[name] = value
         if kind == "var":
