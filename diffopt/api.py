@@ -328,18 +328,23 @@ def _fit_report(problem, engine, x) -> FitReport:
 
     For f = c·Σ rᵢ², the covariance of the parameters is s²·(JᵀJ)⁻¹ with
     s² = Σ rᵢ² / (m − n) (the reduced χ² when residuals are unweighted),
-    as lmfit and scipy.optimize.curve_fit report it.
+    as lmfit and scipy.optimize.curve_fit report it; (JᵀJ)⁻¹ comes from an
+    SVD of the column-scaled Jacobian (diffopt.solve.statistics). When the
+    data do not determine some parameters, the degrees of freedom are
+    m − rank(J), and those parameters' errors are infinite.
     """
+    from diffopt.solve.statistics import unscaled_covariance
+
     r, J = engine.residual_jacobian(x)
     m, n = J.shape
-    dof = m - n
-    chi2 = float(r @ r)
-    reduced = chi2 / dof if dof > 0 else float("nan")
     names = problem.param_labels()
-    try:
-        covariance = np.linalg.pinv(J.T @ J) * (reduced if dof > 0 else np.nan)
-    except np.linalg.LinAlgError:
-        covariance = np.full((n, n), np.nan)
+    with np.errstate(all="ignore"):
+        found = unscaled_covariance(J)
+        # parameters the data do not determine are not fitted: m − rank, not m − n
+        dof = m - (found.rank if found.rank or not n else n)
+        chi2 = float(r @ r)
+        reduced = chi2 / dof if dof > 0 else float("nan")
+        covariance = found.matrix * (reduced if dof > 0 else np.nan)
     stderr_flat = np.sqrt(np.abs(np.diag(covariance)))
     with np.errstate(invalid="ignore", divide="ignore"):
         correlation = covariance / np.outer(stderr_flat, stderr_flat)
@@ -347,7 +352,8 @@ def _fit_report(problem, engine, x) -> FitReport:
     for p in problem.params:
         piece = stderr_flat[p.offset: p.offset + p.size]
         stderr[p.name] = float(piece[0]) if p.shape == () else piece.reshape(p.shape).tolist()
-    return FitReport(int(m), int(dof), reduced, stderr, tuple(names), correlation)
+    return FitReport(int(m), int(dof), reduced, stderr, tuple(names), correlation, found.rank,
+                     tuple(names[i] for i in found.undetermined))
 
 
 # --------------------------------------------------------------- fmt / graph

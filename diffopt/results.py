@@ -45,15 +45,21 @@ class FitReport:
     stderr: dict  # parameter name -> standard error (a float, or nested lists)
     labels: tuple  # one per flat parameter entry: ``w`` or ``w[0, 1]``
     correlation: np.ndarray  # (n, n), in the order of ``labels``
+    rank: int | None = None  # of the Jacobian at the solution
+    not_identifiable: tuple = ()  # labels of entries the data do not determine
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "residuals": self.residuals,
             "dof": self.dof,
             "reduced_chi2": self.reduced_chi2,
             "stderr": self.stderr,
             "correlation": {"names": list(self.labels), "matrix": self.correlation.tolist()},
         }
+        if self.rank is not None:
+            out["rank"] = self.rank
+            out["not_identifiable"] = list(self.not_identifiable)
+        return out
 
 
 @dataclass(frozen=True)

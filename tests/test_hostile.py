@@ -106,3 +106,16 @@ def test_check_fails_where_the_objective_is_not_a_number(tmp_path):
     assert "the objective is nan at this point (first NaN: evaluation through log at" \
         in " ".join(result.stdout.split())
     assert result.stderr == ""  # no RuntimeWarning leaks
+
+
+def test_a_jacobian_of_1e308_does_not_hang_the_least_squares_step(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "huge.dop"
+    path.write_text("data mix = [[1e308,1,1],[0,1,0],[0,0,1],[1,1,1]]\ndata out = [1,2,3,4]\n"
+                    "param w[3] = 0\nminimize mean((mix @ w - out)^2)\n")
+    result = subprocess.run([sys.executable, "-m", "diffopt", "solve", str(path), "--json",
+                             "--max-iter", "5"], capture_output=True, text=True, timeout=60)
+    assert json.loads(result.stdout)["method"] == "lm"
+    assert "DLASCL" not in result.stderr  # LAPACK was never handed an inf

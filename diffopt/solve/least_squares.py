@@ -66,6 +66,10 @@ def _lm_step(st: LMState, free: np.ndarray, s: Settings) -> np.ndarray:
         a = st.jac[:, free]
         stacked = np.vstack([a, np.diag(np.sqrt(st.mu * st.scale[free]))])
         rhs = np.concatenate([-(st.r + st.jac @ step), np.zeros(free.size)])
+        if not (np.all(np.isfinite(stacked)) and np.all(np.isfinite(rhs))):
+            # LAPACK may never return on inf (a scale of 1e308² overflows):
+            # no step is a step the damping loop turns into a reasoned failure
+            return np.zeros_like(st.x)
         p = np.linalg.lstsq(stacked, rhs, rcond=None)[0]
         trial = st.x[free] + p
         out = (trial < s.lower[free]) | (trial > s.upper[free])
