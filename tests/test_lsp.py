@@ -286,3 +286,15 @@ def test_lsp_without_pygls_says_which_extra_to_install(tmp_path):
     assert done.returncode == 2
     assert done.stderr == "diffopt lsp needs the optional extra: pip install 'diffopt-cli[lsp]'\n"
     assert "Traceback" not in done.stderr
+
+
+def test_a_huge_file_is_only_parsed_and_says_so():
+    text = "param x = 1\n" + "# padding\n" * 110_000 + "minimize x^2\n"
+    found = analysis.diagnostics(text, "/tmp/huge.dop")
+    assert [d["severity"] for d in found] == [analysis.INFORMATION]
+    assert "over 1 MB" in found[0]["message"]
+
+
+def test_an_empty_document_gets_the_clis_empty_file_error():
+    found = analysis.diagnostics("\n", "/tmp/empty.dop")
+    assert len(found) == 1 and found[0]["message"].startswith("the file is empty")
