@@ -298,3 +298,11 @@ def test_a_huge_file_is_only_parsed_and_says_so():
 def test_an_empty_document_gets_the_clis_empty_file_error():
     found = analysis.diagnostics("\n", "/tmp/empty.dop")
     assert len(found) == 1 and found[0]["message"].startswith("the file is empty")
+
+
+def test_sigterm_ends_the_server(client):
+    import signal
+
+    client.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+    client.process.send_signal(signal.SIGTERM)
+    assert client.process.wait(timeout=TIMEOUT) == -signal.SIGTERM

@@ -1,12 +1,15 @@
 """``diffopt lsp``: the language server for .dop files, on standard input and output.
 
 Needs the optional extra ``[lsp]`` (pygls); without it the command says so in
-one line and exits with status 2. The server is diffopt.lsp.server.
+one line and exits with status 2. The server is diffopt.lsp.server. SIGTERM
+and SIGHUP get their default action back (an editor stopping its server ends
+it at once: there is no solve to stop at a best point).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import signal
 import sys
 
 import typer
@@ -38,5 +41,9 @@ def lsp_command():
     except ImportError:  # an installed pygls too old or broken
         sys.stderr.write(MISSING_EXTRA + "\n")
         raise typer.Exit(ExitStatus.BAD_INPUT) from None
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, signal.SIG_DFL)
     run_stdio()
     return ExitStatus.SUCCESS
