@@ -69,6 +69,7 @@ def load(
     data: Mapping[str, str] | None = None,
     seed: int = 0,
     stdin_text: str | None = None,
+    progress: Callable[..., None] | None = None,
 ):
     """Read, parse and check a problem: the one pass that also records it.
 
@@ -77,6 +78,8 @@ def load(
         sets: ``--set`` overrides: name -> number, array or the option's text.
         data: ``--data`` overrides: data name -> CSV path, or "-" for stdin.
         seed: the random seed (``~ normal(...)`` starts, random functions).
+        progress: called with each phase's name as it starts ("reading and
+            parsing", "checking and recording"); the CLI draws them.
 
     Returns:
         A ``diffopt.session.Session``: the checked problem (``.problem``) with
@@ -85,15 +88,20 @@ def load(
     if int(seed) != seed or seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {seed}")
     with gc_paused():
-        return _load(str(path), sets, data, seed, stdin_text)
+        return _load(str(path), sets, data, seed, stdin_text, progress or _no_progress)
 
 
-def _load(path: str, sets, data, seed, stdin_text):
+def _no_progress(phase: str, **details) -> None:
+    """The default phase callback: nothing to draw."""
+
+
+def _load(path: str, sets, data, seed, stdin_text, progress):
     from diffopt.check.problem import RunSettings
     from diffopt.check.runner import check as check_program
     from diffopt.option_values import parse_value
     from diffopt.session import Session
 
+    progress("reading and parsing")
     source = read_source(path, stdin_text if path == "-" else None)
     ast_program = parse_source(source)
     parsed_sets = {}
@@ -110,6 +118,7 @@ def _load(path: str, sets, data, seed, stdin_text):
         table_stdin = sys.stdin.read()
     _check_overrides(ast_program, parsed_sets, data_paths)
     settings = RunSettings(int(seed), parsed_sets, data_paths, table_stdin)
+    progress("checking and recording")
     with np.errstate(all="ignore"):
         problem, first = check_program(source, ast_program, settings)
     return Session(problem, first)
@@ -224,10 +233,13 @@ def check(session, at="init", points: int = 1, rtol: float = 1e-5, atol: float =
 
 def solve(session, *, method: str | None = None, max_iter: int | None = None,
           tol: float | None = None, lr: float | None = None, mode: str | None = None,
-          callback: Callable | None = None) -> SolveResult:
+          callback: Callable | None = None,
+          progress: Callable[..., None] | None = None) -> SolveResult:
     """Minimize (or maximize) the problem from its start point.
 
-    Options given here override the file's ``option`` lines.
+    Options given here override the file's ``option`` lines. ``progress`` is
+    told the phase "compiling" (with ``limit``, the iteration limit, when the
+    method is known) before the first evaluation compiles the program.
     """
     from diffopt.solve.loop import minimize
 
@@ -248,6 +260,8 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
         from dataclasses import replace
 
         oracle = replace(oracle, value_and_grad=engine.gradient_forward)
+    if progress is not None:
+        progress("compiling", limit=_limit(oracle, method, max_iter))
     try:
         outcome = minimize(oracle, x0, method=method, max_iter=max_iter, tol=tol, lr=lr,
                            callback=callback)
@@ -275,6 +289,16 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
         fit=fit,
         warnings=_warnings(engine, outcome.x, [outcome.objective]),
     )
+
+
+def _limit(oracle, method: str, max_iter) -> int | None:
+    """The iteration limit minimize will use (None when the method is unknown)."""
+    from diffopt.solve.methods import METHODS, choose_auto
+
+    if max_iter is not None:
+        return max_iter
+    spec = METHODS.get(choose_auto(oracle) if method == "auto" else method)
+    return spec.max_iter(oracle.n) if spec is not None else None
 
 
 def _in_sense(message: str, sense: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,7 @@ from diffopt.report import console as rc
 from diffopt.report.diagnostics import render, render_rich, render_warning
 from diffopt.report.formatting import elements, fmt, fmt_seconds
 from diffopt.report.jsonout import dumps, to_jsonable
-from diffopt.report.progress import ProgressDisplay
+from diffopt.report.progress import PHASE_DELAY, ProgressDisplay
 from diffopt.results import ConstraintRow, FitReport
 from diffopt.source import Source, unknown_span
 
@@ -488,6 +489,7 @@ def test_progress_line_on_terminal():
     with ProgressDisplay(console) as progress:
         progress(Info(7, 51.03, 1.5e-3, 0.25, 0.5, max_violation=0.1))
         line = progress.__rich__().plain
+        time.sleep(PHASE_DELAY + 0.2)  # drawing starts only after the delay
     assert line == (
         "solving  iteration 7  objective 51.03  |grad| 0.0015  step 0.25  "
         "violation 0.1  elapsed 500 ms"

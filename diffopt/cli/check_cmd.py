@@ -19,6 +19,7 @@ from diffopt.cli.common import (
     consoles,
     load,
     print_json,
+    progress_display,
 )
 from diffopt.status import ExitStatus
 
@@ -39,8 +40,10 @@ def check_command(
     """Check the derivatives: exit 1 when they disagree."""
     from diffopt import api
 
-    problem = load(file, set, data, seed)
-    result = api.check(problem, at=at, points=points, rtol=rtol, atol=atol, eps=eps)
+    with progress_display(quiet, label="checking") as progress:
+        problem = load(file, set, data, seed, progress=progress.phase)
+        progress.phase("comparing derivatives")
+        result = api.check(problem, at=at, points=points, rtol=rtol, atol=atol, eps=eps)
     if json:
         print_json(result.to_json())
     else:

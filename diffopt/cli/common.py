@@ -43,11 +43,42 @@ def assignments(items, option: str) -> dict[str, str]:
     return dict(parse_assignment(item, option) for item in items or [])
 
 
-def load(file: str, sets, data, seed):
+def load(file: str, sets, data, seed, progress=None):
+    """``api.load`` with the command's ``--set``/``--data``; ``progress`` is told its phases."""
     from diffopt import api
 
     return api.load(file, sets=assignments(sets, "--set"), data=assignments(data, "--data"),
-                    seed=seed)
+                    seed=seed, progress=progress)
+
+
+class _NoProgress:
+    """The progress display when there is none to draw: every call does nothing."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+    def phase(self, name: str, **details) -> None:
+        return None
+
+    def __call__(self, info) -> None:
+        return None
+
+
+def progress_display(quiet: bool, label: str = "solving"):
+    """The live progress on stderr, or a do-nothing stand-in.
+
+    Drawn only when stderr is a terminal and ``--quiet`` is not given,
+    whatever stdout is (``--json | jq`` and ``> file`` still show it). Rich is
+    imported only then, so a non-terminal run imports none of it.
+    """
+    if quiet or not sys.stderr.isatty():
+        return _NoProgress()
+    from diffopt.report.progress import ProgressDisplay
+
+    return ProgressDisplay(consoles()[1], label=label)
 
 
 def print_json(document) -> None:

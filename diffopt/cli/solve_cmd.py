@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Annotated
 
@@ -21,6 +20,7 @@ from diffopt.cli.common import (
     consoles,
     load,
     print_json,
+    progress_display,
     report_warnings,
 )
 from diffopt.errors import UsageError
@@ -51,25 +51,20 @@ def solve_command(
 
     if mode is not None and mode not in MODES:
         raise UsageError(f"--mode must be {choices_text(MODES)}, not '{mode}'")
-    session = load(file, set, data, seed)
-    _refuse_to_overwrite(trace, file, assignments(data, "--data").values())
-    if json:  # one JSON document and nothing else: Rich is not even imported
-        out, display = None, contextlib.nullcontext(lambda info: None)
-    else:
-        from diffopt.report.progress import ProgressDisplay
-
-        out, _ = consoles()
-        display = ProgressDisplay(out, quiet=quiet)
-    writer = _TraceWriter(trace, session.problem) if trace else None
+    writer = None
     try:
-        with display as progress:
+        with progress_display(quiet) as progress:
+            session = load(file, set, data, seed, progress=progress.phase)
+            _refuse_to_overwrite(trace, file, assignments(data, "--data").values())
+            writer = _TraceWriter(trace, session.problem) if trace else None
+
             def callback(info):
                 progress(info)
                 if writer is not None:
                     writer(info)
 
             result = api.solve(session, method=method, max_iter=max_iter, tol=tol, lr=lr,
-                               mode=mode, callback=callback)
+                               mode=mode, callback=callback, progress=progress.phase)
     finally:
         if writer is not None:
             writer.close()
@@ -79,7 +74,7 @@ def solve_command(
     else:
         from diffopt.report.console import print_solve_report
 
-        print_solve_report(out, result)
+        print_solve_report(consoles()[0], result)
     if result.status == "converged":
         return ExitStatus.SUCCESS
     if result.status == "interrupted":

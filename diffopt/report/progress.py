@@ -1,12 +1,23 @@
-"""The live progress line of ``diffopt solve`` on a terminal.
+"""The live progress display of ``diffopt solve`` and ``check``, on stderr.
 
-Owns ``ProgressDisplay``, the solver callback that keeps the latest
-``IterationInfo`` and lets Rich's ``Live`` redraw it at a bounded rate. It
-draws nothing when the console is not a terminal or under ``--quiet``.
+Owns ``ProgressDisplay``: told the phases of a long preparation (reading and
+parsing, checking and recording, compiling) and then each solver iteration
+(an ``IterationInfo``), it lets Rich's ``Live`` redraw one transient line at
+a bounded rate: the phase with its elapsed time once that phase has taken
+over ``PHASE_DELAY`` seconds, then the iteration against its limit, the
+objective, the gradient norm, the elapsed time and a sparkline of the last
+``SPARK_WIDTH`` objectives. ``sparkline`` draws that last part. The CLI
+hands it the stderr console and enables it only when stderr is a terminal
+and ``--quiet`` is not given; on a dumb terminal (``TERM=dumb``) it writes a
+plain line now and then instead of redrawing one.
 """
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections import deque
 from typing import Any
 
 from rich.console import Console
@@ -15,21 +26,59 @@ from rich.text import Text
 from diffopt.report.formatting import ASCII_SPELLINGS, fmt, fmt_seconds, is_unicode
 
 REFRESH_PER_SECOND = 8  # progress redraws per second (at most 10, per the contract)
+PHASE_DELAY = 0.3  # a phase is shown only once it has taken this long (seconds)
+SPARK_WIDTH = 30  # the sparkline covers this many of the latest iterations
+DUMB_INTERVAL = 2.0  # seconds between plain lines on a dumb terminal
+BLOCKS = "▁▂▃▄▅▆▇█"
+ASCII_BLOCKS = "_.-=+*#@"
+
+
+def sparkline(values, blocks: str = BLOCKS) -> str:
+    """One block character per value, lowest to highest; log-scaled over decades.
+
+    Positive values spanning more than a factor of 10 are drawn on a log
+    scale, so that the last orders of magnitude of a converging objective
+    still show. Non-finite values are drawn as the highest block; equal
+    values as the lowest.
+    """
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return blocks[-1] * len(values)
+    low, high = min(finite), max(finite)
+    if low > 0 and high / low > 10:
+        scale = math.log10
+    else:
+        def scale(v):
+            return v
+    low, high = scale(low), scale(high)
+    top = len(blocks) - 1
+    out = []
+    for v in values:
+        if not math.isfinite(v):
+            out.append(blocks[-1])
+        elif high == low:
+            out.append(blocks[0])
+        else:
+            out.append(blocks[round((scale(v) - low) / (high - low) * top)])
+    return "".join(out)
 
 
 class ProgressDisplay:
-    """A solver callback that redraws one progress line on a terminal.
+    """Phase events and a solver callback that redraw one progress line.
 
-    Use it as a context manager and pass it as the solver's callback::
+    Use it as a context manager; pass ``phase`` as the api's ``progress`` and
+    the object itself as the solver's callback::
 
-        with ProgressDisplay(console, quiet=quiet) as progress:
-            result = api.solve(problem, config, callback=progress)
+        with ProgressDisplay(err_console, quiet=quiet) as progress:
+            session = api.load(path, progress=progress.phase)
+            result = api.solve(session, callback=progress, progress=progress.phase)
 
-    Each call only stores the latest ``IterationInfo``; Rich's ``Live``
-    redraws at most ``REFRESH_PER_SECOND`` times a second from its own thread,
-    so a fast solver is not slowed down and a log is never flooded. The line
-    is transient: the final report replaces it. When the console is not a
-    terminal, or ``quiet`` is set, nothing is drawn at all.
+    Each call only stores the latest state; Rich's ``Live`` redraws at most
+    ``REFRESH_PER_SECOND`` times a second from its own thread, so a fast
+    solver is not slowed down and a log is never flooded. Drawing starts
+    ``PHASE_DELAY`` seconds in (a quick command writes nothing). The line is
+    transient: the final report (on stdout) is all that stays. When the
+    console is not a terminal, or ``quiet`` is set, nothing is drawn at all.
     """
 
     def __init__(
@@ -43,13 +92,34 @@ class ProgressDisplay:
         self.console = console
         self.label = label
         self.enabled = (console.is_terminal and not quiet) if enabled is None else enabled
+        self.dumb = bool(console.is_dumb_terminal)
+        self.limit: int | None = None
         self._info: Any = None
         self._live: Any = None
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self._phase: str | None = None
+        self._phase_started = time.monotonic()
+        self._last_plain = 0.0
+        self._objectives: deque[float] = deque(maxlen=SPARK_WIDTH)
 
     def __enter__(self) -> ProgressDisplay:
-        if self.enabled:
-            from rich.live import Live
+        # Nothing at all is written (not even cursor codes) by a command that
+        # ends within PHASE_DELAY: the display starts from a timer.
+        self._last_plain = time.monotonic() + PHASE_DELAY - DUMB_INTERVAL
+        if self.enabled and not self.dumb:
+            self._timer = threading.Timer(PHASE_DELAY, self._start)
+            self._timer.daemon = True
+            self._timer.start()
+        return self
 
+    def _start(self) -> None:
+        from rich.live import Live
+
+        with self._lock:
+            if self._closed:
+                return
             self._live = Live(
                 self,
                 console=self.console,
@@ -57,35 +127,72 @@ class ProgressDisplay:
                 transient=True,
             )
             self._live.start()
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._live is not None:
-            self._live.stop()
-            self._live = None
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._live is not None:
+                self._live.stop()
+                self._live = None
+
+    def phase(self, name: str, limit: int | None = None, **details: object) -> None:
+        """Start a phase (the api's ``progress`` callback); ``limit`` is the iteration limit."""
+        self._phase = name
+        self._phase_started = time.monotonic()
+        self._info = None
+        if limit is not None:
+            self.limit = int(limit)
+        self._plain_now_and_then()
 
     def __call__(self, info: Any) -> None:
         """Record one ``IterationInfo`` (iteration, objective, gradient_norm, step, elapsed)."""
         self._info = info
+        self._objectives.append(float(info.objective))
+        self._plain_now_and_then()
+
+    def _plain_now_and_then(self) -> None:
+        """On a dumb terminal: a plain line every ``DUMB_INTERVAL`` seconds, no redrawing."""
+        if not (self.enabled and self.dumb):
+            return
+        now = time.monotonic()
+        if now - self._last_plain >= DUMB_INTERVAL:
+            self._last_plain = now
+            text = self.__rich__().plain
+            if text:
+                self.console.file.write(text + "\n")
+                self.console.file.flush()
 
     def __rich__(self) -> Text:
         info = self._info
+        unicode = is_unicode(self.console)
         if info is None:
-            return Text(f"{self.label} …", style="dim")
+            waited = time.monotonic() - self._phase_started
+            if self._phase is None or waited < PHASE_DELAY:
+                return Text("")
+            return Text.assemble((f"{self._phase}{'…' if unicode else '...'}", "bold"), "  ",
+                                 (fmt_seconds(waited), "dim"))
+        iteration = str(info.iteration)
+        if self.limit is not None:
+            iteration += f"/{self.limit}"
         parts: list[tuple[str, Any]] = [
-            ("iteration", info.iteration),
-            ("objective", info.objective),
-            ("|grad|", info.gradient_norm),
-            ("step", info.step),
+            ("iteration", iteration),
+            ("objective", fmt(info.objective)),
+            ("|grad|", fmt(info.gradient_norm)),
+            ("step", fmt(info.step)),
         ]
         violation = getattr(info, "max_violation", 0.0)
         if violation:
-            parts.append(("violation", violation))
+            parts.append(("violation", fmt(violation)))
         line = Text.assemble((f"{self.label}  ", "bold"))
         for key, value in parts:
-            line.append_text(Text.assemble((key, "dim"), " ", fmt(value), "  "))
+            line.append_text(Text.assemble((key, "dim"), " ", value, "  "))
         line.append_text(Text.assemble(("elapsed", "dim"), " ", fmt_seconds(info.elapsed)))
-        if not is_unicode(self.console):
+        if len(self._objectives) > 1:
+            blocks = BLOCKS if unicode else ASCII_BLOCKS
+            line.append_text(Text.assemble("  ", (sparkline(self._objectives, blocks), "cyan")))
+        if not unicode:
             # "µs" → "us"; the spans are cut to fit
             line.plain = line.plain.translate(ASCII_SPELLINGS)
         return line
