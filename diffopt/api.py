@@ -348,36 +348,11 @@ def _constraint_rows(constraints) -> list[ConstraintRow]:
 
 
 def _fit_report(problem, engine, x) -> FitReport:
-    """Standard errors, correlations and reduced χ² from the residual Jacobian.
-
-    For f = c·Σ rᵢ², the covariance of the parameters is s²·(JᵀJ)⁻¹ with
-    s² = Σ rᵢ² / (m − n) (the reduced χ² when residuals are unweighted),
-    as lmfit and scipy.optimize.curve_fit report it; (JᵀJ)⁻¹ comes from an
-    SVD of the column-scaled Jacobian (diffopt.solve.statistics). When the
-    data do not determine some parameters, the degrees of freedom are
-    m − rank(J), and those parameters' errors are infinite.
-    """
-    from diffopt.solve.statistics import unscaled_covariance
+    """The fit's statistics at x (see diffopt.solve.statistics.fit_report)."""
+    from diffopt.solve.statistics import fit_report
 
     r, J = engine.residual_jacobian(x)
-    m, n = J.shape
-    names = problem.param_labels()
-    with np.errstate(all="ignore"):
-        found = unscaled_covariance(J)
-        # parameters the data do not determine are not fitted: m − rank, not m − n
-        dof = m - (found.rank if found.rank or not n else n)
-        chi2 = float(r @ r)
-        reduced = chi2 / dof if dof > 0 else float("nan")
-        covariance = found.matrix * (reduced if dof > 0 else np.nan)
-    stderr_flat = np.sqrt(np.abs(np.diag(covariance)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        correlation = covariance / np.outer(stderr_flat, stderr_flat)
-    stderr = {}
-    for p in problem.params:
-        piece = stderr_flat[p.offset: p.offset + p.size]
-        stderr[p.name] = float(piece[0]) if p.shape == () else piece.reshape(p.shape).tolist()
-    return FitReport(int(m), int(dof), reduced, stderr, tuple(names), correlation, found.rank,
-                     tuple(names[i] for i in found.undetermined))
+    return fit_report(r, J, problem.params, problem.param_labels())
 
 
 # --------------------------------------------------------------- fmt / graph

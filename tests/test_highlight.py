@@ -342,7 +342,8 @@ def _stderr_through_a_terminal(command: list[str], env: dict) -> str:
 def test_cli_colours_errors_on_a_terminal_only():
     bad = BAD / "assign_to_let.dop"
     expected = (BAD / "assign_to_let.err").read_text(encoding="utf-8")
-    command = [sys.executable, "-m", "diffopt", "check", bad.name]
+    # --quiet: no live progress (drawn on a terminal stderr after 0.3 s) mixed in
+    command = [sys.executable, "-m", "diffopt", "check", bad.name, "--quiet"]
     env = {k: v for k, v in os.environ.items()
            if k not in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE",
                         "COLUMNS")}

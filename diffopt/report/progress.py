@@ -109,18 +109,22 @@ class ProgressDisplay:
         # ends within PHASE_DELAY: the display starts from a timer.
         self._last_plain = time.monotonic() + PHASE_DELAY - DUMB_INTERVAL
         if self.enabled and not self.dumb:
+            # imported here, not in the timer's thread: a thread importing
+            # (reading and compiling source) while the main thread computes
+            # gets the GIL a few times a second and can take seconds
+            from rich.live import Live
+
+            self._live_class = Live
             self._timer = threading.Timer(PHASE_DELAY, self._start)
             self._timer.daemon = True
             self._timer.start()
         return self
 
     def _start(self) -> None:
-        from rich.live import Live
-
         with self._lock:
             if self._closed:
                 return
-            self._live = Live(
+            self._live = self._live_class(
                 self,
                 console=self.console,
                 refresh_per_second=REFRESH_PER_SECOND,

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diffopt.results import FitReport
+
 
 @dataclass(frozen=True, eq=False)
 class Covariance:
@@ -49,3 +51,32 @@ def unscaled_covariance(J: np.ndarray) -> Covariance:
         inverse[i, :] = inverse[:, i] = np.nan
         inverse[i, i] = np.inf
     return Covariance(inverse, rank, undetermined)
+
+
+def fit_report(r: np.ndarray, J: np.ndarray, params, labels: list[str]) -> FitReport:
+    """Standard errors, correlations and reduced χ² from residuals and their Jacobian.
+
+    For f = c·Σ rᵢ², the covariance of the parameters is s²·(JᵀJ)⁻¹ with
+    s² = Σ rᵢ² / (m − rank J) (the reduced χ² when residuals are unweighted),
+    as lmfit and scipy.optimize.curve_fit report it (they divide by m − n:
+    the same for a full-rank J). Parameters the data do not determine are
+    not fitted: their errors are infinite and they are named.
+
+    Args:
+        params: the parameter layout (name, shape, offset, size per entry).
+        labels: one label per flat entry, for the correlation matrix.
+    """
+    m, n = J.shape
+    with np.errstate(all="ignore"):
+        found = unscaled_covariance(J)
+        dof = m - (found.rank if found.rank or not n else n)
+        reduced = float(r @ r) / dof if dof > 0 else float("nan")
+        covariance = found.matrix * (reduced if dof > 0 else np.nan)
+        stderr_flat = np.sqrt(np.abs(np.diag(covariance)))
+        correlation = covariance / np.outer(stderr_flat, stderr_flat)
+    stderr = {}
+    for p in params:
+        piece = stderr_flat[p.offset: p.offset + p.size]
+        stderr[p.name] = float(piece[0]) if p.shape == () else piece.reshape(p.shape).tolist()
+    return FitReport(int(m), int(dof), reduced, stderr, tuple(labels), correlation, found.rank,
+                     tuple(labels[i] for i in found.undetermined))
