@@ -102,6 +102,7 @@ class ProgressDisplay:
         self._phase: str | None = None
         self._phase_started = time.monotonic()
         self._last_plain = 0.0
+        self._last_draw = 0.0
         self._objectives: deque[float] = deque(maxlen=SPARK_WIDTH)
 
     def __enter__(self) -> ProgressDisplay:
@@ -124,6 +125,9 @@ class ProgressDisplay:
         with self._lock:
             if self._closed:
                 return
+            # redrawn by the Live's own thread, and also from the main thread
+            # as iterations arrive (see _redraw): a busy solver can starve a
+            # thread of the GIL for a long while
             self._live = self._live_class(
                 self,
                 console=self.console,
@@ -155,6 +159,19 @@ class ProgressDisplay:
         self._info = info
         self._objectives.append(float(info.objective))
         self._plain_now_and_then()
+        self._redraw()
+
+    def _redraw(self) -> None:
+        """Refresh the live line from the calling thread, at most REFRESH_PER_SECOND times."""
+        live = self._live
+        if live is None:
+            return
+        now = time.monotonic()
+        if now - self._last_draw >= 1.0 / REFRESH_PER_SECOND:
+            self._last_draw = now
+            with self._lock:
+                if self._live is not None:
+                    self._live.refresh()
 
     def _plain_now_and_then(self) -> None:
         """On a dumb terminal: a plain line every ``DUMB_INTERVAL`` seconds, no redrawing."""
