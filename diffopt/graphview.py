@@ -1,4 +1,4 @@
-"""``diffopt graph``: the expression graph of the objective, as text or Graphviz dot.
+"""``diffopt graph``: the expression graph of the objective, as text, Graphviz dot or JSON.
 
 The graph shown is the recorded program at the start point: primitives with
 their shapes and source locations, common subexpressions merged (a node used
@@ -8,6 +8,8 @@ staged gradient. Walks are iterative.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
@@ -32,7 +34,7 @@ def _label(tape, slot) -> str:
     where = f"  @ {eqn.span.line}:{eqn.span.col}" if eqn.span is not None else ""
     params = ""
     if eqn.params:
-        shown = {k: v for k, v in eqn.params.items() if k != "solver"}
+        shown = {k: v for k, v in eqn.params.items() if k != "sub"}  # a sub-program
         params = "".join(f" {k}={v}" for k, v in shown.items())
     return f"%{slot} = {eqn.prim.name}{params}{shape_text}{where}"
 
@@ -50,6 +52,8 @@ def render_graph(problem, recording, fmt: str = "text") -> str:
     root = recording.reported
     if fmt == "dot":
         return _dot(problem, tape, root)
+    if fmt == "json":
+        return json.dumps(graph_data(problem, tape, root)) + "\n"
     title = f"{problem.sense} {problem.objective_name or 'objective'}"
     if not isinstance(root, int):
         return f"{title} = {_constant_text(root)} (does not depend on the parameters)\n"
@@ -104,3 +108,46 @@ def _dot(problem, tape, root) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def graph_data(problem, tape, root) -> dict:
+    """The graph as plain data: nodes (id, op, shape, span) and edges (from, to).
+
+    Parameters are nodes with op "param" (their span is the declaration's);
+    constants are nodes "c1", "c2", ... with op "const" and their value (a
+    number) or shape; ``objective`` names the root node. Only the value part
+    of the recording is included, as in the text tree.
+    """
+    def span_of(span):
+        return None if span is None else {"line": span.line, "col": span.col,
+                                          "end_line": span.end_line, "end_col": span.end_col}
+
+    nodes, edges = [], []
+    declared = {s: p for s, p in zip(tape.inputs, problem.params)}
+    if not isinstance(root, int):
+        nodes.append({"id": "c1", "op": "const", "value": float(np.asarray(root).ravel()[0])
+                      if np.size(root) == 1 else None, "shape": list(np.shape(root))})
+        return {"objective": "c1", "nodes": nodes, "edges": edges}
+    order = live_equations(tape, [root])
+    used = {a for index in order for a in tape.eqns[index].args if isinstance(a, int)}
+    for slot in tape.inputs:
+        if slot in used or slot == root:
+            spec = declared[slot]
+            nodes.append({"id": slot, "op": "param", "name": spec.name,
+                          "shape": list(spec.shape), "span": span_of(spec.span)})
+    constants = 0
+    for index in order:
+        eqn = tape.eqns[index]
+        params = {k: repr(v) for k, v in eqn.params.items() if k != "sub"}
+        nodes.append({"id": eqn.out, "op": eqn.prim.name, "shape": list(tape.values[eqn.out].shape),
+                      "span": span_of(eqn.span), **({"params": params} if params else {})})
+        for position, a in enumerate(eqn.args):
+            if isinstance(a, int):
+                edges.append({"from": a, "to": eqn.out, "position": position})
+                continue
+            constants += 1
+            value = np.asarray(a)
+            nodes.append({"id": f"c{constants}", "op": "const", "shape": list(value.shape),
+                          "value": float(value) if value.ndim == 0 else None})
+            edges.append({"from": f"c{constants}", "to": eqn.out, "position": position})
+    return {"objective": root, "nodes": nodes, "edges": edges}

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from diffopt.cli.app import app
-from diffopt.cli.common import DataOpt, FileArg, SeedOpt, SetOpt, command, load
+from diffopt.cli.common import DataOpt, FileArg, JsonOpt, SeedOpt, SetOpt, command, load
 from diffopt.errors import UsageError
 from diffopt.status import ExitStatus
 
@@ -19,6 +19,7 @@ def graph_command(
     file: FileArg,
     format: Annotated[str, typer.Option("--format", help="text or dot.")] = "text",
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
+    json: JsonOpt = False,
 ):
     """Print the objective's expression graph (at the start point)."""
     from diffopt import api
@@ -26,5 +27,5 @@ def graph_command(
     if format not in ("text", "dot"):
         raise UsageError(f"--format must be text or dot, not '{format}'")
     problem = load(file, set, data, seed)
-    sys.stdout.write(api.graph(problem, format))
+    sys.stdout.write(api.graph(problem, "json" if json else format))
     return ExitStatus.SUCCESS
