@@ -6,6 +6,7 @@ import functools
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -14,8 +15,34 @@ import diffopt.cli.signals as signals
 from diffopt.errors import DopError
 from diffopt.status import ExitStatus
 
+
+def dop_files(incomplete: str) -> list[str]:
+    """Shell completion of a FILE argument: .dop files and folders starting so."""
+    folder, _, start = incomplete.rpartition("/")
+    base = folder or "."
+    try:
+        entries = sorted(os.listdir(base))
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        if not entry.startswith(start) or (entry.startswith(".") and not start.startswith(".")):
+            continue
+        path = f"{folder}/{entry}" if folder else entry
+        if os.path.isdir(os.path.join(base, entry)):
+            found.append(path + "/")
+        elif entry.endswith(".dop"):
+            found.append(path)
+    return found
+
+
+def one_of(choices) -> Callable[[str], list[str]]:
+    """Shell completion of an option's value from its table of choices (diffopt.vocab)."""
+    return lambda incomplete: [c for c in choices if c.startswith(incomplete)]
+
+
 FileArg = Annotated[str, typer.Argument(help="The .dop file, or - to read standard input.",
-                                        metavar="FILE")]
+                                        metavar="FILE", autocompletion=dop_files)]
 SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a const or a param's start: NAME=VALUE (a number or JSON array).",
     metavar="NAME=VALUE")]

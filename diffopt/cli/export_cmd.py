@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from diffopt.cli.app import app
-from diffopt.cli.common import AtOpt, DataOpt, FileArg, SeedOpt, SetOpt, command, load
+from diffopt.cli.common import AtOpt, DataOpt, FileArg, SeedOpt, SetOpt, command, load, one_of
 from diffopt.errors import UsageError
 from diffopt.status import ExitStatus
 
@@ -18,7 +18,8 @@ from diffopt.status import ExitStatus
 def export_command(
     file: FileArg,
     to: Annotated[str, typer.Option("--to", help="The array library: numpy or jax.",
-                                    metavar="numpy|jax")] = "numpy",
+                                    metavar="numpy|jax",
+                                    autocompletion=one_of(("numpy", "jax")))] = "numpy",
     output: Annotated[str | None, typer.Option(
         "--output", "-o", help="Write the module to this file (default: standard output).",
         metavar="FILE")] = None,

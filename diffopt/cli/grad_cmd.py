@@ -18,6 +18,7 @@ from diffopt.cli.common import (
     command,
     consoles,
     load,
+    one_of,
     print_json,
     report_warnings,
 )
@@ -31,7 +32,8 @@ MODE_HELP = choices_text(GRADIENT_MODES) + "."
 @command
 def grad_command(
     file: FileArg,
-    mode: Annotated[str, typer.Option("--mode", help=MODE_HELP)] = "reverse",
+    mode: Annotated[str, typer.Option("--mode", help=MODE_HELP,
+                                      autocompletion=one_of(GRADIENT_MODES))] = "reverse",
     at: AtOpt = None,
     repeat: Annotated[int, typer.Option("--repeat", min=0,
                                         help="Time N evaluations; report medians.")] = 0,

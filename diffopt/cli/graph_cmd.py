@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from diffopt.cli.app import app
-from diffopt.cli.common import DataOpt, FileArg, JsonOpt, SeedOpt, SetOpt, command, load
+from diffopt.cli.common import DataOpt, FileArg, JsonOpt, SeedOpt, SetOpt, command, load, one_of
 from diffopt.errors import UsageError
 from diffopt.status import ExitStatus
 
@@ -17,7 +17,8 @@ from diffopt.status import ExitStatus
 @command
 def graph_command(
     file: FileArg,
-    format: Annotated[str, typer.Option("--format", help="text or dot.")] = "text",
+    format: Annotated[str, typer.Option("--format", help="text or dot.",
+                                        autocompletion=one_of(("text", "dot")))] = "text",
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
     json: JsonOpt = False,
 ):

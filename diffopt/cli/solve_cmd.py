@@ -19,6 +19,7 @@ from diffopt.cli.common import (
     command,
     consoles,
     load,
+    one_of,
     print_json,
     progress_display,
     report_warnings,
@@ -35,11 +36,13 @@ MODE_HELP = "Gradient mode: " + choices_text(MODES, default="auto") + "."
 @command
 def solve_command(
     file: FileArg,
-    method: Annotated[str | None, typer.Option("--method", help=METHOD_HELP)] = None,
+    method: Annotated[str | None, typer.Option("--method", help=METHOD_HELP,
+                                               autocompletion=one_of(METHODS))] = None,
     max_iter: Annotated[int | None, typer.Option("--max-iter", help="Iteration limit.")] = None,
     tol: Annotated[float | None, typer.Option("--tol", help="Gradient tolerance.")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Step (gd, momentum, adam).")] = None,
-    mode: Annotated[str | None, typer.Option("--mode", help=MODE_HELP)] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help=MODE_HELP,
+                                             autocompletion=one_of(MODES))] = None,
     trace: Annotated[str | None, typer.Option(
         "--trace", help="Write one JSON object per iteration to this file (JSON Lines).",
         metavar="FILE")] = None,
