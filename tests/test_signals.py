@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,15 @@ def test_sigterm_stops_a_solve_at_its_best_point(tmp_path):
     document = json.loads(out)
     assert document["status"] == "interrupted"
     assert document["iterations"] > 0
+
+
+def test_solve_json_into_a_reader_that_takes_one_byte(tmp_path):
+    # a small document fits in the pipe: written in full, the solve's own status
+    terrain = Path(__file__).resolve().parent.parent / "problems" / "terrain.dop"
+    process = subprocess.Popen([*DIFFOPT, "solve", str(terrain), "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.read(1) == b"{"
+    process.stdout.close()
+    status = process.wait(timeout=60)
+    assert status in (0, 141)
+    assert process.stderr.read() == b""
