@@ -23,6 +23,7 @@ from diffopt.check.problem import CheckedProblem
 from diffopt.check.runner import Trace, trace
 from diffopt.diagnose import NonFinite, first_nonfinite
 from diffopt.gcpause import gc_paused
+from diffopt.ops.registry import Var
 from diffopt.solve.oracle import Constraints, Oracle
 
 
@@ -45,6 +46,10 @@ class Session:
         self._layout = [(p.offset, p.size, p.shape) for p in problem.params]
         self._all_scalar = bool(problem.params) and all(p.shape == () for p in problem.params)
         self.recording = rec.record(first, problem.sense, problem.objective_span)
+        # every top-level name's value at the start point (consts, lets, tables,
+        # defs), from the checking run itself: what an editor's hover shows
+        self.start_names = {name: value.value if isinstance(value, Var) else value
+                            for name, value in first.result.names.items()}
 
     # ---------------------------------------------------------------- tracing
 

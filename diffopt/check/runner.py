@@ -100,6 +100,7 @@ class _Runner:
             except DopError as exc:  # raised below the expressions: the statement's place
                 raise exc.located(stmt.span) from None
         assert tape.abstract == 0
+        self.result.names = self.globals.names
         return self.result
 
     def _statement(self, stmt, frame: _Frame, frames: list) -> None:

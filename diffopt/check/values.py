@@ -72,6 +72,7 @@ class RunResult:
     lets: dict = field(default_factory=dict)
     vars: dict = field(default_factory=dict)
     constraints: list = field(default_factory=list)
+    names: dict = field(default_factory=dict)  # the top-level scope when the run ended
 
 
 def is_constant(x) -> bool:

@@ -36,13 +36,10 @@ class Analysis:
     program: object = None  # the AST Program, when the text parses
     session: object = None  # the diffopt Session, when the whole check passes
     diagnostics: list = field(default_factory=list)
-    _values: dict | None = None
 
     def start_values(self) -> dict:
         """Top-level name -> its value at the start point (empty if unknown)."""
-        if self._values is None:
-            self._values = _start_values(self)
-        return self._values
+        return self.session.start_names if self.session is not None else {}
 
 
 def analyze(text: str, path: str, encoding: str = "utf-16") -> Analysis:
@@ -297,28 +294,6 @@ def _compact(value) -> str:
         head = ", ".join(f"{v:.6g}" for v in array.ravel()[:5])
         return f"[{head}, ...] ({array.size} entries)"
     return np.array2string(array, separator=", ", formatter={"float_kind": "{:.6g}".format})
-
-
-def _start_values(analysis: Analysis) -> dict:
-    """Run the program once more to read its top-level names at the start point.
-
-    Only for hover (the checked problem keeps params and tables, not consts);
-    any failure leaves the values unknown rather than breaking the hover.
-    """
-    if analysis.session is None:
-        return {}
-    try:
-        from diffopt.check.runner import _Runner
-        from diffopt.ir.tape import Tape
-        from diffopt.ops import random as dop_random
-
-        problem = analysis.session.problem
-        dop_random.set_seed(problem.seed)
-        runner = _Runner(problem.source, problem.program, problem.settings, Tape(), None, {})
-        runner.run()
-        return dict(runner.globals.names)
-    except Exception:  # noqa: BLE001
-        return {}
 
 
 # -------------------------------------------------------------- formatting
