@@ -39,7 +39,6 @@ from pygments.token import (
     Punctuation,
     String,
     Whitespace,
-    _TokenType,
 )
 
 __all__ = ["DECLARATIONS", "DopLexer", "WORD_OPERATORS", "vocabulary"]
@@ -71,7 +70,7 @@ def _grammar_keywords() -> frozenset[str]:
 
 
 @functools.cache
-def vocabulary() -> dict[str, _TokenType]:
+def vocabulary() -> dict[str, object]:
     """Every word that is not a plain name, with its token type.
 
     Built from the grammar (keywords) and the language tables (built-ins,
@@ -81,7 +80,7 @@ def vocabulary() -> dict[str, _TokenType]:
     from diffopt.ops.language import CONSTANTS, SPECIAL_FORMS
     from diffopt.ops.registry import BUILTINS
 
-    words: dict[str, _TokenType] = {}
+    words: dict[str, object] = {}  # word -> a pygments.token type
     words.update(dict.fromkeys(BUILTINS, Name.Builtin))
     words.update(dict.fromkeys(SPECIAL_FORMS, Name.Builtin))
     words.update(dict.fromkeys(CONSTANTS, Name.Constant))
