@@ -316,20 +316,16 @@ def _in_sense(message: str, sense: str) -> str:
             .replace("unbounded below", "unbounded above"))
 
 
-# The solver names a setting by its flag; which option line that flag stands for.
-_FLAG_OPTIONS = {"--tol": "tol", "--lr": "lr", "--max-iter": "max_iter", "method": "method",
-                 "unknown method": "method"}
-
-
 def _option_line(exc: OptionError, options, from_file: set) -> OptionError:
     """An error about a setting the file's ``option`` line gave: located there,
     in the file's words (``option 'tol'``, not a ``--tol`` the user never passed)."""
-    for prefix, name in _FLAG_OPTIONS.items():
-        if exc.message.startswith(prefix) and name in from_file and name in options.spans:
-            if prefix.startswith("--"):
-                exc.message = f"option '{name}'" + exc.message[len(prefix):]
-            return exc.located(options.spans[name])
-    return exc
+    name = exc.option
+    if name is None or name not in from_file or name not in options.spans:
+        return exc
+    flag = "--" + name.replace("_", "-")
+    if exc.message.startswith(flag):
+        exc.message = f"option '{name}'" + exc.message[len(flag):]
+    return exc.located(options.spans[name])
 
 
 def _constraint_rows(constraints) -> list[ConstraintRow]:

@@ -66,7 +66,15 @@ class DataError(DopError):
 
 
 class OptionError(DopError):
+    """A bad setting; ``option`` names it (``"tol"``) when the solver refuses it,
+    so the caller can point at the file's ``option`` line that gave it."""
+
     kind = "option"
+
+    def __init__(self, message: str, span: Span | None = None, notes: Iterable[str] = (),
+                 hint: str | None = None, option: str | None = None):
+        super().__init__(message, span, notes, hint)
+        self.option = option
 
 
 class NumericalError(DopError):

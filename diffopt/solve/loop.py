@@ -277,14 +277,15 @@ def _resolve_method(oracle: Oracle, method: str) -> Method:
     if method not in vocab.METHODS:
         hint = did_you_mean(method, vocab.METHODS)
         raise OptionError(
-            f"unknown method '{method}'; choose one of {', '.join(vocab.METHODS)}", hint=hint
+            f"unknown method '{method}'; choose one of {', '.join(vocab.METHODS)}", hint=hint,
+            option="method",
         )
     name = choose_auto(oracle) if method == "auto" else method
     least_squares = oracle.residuals is not None and oracle.jacobian is not None
     if vocab.method_info(name).applies_to == "least-squares" and not least_squares:
         raise OptionError(
             f"method '{name}' needs a least-squares objective (a sum of squares of residuals)",
-            hint="use --method lbfgs or --method auto",
+            hint="use --method lbfgs or --method auto", option="method",
         )
     return METHODS[name]
 
@@ -294,7 +295,7 @@ def _positive(option: str, value: float | None, default: float) -> float:
         return default
     value = float(value)
     if not (math.isfinite(value) and value > 0.0):
-        raise OptionError(f"{option} must be a positive number, got {value!r}")
+        raise OptionError(f"--{option} must be a positive number, got {value!r}", option=option)
     return value
 
 
@@ -339,12 +340,13 @@ def minimize(
     """
     started = time.perf_counter()
     spec = _resolve_method(oracle, method)
-    tol = _positive("--tol", tol, vocab.DEFAULT_TOL)
-    lr = _positive("--lr", lr, spec.lr if spec.lr is not None else 0.1)
+    tol = _positive("tol", tol, vocab.DEFAULT_TOL)
+    lr = _positive("lr", lr, spec.lr if spec.lr is not None else 0.1)
     if max_iter is None:
         max_iter = spec.max_iter(oracle.n)
     elif int(max_iter) != max_iter or max_iter < 0:
-        raise OptionError(f"--max-iter must be a non-negative integer, got {max_iter!r}")
+        raise OptionError(f"--max-iter must be a non-negative integer, got {max_iter!r}",
+                          option="max_iter")
     lower, upper = _bounds(oracle)
     x0 = np.asarray(x0, dtype=float).reshape(oracle.n)
     x0 = np.clip(x0, lower, upper)
