@@ -171,9 +171,9 @@ def evaluate_source(program: TracedProgram, params: list, named: dict[int, str],
     """The lines of ``_evaluate(flat, with_gradient)``; ``out`` collects the rest."""
     gradient = [g for g in program.gradient if isinstance(g, int)]
     guard_slots = [b.slot for b in program.branches]
-    value_part = live_lines(program, [program.objective] + guard_slots)
+    value_part = live_lines(program.tape, [program.objective] + guard_slots)
     done = set(value_part)
-    gradient_part = [i for i in live_lines(program, gradient) if i not in done]
+    gradient_part = [i for i in live_lines(program.tape, gradient) if i not in done]
     checks: dict[int, list] = {}
     for branch in program.branches:
         checks.setdefault(branch.slot, []).append(branch)
@@ -232,7 +232,7 @@ def _equation_lines(line, name, arg, out: Output, checks: dict) -> list[str]:
 def _implicit_lines(line, name, arg, out: Output) -> list[str]:
     """``x = _newton(_root_17, init, (θ...), tol, max_iter, "f.dop:17:9: root")``.
 
-    The equation's closed sub-program (``traced.Implicit``) becomes a nested
+    The equation's closed sub-program (``ir.subprogram.SubProgram``) becomes a nested
     function ``_root_17(x, *θ, with_jacobian=True) -> (g, ∂g/∂x)`` written
     with these same equation writers, one level deeper (an implicit call in
     its body gets its own function). ``_newton`` (diffopt.export.newton, in
@@ -262,7 +262,7 @@ def _nested_function(call, function: str, outer_args, theta: list[str], out: Out
     for i, (a, text) in enumerate(zip(outer_args, theta, strict=True)):
         named = isinstance(a, int) and not _GENERATED.match(text) and text not in params
         params.append(text if named else out.names.fresh(f"theta{i}", avoid=params))
-    local = dict(zip(call.inputs, params, strict=True))
+    local = dict(zip(call.tape.inputs, params, strict=True))
 
     def name(slot: int) -> str:
         return local.get(slot) or f"t{slot}"
@@ -270,9 +270,9 @@ def _nested_function(call, function: str, outer_args, theta: list[str], out: Out
     def arg(a, where: str = "") -> str:
         return name(a) if isinstance(a, int) else out.constants.ref(a, where)
 
-    g_part = live_lines(call, [call.g])
+    g_part = live_lines(call.tape, [call.g])
     done = set(g_part)
-    jacobian_part = [i for i in live_lines(call, list(call.jacobian)) if i not in done]
+    jacobian_part = [i for i in live_lines(call.tape, list(call.jacobian)) if i not in done]
     what = "g(x, θ) = 0" if call.kind == "root" else "g = ∇ₓf(x, θ) = 0"
     lines = [f"def {function}({', '.join(params)}, with_jacobian=True):",
              f'    """{what} of the {call.kind} at {_place(call.span, column=True)}: '
@@ -283,11 +283,11 @@ def _nested_function(call, function: str, outer_args, theta: list[str], out: Out
              "    the body reads.",
              '    """']
     for index in g_part:
-        lines.extend(_equation_lines(call.lines[index], name, arg, out, {}))
+        lines.extend(_equation_lines(call.tape.eqns[index], name, arg, out, {}))
     g = f"xp.ravel({arg(call.g)})"
     lines += ["    if not with_jacobian:", f"        return {g}, None"]
     for index in jacobian_part:
-        lines.extend(_equation_lines(call.lines[index], name, arg, out, {}))
+        lines.extend(_equation_lines(call.tape.eqns[index], name, arg, out, {}))
     columns = ", ".join(f"xp.ravel({arg(c)})" for c in call.jacobian)
     lines.append(f"    return {g}, xp.stack([{columns}], axis=1)")
     return lines
