@@ -103,6 +103,7 @@ class ProgressDisplay:
         self._phase_started = time.monotonic()
         self._last_plain = 0.0
         self._last_draw = 0.0
+        self._due = float("inf")  # when the display starts (set on entering)
         self._objectives: deque[float] = deque(maxlen=SPARK_WIDTH)
 
     def __enter__(self) -> ProgressDisplay:
@@ -116,6 +117,7 @@ class ProgressDisplay:
             from rich.live import Live
 
             self._live_class = Live
+            self._due = time.monotonic() + PHASE_DELAY
             self._timer = threading.Timer(PHASE_DELAY, self._start)
             self._timer.daemon = True
             self._timer.start()
@@ -123,7 +125,7 @@ class ProgressDisplay:
 
     def _start(self) -> None:
         with self._lock:
-            if self._closed:
+            if self._closed or self._live is not None:  # started already (other thread)
                 return
             # redrawn by the Live's own thread, and also from the main thread
             # as iterations arrive (see _redraw): a busy solver can starve a
@@ -153,6 +155,7 @@ class ProgressDisplay:
         if limit is not None:
             self.limit = int(limit)
         self._plain_now_and_then()
+        self._redraw()
 
     def __call__(self, info: Any) -> None:
         """Record one ``IterationInfo`` (iteration, objective, gradient_norm, step, elapsed)."""
@@ -162,11 +165,16 @@ class ProgressDisplay:
         self._redraw()
 
     def _redraw(self) -> None:
-        """Refresh the live line from the calling thread, at most REFRESH_PER_SECOND times."""
-        live = self._live
-        if live is None:
-            return
+        """Refresh the live line from the calling thread, at most REFRESH_PER_SECOND times.
+
+        Also starts the display once it is due, if the timer's thread has not
+        yet (a busy solver can keep it waiting for the GIL).
+        """
         now = time.monotonic()
+        if self._live is None:
+            if self._timer is None or now < self._due:
+                return
+            self._start()
         if now - self._last_draw >= 1.0 / REFRESH_PER_SECOND:
             self._last_draw = now
             with self._lock:
