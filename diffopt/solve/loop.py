@@ -204,7 +204,8 @@ def run_method(
         settings: bounds and step sizes.
         tol: gradient tolerance.
         max_iter: iteration limit for this run.
-        callback: receives one IterationInfo per iteration.
+        callback: receives one IterationInfo per iteration, and one for the start
+            point (iteration 0) when ``first_iteration`` is 0.
         started: perf_counter() at the start of the whole solve (for ``elapsed``).
         first_iteration: iterations already done by earlier runs (event numbering).
         observe: x -> (objective, largest constraint violation) for the events, when
@@ -216,10 +217,15 @@ def run_method(
     started = time.perf_counter() if started is None else started
     try:
         st = spec.init(oracle, x0, settings)
+        gnorm = gradient_norm(st, settings)
+        if callback is not None and first_iteration == 0:
+            # iteration 0 is the start point: a trace or a plot begins where the solve did
+            objective, violation = (st.f, 0.0) if observe is None else observe(st.x)
+            callback(IterationInfo(0, objective, gnorm, 0.0, time.perf_counter() - started,
+                                   st.x.copy(), violation))
     except KeyboardInterrupt:
-        return SolveOutcome(x0, math.nan, math.nan, "interrupted", "interrupted before the start "
-                   "point was evaluated", 0)  # fmt: skip
-    gnorm = gradient_norm(st, settings)
+        return SolveOutcome(x0, math.nan, math.nan, "interrupted",
+                            "interrupted at the start point", 0)
     if not is_finite(st.f, st.g):
         what = "objective" if not np.isfinite(st.f) else "gradient"
         shown = _num(st.f) if what == "objective" else "not finite"
@@ -328,7 +334,8 @@ def minimize(
         max_iter: iteration limit (default per method, see the module docstring).
         tol: gradient (and constraint) tolerance, default 1e-8.
         lr: step size for gd, momentum and adam (ignored by the others).
-        callback: called with one IterationInfo per iteration; it may raise
+        callback: called with one IterationInfo per iteration, the start point
+            first (iteration 0); it may raise
             KeyboardInterrupt to stop the solve (status "interrupted").
 
     Returns:
@@ -355,10 +362,15 @@ def minimize(
     counted = _counting(oracle, counts)
     cons = oracle.constraints if oracle.constraints and oracle.constraints.names else None
 
+    rounds = []  # a later round starting again at iteration 0 does not repeat the start
+
     def inner(merit, x, inner_tol, budget, first, observe):
+        events = callback if not (rounds and callback) else (
+            lambda info: info.iteration > 0 and callback(info))
+        rounds.append(first)
         return run_method(
             merit, x, spec, settings, tol=inner_tol, max_iter=max(budget, 0),
-            callback=callback, started=started, first_iteration=first, observe=observe,
+            callback=events, started=started, first_iteration=first, observe=observe,
         )  # fmt: skip
 
     with np.errstate(all="ignore"):  # non-finite values are handled explicitly
