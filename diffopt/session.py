@@ -21,6 +21,7 @@ import numpy as np
 from diffopt import recording as rec
 from diffopt.check.problem import CheckedProblem
 from diffopt.check.runner import Trace, trace
+from diffopt.compile.batched import run_batched
 from diffopt.diagnose import NonFinite, first_nonfinite
 from diffopt.gcpause import gc_paused
 from diffopt.ops.registry import Var
@@ -221,6 +222,30 @@ class Session:
             violation = np.abs(value) if kind == "eq" else np.maximum(value, 0.0)
             constraints.append((name, kind, value, violation))
         return PointReport(float(out[0]), lets, constraints)
+
+    def values_batch(self, points) -> tuple[np.ndarray, np.ndarray]:
+        """The objective as written and every constraint entry at each row of ``points``.
+
+        One batched run of the recording over all rows (``compile.batched``),
+        not one call per point; rows where a recorded branch decision does not
+        hold are re-traced one at a time. Returns (f of shape (B,), constraint
+        values of shape (B, number of constraint entries)).
+        """
+        X = np.asarray(points, dtype=np.float64).reshape(-1, self.problem.n)
+        recording, size = self.recording, len(X)
+        inputs = [X[:, offset: offset + n].reshape((size,) + shape)
+                  for offset, n, shape in self._layout]
+        outputs = [recording.reported] + [c[2] for c in recording.constraints]
+        values, holds = run_batched(recording.tape, outputs, recording.tape.guards, inputs)
+        f = values[0].reshape(size)
+        constraints = np.concatenate([v.reshape(size, -1) for v in values[1:]], axis=1) \
+            if len(values) > 1 else np.zeros((size, 0))
+        for i in np.flatnonzero(~holds):
+            report = self.report(X[i])
+            f[i] = report.objective
+            if report.constraints:
+                constraints[i] = np.concatenate([np.ravel(c[2]) for c in report.constraints])
+        return f, constraints
 
     def diagnose(self, x, mode: str = "value") -> NonFinite | None:
         """Where the first NaN/inf of the objective ("value"), the reverse-mode
