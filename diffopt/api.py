@@ -351,6 +351,33 @@ def _fit_report(problem, engine, x) -> FitReport:
     return fit_report(r, J, problem.params, problem.param_labels())
 
 
+# -------------------------------------------------------------------- plots
+
+
+def plot(session, kind: str, *, methods=None, solve_options=None, **view):
+    """Solve once per method recording every iterate, then the data of one plot
+    kind (``diffopt.plot.data.build``: ``params``, ``ranges``, ``grid``, ``at``, ``x_name``)."""
+    from diffopt.plot import data, kinds
+
+    kinds.check(kind, session, view.get("params"))
+    runs, result = [], None
+    for method in methods or [None]:
+        events: list = []
+        result = solve(session, method=method, callback=events.append, **(solve_options or {}))
+        runs.append(data.Run.of(session.problem, result, events))
+    return kinds.build(kind, session, runs, result.fit, **view)
+
+
+def plots_after_solve(session, result: SolveResult, events: list) -> list:
+    """``solve --plot``: the trace, and the landscape for two parameters, of a finished
+    solve from its events (no second solve)."""
+    from diffopt.plot import data
+
+    run = data.Run.of(session.problem, result, events)
+    shown = [data.trace(session, [run])]
+    return shown + ([data.landscape(session, run)] if session.problem.n == 2 else [])
+
+
 # --------------------------------------------------------------- fmt / graph
 
 
