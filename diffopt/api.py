@@ -1,7 +1,7 @@
 """The only surface the CLI uses (and the public Python API).
 
 Functions here tie the stages together: load (parse → check → data) and then
-evaluate, differentiate, check derivatives, solve, format or draw a graph.
+evaluate, differentiate, check derivatives, solve, plot, format or draw a graph.
 They return plain result dataclasses (diffopt.results) and raise DopError for
 anything the user wrote wrong; they never print.
 """
@@ -354,23 +354,19 @@ def _fit_report(problem, engine, x) -> FitReport:
 # -------------------------------------------------------------------- plots
 
 
-def plot(session, kind: str, *, methods=None, solve_options=None, **view):
-    """Solve once per method recording every iterate, then the data of one plot
-    kind (``diffopt.plot.data.build``: ``params``, ``ranges``, ``grid``, ``at``, ``x_name``)."""
-    from diffopt.plot import data, kinds
+def plot(session, kind: str, *, methods: str | None = None, solve_options=None, **view):
+    """Solve per method (``gd,momentum``) keeping every iterate, then one kind's data
+    (``view``: the texts of --params, --range, --grid, --at, --x)."""
+    from diffopt.plot import kinds
 
-    kinds.check(kind, session, view.get("params"))
-    runs, result = [], None
-    for method in methods or [None]:
-        events: list = []
-        result = solve(session, method=method, callback=events.append, **(solve_options or {}))
-        runs.append(data.Run.of(session.problem, result, events))
-    return kinds.build(kind, session, runs, result.fit, **view)
+    view = kinds.parse_view(**view)
+    kinds.check(kind, session, view["params"])
+    runs, fit = kinds.solve_runs(solve, session, methods, solve_options or {})
+    return kinds.build(kind, session, runs, fit, **view)
 
 
 def plots_after_solve(session, result: SolveResult, events: list) -> list:
-    """``solve --plot``: the trace, and the landscape for two parameters, of a finished
-    solve from its events (no second solve)."""
+    """``solve --plot``: a finished solve's trace (and landscape for two parameters)."""
     from diffopt.plot import data
 
     run = data.Run.of(session.problem, result, events)

@@ -1,8 +1,8 @@
 """The words users type, in one table: solve methods, gradient modes, file options.
 
 Owns the names (and one-line descriptions) of the methods of ``--method`` and
-``option method``, the modes of ``--mode`` and ``option mode``, and the
-options a ``.dop`` file may set (with their kind, choices and default).
+``option method``, the modes of ``--mode`` and ``option mode``, the kinds of
+``diffopt plot``, and the options a ``.dop`` file may set (with their kind, choices and default).
 Every other layer reads these tables: the checker validates ``option``
 lines against ``OPTIONS``, the API takes its modes from ``MODES``, the
 solver dispatch validates method names against ``METHODS``, the CLI builds
@@ -23,7 +23,8 @@ from diffopt.status import ExitStatus
 
 __all__ = [
     "ExitStatus", "FileOption", "FILE_OPTIONS", "GRADIENT_MODES", "METHODS",
-    "METHOD_TABLE", "MODES", "MethodInfo", "OPTIONS", "choices_text", "method_info",
+    "METHOD_TABLE", "MODES", "MethodInfo", "OPTIONS", "PLOT_KINDS", "choices_text",
+    "method_info",
 ]  # fmt: skip
 
 
@@ -79,6 +80,12 @@ MODES: tuple[str, ...] = ("auto", "forward", "reverse")
 
 # What ``diffopt grad --mode`` takes: a gradient is computed one way or the other.
 GRADIENT_MODES: tuple[str, ...] = tuple(mode for mode in MODES if mode != "auto")
+
+
+# ------------------------------------------------------------------ plot kinds
+
+# What ``diffopt plot KIND`` draws (see diffopt-plot(1)).
+PLOT_KINDS: tuple[str, ...] = ("landscape", "trace", "fit", "slice")
 
 
 # ------------------------------------------------------------------ file options

@@ -38,7 +38,7 @@ class Fit:
     observed: np.ndarray
     model: np.ndarray
     residuals: np.ndarray  # model - observed
-    as_line: bool  # the model is a function of x here (no two rows share an x)
+    as_line: bool  # the model is a function of x here (rows sharing an x share a value)
     stats: dict  # rmse, reduced_chi2, dof, residuals
     params: dict  # label -> (value, standard error)
 
@@ -103,7 +103,11 @@ def fit(session, run: Run, fit_report, x_name: str | None = None) -> Fit:
     xs = columns[x_name] if x_name in columns else np.arange(observed.size, dtype=float)
     order = np.argsort(xs, kind="stable")
     xs = np.ravel(xs)[order]
-    as_line = bool(np.all(np.diff(xs) > 0))
+    # a line when the model is a function of x here: rows sharing an x share a model value
+    model_sorted = model[order]
+    tied = np.diff(xs) == 0
+    scale = max(float(np.max(np.abs(model_sorted), initial=0.0)), 1e-300)
+    as_line = bool(np.all(np.abs(np.diff(model_sorted)[tied]) <= 1e-12 * scale))
     dof = int(fit_report.dof)
     stats = {"residuals": int(observed.size), "dof": dof,
              "rmse": float(np.sqrt(np.mean(residuals ** 2))),

@@ -102,6 +102,10 @@ def entries(problem, names: list[str] | None, want: int | None, kind: str) -> li
 
 def held_point(problem, optimum: np.ndarray, at) -> np.ndarray:
     """The optimum with ``--at`` values (a dict name -> value) put in."""
+    if isinstance(at, str):
+        from diffopt.option_values import parse_at
+
+        at = parse_at(at)
     if not at:
         return optimum.copy()
     if not isinstance(at, dict):

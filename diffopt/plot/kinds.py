@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
-from diffopt.errors import UsageError, did_you_mean
-from diffopt.plot.curves import fit, slice_data
-from diffopt.plot.data import entries, landscape, trace
+import numpy as np
 
-KINDS = ("landscape", "trace", "fit", "slice")
+from diffopt.errors import UsageError, did_you_mean
+from diffopt.option_values import parse_value
+from diffopt.plot.curves import fit, slice_data
+from diffopt.plot.data import Run, entries, landscape, trace
+from diffopt.vocab import PLOT_KINDS
+
+KINDS = PLOT_KINDS
+
+
+def solve_runs(solve, session, methods: str | None, options: dict) -> tuple[list, object]:
+    """One ``solve`` (api.solve) per method of ``a,b,c`` keeping every iterate; the runs
+    and the last one's fit statistics. ``options["callback"]`` still sees every event."""
+    options = dict(options)
+    progress = options.pop("callback", None)
+    runs, result = [], None
+    for method in parse_list(methods) or [None]:
+        events: list = []
+
+        def callback(info, events=events):
+            events.append(info)
+            if progress is not None:
+                progress(info)
+
+        result = solve(session, method=method, callback=callback, **options)
+        runs.append(Run.of(session.problem, result, events))
+    return runs, result.fit
 
 
 def check(kind: str, session, params=None) -> None:
@@ -33,3 +56,41 @@ def build(kind: str, session, runs: list, fit_report, *, params=None, ranges=Non
     if kind == "fit":
         return fit(session, runs[0], fit_report, x_name)
     return slice_data(session, runs[0], params=params, ranges=ranges)
+
+
+def parse_ranges(text: str | None) -> dict:
+    """``--range x1=0:10,x2=5:20`` as name -> (low, high)."""
+    ranges: dict = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        name, equals, interval = item.partition("=")
+        low, colon, high = interval.partition(":")
+        if not equals or not colon or not name.strip():
+            raise UsageError(f"--range: '{item.strip()}' is not NAME=LOW:HIGH",
+                             hint="for example --range x1=0:10,x2=5:20")
+        bounds = (parse_value(low, "--range"), parse_value(high, "--range"))
+        if not all(np.ndim(b) == 0 and np.isfinite(b) for b in bounds):
+            raise UsageError(f"--range {name.strip()}: LOW and HIGH must be finite numbers")
+        if not bounds[0] < bounds[1]:
+            raise UsageError(f"--range {name.strip()}: LOW must be below HIGH, got "
+                             f"{interval.strip()}")
+        ranges[name.strip()] = bounds
+    return ranges
+
+
+def parse_list(text: str | None) -> list[str] | None:
+    """``a,b,c`` as a list of names (None when not given)."""
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise UsageError(f"'{text}' has an empty name; separate names with single commas")
+    return names
+
+
+def parse_view(params: str | None = None, ranges: str | None = None, grid: int = 100,
+               at: str | None = None, x_name: str | None = None) -> dict:
+    """The command line's texts as ``build``'s keyword arguments."""
+    return {"params": parse_list(params), "ranges": parse_ranges(ranges), "grid": int(grid),
+            "at": at, "x_name": x_name}
