@@ -108,11 +108,13 @@ def progress_display(quiet: bool, label: str = "solving"):
     return ProgressDisplay(consoles()[1], label=label)
 
 
-def print_json(document) -> None:
+def print_json(document, stream=None) -> None:
+    """One JSON document on standard output (or ``stream``)."""
     from diffopt.report.jsonout import dumps
 
-    sys.stdout.write(dumps(document) + "\n")
-    sys.stdout.flush()
+    stream = stream or sys.stdout
+    stream.write(dumps(document) + "\n")
+    stream.flush()
 
 
 def report_warnings(warnings) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -44,8 +45,12 @@ def solve_command(
     mode: Annotated[str | None, typer.Option("--mode", help=MODE_HELP,
                                              autocompletion=one_of(MODES))] = None,
     trace: Annotated[str | None, typer.Option(
-        "--trace", help="Write one JSON object per iteration to this file (JSON Lines).",
+        "--trace", help="Write one JSON object per iteration, from iteration 0 (the start), "
+        "to this file (JSON Lines); - for standard output (the report then goes to stderr).",
         metavar="FILE")] = None,
+    plot: Annotated[str | None, typer.Option(
+        "--plot", help="After the solve, save the trace (and the landscape, for two "
+        "parameters) as a PNG, SVG or PDF (needs matplotlib).", metavar="FILE")] = None,
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
     json: JsonOpt = False, quiet: QuietOpt = False,
 ):
@@ -54,17 +59,26 @@ def solve_command(
 
     if mode is not None and mode not in MODES:
         raise UsageError(f"--mode must be {choices_text(MODES)}, not '{mode}'")
+    if plot is not None:
+        from diffopt.plot import figures
+
+        figures.check_output(plot)
+        figures.require()
     writer = None
+    events: list = []
     try:
         with progress_display(quiet) as progress:
             session = load(file, set, data, seed, progress=progress.phase)
             _refuse_to_overwrite(trace, file, assignments(data, "--data").values())
+            _refuse_to_overwrite(plot, file, assignments(data, "--data").values(), "--plot")
             writer = _TraceWriter(trace, session.problem) if trace else None
 
             def callback(info):
                 progress(info)
                 if writer is not None:
                     writer(info)
+                if plot is not None:
+                    events.append(info)
 
             result = api.solve(session, method=method, max_iter=max_iter, tol=tol, lr=lr,
                                mode=mode, callback=callback, progress=progress.phase)
@@ -72,12 +86,15 @@ def solve_command(
         if writer is not None:
             writer.close()
     report_warnings(result.warnings)
+    if plot is not None:
+        figures.save(api.plots_after_solve(session, result, events), plot)
+    to_stderr = trace == "-"  # standard output carries the trace
     if json:
-        print_json(result.to_json())
+        print_json(result.to_json(), sys.stderr if to_stderr else None)
     else:
         from diffopt.report.console import print_solve_report
 
-        print_solve_report(consoles()[0], result)
+        print_solve_report(consoles()[1 if to_stderr else 0], result)
     if result.status == "converged":
         return ExitStatus.SUCCESS
     if result.status == "interrupted":
@@ -85,25 +102,26 @@ def solve_command(
     return ExitStatus.FAILURE
 
 
-def _refuse_to_overwrite(trace: str | None, file: str, data_paths) -> None:
-    """--trace must not clobber the problem or a data file the user wrote."""
-    if not trace:
+def _refuse_to_overwrite(trace: str | None, file: str, data_paths, flag: str = "--trace"):
+    """--trace and --plot must not clobber the problem or a data file the user wrote."""
+    if not trace or trace == "-":
         return
     inputs = [file, *data_paths]
     target = os.path.realpath(trace)
     for path in inputs:
         if path not in ("-", "") and os.path.exists(path) and os.path.realpath(path) == target:
-            raise UsageError(f"--trace {trace}: that is an input file; choose another name")
+            raise UsageError(f"{flag} {trace}: that is an input file; choose another name")
     if trace.endswith(".dop") or trace.endswith(".csv"):
-        raise UsageError(f"--trace {trace}: refusing to write a trace over a .dop or .csv file")
+        raise UsageError(f"{flag} {trace}: refusing to write over a .dop or .csv file")
 
 
 class _TraceWriter:
     """One JSON object per iteration (JSON Lines), flushed as it goes."""
 
     def __init__(self, path: str, problem):
+        self.owned = path != "-"  # "-": standard output, left open
         try:
-            self.handle = open(path, "w", encoding="utf-8")
+            self.handle = open(path, "w", encoding="utf-8") if self.owned else sys.stdout
         except OSError as exc:
             raise UsageError(f"--trace {path}: {exc.strerror or exc}") from None
         self.problem = problem
@@ -125,4 +143,5 @@ class _TraceWriter:
         self.handle.flush()
 
     def close(self) -> None:
-        self.handle.close()
+        if self.owned:
+            self.handle.close()
