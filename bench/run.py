@@ -408,6 +408,40 @@ def bench_process():
         "(floor)")
 
 
+MATPLOTLIB_TERRAIN = """
+import numpy as np
+from matplotlib.figure import Figure
+h, d, v = 20.0, 10.0, (0.7, 0.3, 0.45)
+x1, x2 = np.meshgrid(np.linspace(1.0, 12.3, 200), np.linspace(1.9, 18.4, 200))
+leg = lambda x, s: np.sqrt(x**2 + d**2) / s
+t = leg(x1, v[0]) + leg(x2, v[1]) + leg(h - x1 - x2, v[2])
+fig = Figure(figsize=(6.4, 5), dpi=120, layout="constrained")
+ax = fig.subplots()
+fig.colorbar(ax.contourf(x1, x2, t, levels=24), ax=ax)
+ax.plot([2, 11.2], [17, 3.5], "-o")
+fig.savefig(OUT)
+"""
+
+
+def bench_plot():
+    """A 200 x 200 landscape of terrain.dop with the solver's path, whole process
+    (issue 12: <= 1.5 s): as text for a terminal, and as a PNG beside the same
+    picture drawn by a plain NumPy + matplotlib script (closed-form grid)."""
+    terrain = str(ROOT / "problems" / "terrain.dop")
+    diffopt = [sys.executable, "-m", "diffopt", "plot", "landscape", terrain, "--grid", "200"]
+    solve = [sys.executable, "-m", "diffopt", "solve", terrain, "--quiet"]
+    ours, theirs = wall(diffopt, solve)
+    row("terrain: plot landscape --grid 200 (text)", ours, "solve --quiet", theirs, "≤ 1.5 s")
+    if _try_import("matplotlib") is None:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        png = os.path.join(folder, "landscape.png")
+        script = f"OUT = {os.path.join(folder, 'anchor.png')!r}" + MATPLOTLIB_TERRAIN
+        ours, theirs = wall(diffopt + ["-o", png], [sys.executable, "-c", script])
+        row("terrain: plot landscape --grid 200 -o PNG", ours, "numpy+matplotlib script",
+            theirs, "≤ 1.5 s")
+
+
 # ------------------------------------------------------- front end
 
 
@@ -509,6 +543,7 @@ def main():
     bench_rosenbrock(1000, repeat)
     bench_problems(repeat)
     bench_process()
+    bench_plot()
     bench_long_loop()
     bench_memory()
     bench_front_end()

@@ -138,9 +138,8 @@ class Slice:
 
     def to_json(self) -> dict:
         return {"kind": "slice", "objective": self.objective, "params": list(self.labels),
-                "centers": floats(self.centers), "t": [floats(t) for t in self.ts],
-                "values": [floats(v) for v in self.values],
-                "quadratic": [floats(q) for q in self.quadratic],
+                "centers": floats(self.centers), "t": floats(self.ts),
+                "values": floats(self.values), "quadratic": floats(self.quadratic),
                 "curvature": floats(self.curvature), "omitted": self.omitted}
 
 

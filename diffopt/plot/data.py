@@ -27,13 +27,9 @@ from diffopt.errors import DopError, UsageError, did_you_mean
 MARGIN = 0.1  # of the box's size, added on each side of a landscape
 
 
-def floats(a) -> list:
-    """A JSON-ready list with NaN/inf as None."""
-    return [None if not np.isfinite(v) else float(v) for v in np.ravel(a)]
-
-
-def grid_json(a) -> list:
-    return [floats(row) for row in np.asarray(a)]
+def floats(a) -> np.ndarray:
+    """A float64 array for the JSON writer (which spells NaN/inf as "nan", "inf")."""
+    return np.asarray(a, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -157,10 +153,10 @@ class Landscape:
 
     def to_json(self) -> dict:
         return {"kind": "landscape", "objective": self.objective, "params": list(self.labels),
-                "x": floats(self.xs), "y": floats(self.ys), "values": grid_json(self.values),
-                "path": [floats(p) for p in self.path], "start": floats(self.start),
+                "x": floats(self.xs), "y": floats(self.ys), "values": floats(self.values),
+                "path": floats(self.path), "start": floats(self.start),
                 "optimum": floats(self.optimum), "held": self.held, "bounds": self.bounds,
-                "constraints": [{"name": n, "kind": k, "values": grid_json(v)}
+                "constraints": [{"name": n, "kind": k, "values": floats(v)}
                                 for n, k, v in self.constraints],
                 "log_scale": self.log_scale, "run": self.run.to_json()}
 
