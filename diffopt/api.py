@@ -359,7 +359,8 @@ def plot(session, kind: str, *, methods: str | None = None, solve_options=None, 
     (``view``: the texts of --params, --range, --grid, --at, --x)."""
     from diffopt.plot import kinds
 
-    view = kinds.parse_view(**view)
+    kinds.check(kind, session, None)
+    view = kinds.parse_view(kind, **view)
     kinds.check(kind, session, view["params"])
     runs, fit = kinds.solve_runs(solve, session, methods, solve_options or {})
     return kinds.build(kind, session, runs, fit, **view)

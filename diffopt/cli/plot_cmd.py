@@ -42,7 +42,8 @@ def plot_command(
     ] = None,
     range_: Annotated[str | None, typer.Option(
         "--range", help="Axis ranges: NAME=LOW:HIGH,...", metavar="RANGES")] = None,
-    grid: Annotated[int, typer.Option("--grid", help="Landscape points per axis.")] = 100,
+    grid: Annotated[int | None, typer.Option(
+        "--grid", help="Landscape points per axis (default 100).")] = None,
     at: AtOpt = None,
     x: Annotated[str | None, typer.Option(
         "--x", help="Fit: the data column on the x axis (xs, trips.distance_km).")] = None,

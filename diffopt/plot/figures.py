@@ -42,6 +42,14 @@ def require() -> None:
 def save(plots: list, path: str, title: str = "") -> None:
     """Draw each plot in its own panel (side by side) and write the file."""
     require()
+    from matplotlib import rc_context
+
+    # every vertex kept (no path simplification): the path shows each iterate
+    with rc_context({"path.simplify": False}):
+        _save(plots, path, title)
+
+
+def _save(plots: list, path: str, title: str) -> None:
     from matplotlib.figure import Figure
 
     widths = [_width(p) for p in plots]
@@ -66,7 +74,7 @@ def _metadata(path: str) -> dict:
 def _width(plot) -> float:
     name = type(plot).__name__
     if name == "Slice":
-        return 3.2 * min(len(plot.labels), 3) + 0.8
+        return max(5.6, 3.2 * min(len(plot.labels), 3) + 0.8)
     return 6.4 if name == "Landscape" else 6.0
 
 

@@ -89,8 +89,19 @@ def parse_list(text: str | None) -> list[str] | None:
     return names
 
 
-def parse_view(params: str | None = None, ranges: str | None = None, grid: int = 100,
-               at: str | None = None, x_name: str | None = None) -> dict:
+# the options each kind reads; giving one to a kind that ignores it is an error
+USES = {"landscape": {"--params", "--range", "--grid", "--at"}, "trace": set(),
+        "fit": {"--x"}, "slice": {"--params", "--range"}}
+
+
+def parse_view(kind: str, params: str | None = None, ranges: str | None = None,
+               grid: int | None = None, at: str | None = None,
+               x_name: str | None = None) -> dict:
     """The command line's texts as ``build``'s keyword arguments."""
-    return {"params": parse_list(params), "ranges": parse_ranges(ranges), "grid": int(grid),
-            "at": at, "x_name": x_name}
+    given = {"--params": params, "--range": ranges, "--grid": grid, "--at": at, "--x": x_name}
+    for flag, value in given.items():
+        if value is not None and kind in USES and flag not in USES[kind]:
+            used = ", ".join(k for k, v in USES.items() if flag in v)
+            raise UsageError(f"{flag} does not apply to a {kind} plot (only to {used})")
+    return {"params": parse_list(params), "ranges": parse_ranges(ranges),
+            "grid": 100 if grid is None else int(grid), "at": at, "x_name": x_name}
