@@ -62,7 +62,7 @@ def solve_command(
     if plot is not None:
         from diffopt.plot import figures
 
-        figures.check_output(plot)
+        figures.check_output(plot, "--plot")
         figures.require()
     writer = None
     events: list = []

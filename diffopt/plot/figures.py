@@ -23,11 +23,11 @@ DPI = 120
 METHOD_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 
 
-def check_output(path: str) -> None:
+def check_output(path: str, flag: str = "-o") -> None:
     """Refuse an extension that is not PNG, SVG or PDF, before anything is computed."""
     extension = os.path.splitext(path)[1].lower()
     if extension not in FORMATS:
-        raise UsageError(f"-o {path}: the picture's format is chosen by its extension; "
+        raise UsageError(f"{flag} {path}: the picture's format is chosen by its extension; "
                          f"use .png, .svg or .pdf")
 
 
