@@ -20,6 +20,7 @@ from diffopt.errors import UsageError
 FORMATS = (".png", ".svg", ".pdf")
 INSTALL = "pip install 'diffopt-cli[plot]'"
 DPI = 120
+CONSTRAINT_COLOURS = ("tab:orange", "magenta", "cyan", "white")
 METHOD_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 
 
@@ -105,10 +106,17 @@ def _landscape(fig, data) -> None:
         bar.ax.yaxis.set_minor_formatter(NullFormatter())
     bar.set_label(data.objective + (" (log scale)" if data.log_scale else ""))
     for i, (name, kind, grid) in enumerate(data.constraints):
-        ax.contour(data.xs, data.ys, grid, levels=[0.0], colors="tab:red",
-                   linewidths=1.5, linestyles="solid" if kind == "eq" else "dashed")
-        ax.plot([], [], color="tab:red", linestyle="solid" if kind == "eq" else "dashed",
-                label=f"constraint {name}" if i < 3 else None)
+        colour = CONSTRAINT_COLOURS[i % len(CONSTRAINT_COLOURS)]
+        style = "solid" if kind == "eq" else "dashed"
+        if np.nanmin(grid) < 0 < np.nanmax(grid):
+            ax.contour(data.xs, data.ys, grid, levels=[0.0], colors=colour, linewidths=1.6,
+                       linestyles=style)
+        if kind != "eq" and np.nanmax(grid) > 0:  # the side where it is violated, hatched
+            ax.contourf(data.xs, data.ys, np.ma.masked_invalid(grid), levels=[0.0, np.inf],
+                        colors="none", hatches=["//"])
+        ax.plot([], [], color=colour, linestyle=style,
+                label=f"constraint {name}" + ("" if kind == "eq" else " (hatched: violated)")
+                if i < 4 else None)
     bound_style = {"color": "white", "linestyle": ":", "linewidth": 1.2}
     for value in data.bounds["x"]:
         ax.axvline(value, **bound_style)
@@ -123,9 +131,11 @@ def _landscape(fig, data) -> None:
     line.set_gid("solver-path")
     ax.plot(*data.start, "s", color="white", markeredgecolor="black", markersize=8,
             label="start", zorder=5)
+    # a solve that stopped short ends at its best point, not at an optimum
+    end = "optimum" if data.run.status == "converged" else f"final point ({data.run.status})"
     ax.plot(*data.optimum, "*", color="gold", markeredgecolor="black", markersize=14,
-            label="optimum", zorder=6)
-    for text, point in (("start", data.start), ("optimum", data.optimum)):
+            label=end, zorder=6)
+    for text, point in (("start", data.start), (end.split(" (")[0], data.optimum)):
         _label_inward(ax, text, point, data)
     ax.set_xlim(data.xs[0], data.xs[-1])
     ax.set_ylim(data.ys[0], data.ys[-1])
@@ -153,6 +163,8 @@ def _label_inward(ax, text: str, point, data) -> None:
 
 
 def _trace(fig, data) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
     for colour, run in zip(METHOD_COLOURS * 4, data.runs):
         label = f"{run.method} ({run.status}, {len(run.iterations) - 1} it.)"
@@ -167,6 +179,7 @@ def _trace(fig, data) -> None:
     top.set_ylabel(data.objective + (" (log scale)" if data.log_scale else ""))
     bottom.set_ylabel("gradient norm (max |g_i|)")
     bottom.set_xlabel("iteration")
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
     top.set_title(f"{os.path.basename(data.problem)}: {data.objective} per iteration",
                   fontsize=11)
     top.legend(loc="best", fontsize=8)

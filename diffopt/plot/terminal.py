@@ -87,7 +87,8 @@ def _landscape(data) -> list[Text]:
     lines = framed(canvas, title=title, xlabel=data.labels[0], ylabel=data.labels[1])
     shades = f"shades {SHADES[1:]!r} from {_value(low, data.log_scale)} " \
              f"to {_value(high, data.log_scale)}"
-    lines.append(_legend(("S start", "bold white"), ("X optimum", "bold yellow"),
+    end = "X optimum" if data.run.status == "converged" else f"X final ({data.run.status})"
+    lines.append(_legend(("S start", "bold white"), (end, "bold yellow"),
                          (f"o {data.run.method} path, {len(data.path) - 1} iterations",
                           "bold red")))
     lines.append(_legend((shades, "dim")))
