@@ -13,6 +13,7 @@ import sys
 
 from diffopt.cli import (  # the commands register themselves on app
     check_cmd,
+    completion,
     eval_cmd,
     export_cmd,
     fmt_cmd,
@@ -34,6 +35,9 @@ help_cmd.add_epilogs(app)  # after every command has registered: each --help end
 def main() -> None:
     """Console-script entry point."""
     signals.install()
+    status = completion.answer(sys.argv[1:], app)
+    if status is not None:
+        sys.exit(status)
     try:
         app()
     except KeyboardInterrupt:  # outside a solve: nothing to report
