@@ -8,6 +8,7 @@ anything the user wrote wrong; they never print.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -250,6 +251,7 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     method is known) before the first evaluation compiles the program.
     """
     from diffopt.solve.loop import minimize
+    from diffopt.solve.result import SolveOutcome
 
     problem = session.problem
     options = problem.options
@@ -275,6 +277,12 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
                            callback=callback)
     except OptionError as exc:
         raise _option_line(exc, options, from_file) from None
+    except (np.linalg.LinAlgError, FloatingPointError) as exc:
+        # LAPACK or NumPy refused the numbers (non-finite or degenerate
+        # matrices): a failed solve with the reason, not an internal error
+        outcome = SolveOutcome(x0, math.nan, math.nan, "failed",
+                               f"the linear algebra failed ({exc}); the start point is shown", 0,
+                               method=method or "auto")
     elapsed = time.perf_counter() - started
     report = engine.report(outcome.x)
     constraints = _constraint_rows(report.constraints)

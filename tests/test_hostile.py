@@ -131,3 +131,22 @@ def test_cr_only_line_ends_end_statements_as_well_as_comments(tmp_path):
     path.write_bytes(b"param x = 3\r\rminimize (x - 1)^2 +\r")
     result = runner.invoke(app, ["eval", str(path)])
     assert result.exit_code == 2 and result.stderr.startswith(f"{path}:3:")
+
+
+def test_a_linear_algebra_failure_inside_a_solve_is_a_failed_status(tmp_path, monkeypatch):
+    import numpy as np
+
+    from diffopt.solve import newton
+
+    def refuse(*args, **kwargs):
+        raise np.linalg.LinAlgError("SVD did not converge")
+
+    monkeypatch.setattr(newton.np.linalg, "eigh", refuse)
+    monkeypatch.setattr(newton.np.linalg, "solve", refuse)
+    monkeypatch.setattr(newton.np.linalg, "cholesky", refuse)
+    result = run(tmp_path, "param x = 3\nminimize (x - 1)^4 + x^2\n", "solve", "--json",
+                 "--method", "newton")
+    assert result.exit_code == 1, result.stderr
+    document = json.loads(result.stdout)
+    assert document["status"] == "failed"
+    assert document["message"].startswith("the linear algebra failed (SVD did not converge)")
