@@ -13,6 +13,7 @@ from diffopt.cli.common import (
     DataOpt,
     FileArg,
     JsonOpt,
+    MaxMemoryOpt,
     QuietOpt,
     SeedOpt,
     SetOpt,
@@ -52,6 +53,7 @@ def solve_command(
         "--plot", help="After the solve, save the trace (and the landscape, for two "
         "parameters) as a PNG, SVG or PDF (needs matplotlib).", metavar="FILE")] = None,
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
+    max_memory: MaxMemoryOpt = None,
     json: JsonOpt = False, quiet: QuietOpt = False,
 ):
     """Minimize (or maximize) the problem; exit 1 if it does not converge."""
@@ -68,7 +70,7 @@ def solve_command(
     events: list = []
     try:
         with progress_display(quiet) as progress:
-            session = load(file, set, data, seed, progress=progress.phase)
+            session = load(file, set, data, seed, progress=progress.phase, max_memory=max_memory)
             _refuse_to_overwrite(trace, file, assignments(data, "--data").values())
             _refuse_to_overwrite(plot, file, assignments(data, "--data").values(), "--plot")
             writer = _TraceWriter(trace, session.problem) if trace else None
