@@ -367,28 +367,12 @@ def _fit_report(problem, engine, x) -> FitReport:
     return fit_report(r, J, problem.params, problem.param_labels())
 
 
-# -------------------------------------------------------------------- plots
-
-
-def plot(session, kind: str, *, methods: str | None = None, solve_options=None, **view):
-    """Solve per method (``gd,momentum``) keeping every iterate, then one kind's data
-    (``view``: the texts of --params, --range, --grid, --at, --x)."""
+def plot(session, kind: str, *, methods=None, solve_options=None, solved=None, **view):
+    """One plot kind's data (diffopt.plot.kinds) after one solve per method of ``methods``;
+    for ``solve --plot``, a list of them from ``solved`` = (result, events)."""
     from diffopt.plot import kinds
 
-    kinds.check(kind, session, None)
-    view = kinds.parse_view(kind, **view)
-    kinds.check(kind, session, view["params"])
-    runs, fit = kinds.solve_runs(solve, session, methods, solve_options or {})
-    return kinds.build(kind, session, runs, fit, **view)
-
-
-def plots_after_solve(session, result: SolveResult, events: list) -> list:
-    """``solve --plot``: a finished solve's trace (and landscape for two parameters)."""
-    from diffopt.plot import data
-
-    run = data.Run.of(session.problem, result, events)
-    shown = [data.trace(session, [run])]
-    return shown + ([data.landscape(session, run)] if session.problem.n == 2 else [])
+    return kinds.plot(solve, session, kind, methods, solve_options or {}, view, solved)
 
 
 # --------------------------------------------------------------- fmt / graph

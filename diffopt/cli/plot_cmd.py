@@ -12,6 +12,7 @@ from diffopt.cli.common import (
     DataOpt,
     FileArg,
     JsonOpt,
+    MaxMemoryOpt,
     QuietOpt,
     SeedOpt,
     SetOpt,
@@ -51,7 +52,7 @@ def plot_command(
     tol: Annotated[float | None, typer.Option("--tol", help="Gradient tolerance.")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Step (gd, momentum, adam).")] = None,
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
-    json: JsonOpt = False, quiet: QuietOpt = False,
+    max_memory: MaxMemoryOpt = None, json: JsonOpt = False, quiet: QuietOpt = False,
 ):
     """Solve, then draw the objective's landscape, the trace, the fit or slices."""
     from diffopt import api
@@ -61,7 +62,7 @@ def plot_command(
         figures.check_output(output)
         figures.require()
     with progress_display(quiet) as progress:
-        session = load(file, set, data, seed, progress=progress.phase)
+        session = load(file, set, data, seed, progress=progress.phase, max_memory=max_memory)
         shown = api.plot(session, kind, methods=method, params=params, ranges=range_,
                          grid=grid, at=at, x_name=x,
                          solve_options={"max_iter": max_iter, "tol": tol, "lr": lr,

@@ -89,7 +89,7 @@ def solve_command(
             writer.close()
     report_warnings(result.warnings)
     if plot is not None:
-        figures.save(api.plots_after_solve(session, result, events), plot)
+        figures.save(api.plot(session, "trace", solved=(result, events)), plot)
     to_stderr = trace == "-"  # standard output carries the trace
     if json:
         print_json(result.to_json(), sys.stderr if to_stderr else None)

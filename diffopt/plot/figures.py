@@ -144,7 +144,7 @@ def _landscape(fig, data) -> None:
     held = ", ".join(f"{k} = {v:.4g}" for k, v in list(data.held.items())[:3])
     more = ", ..." if len(data.held) > 3 else ""
     ax.set_title(f"{data.objective} over ({data.labels[0]}, {data.labels[1]})"
-                 + (f"\n{held}{more}" if held else ""), fontsize=11)
+                 + (f"\nheld at {held}{more}" if held else ""), fontsize=11)
     ax.legend(loc="best", fontsize=8, framealpha=0.8)
 
 
@@ -236,7 +236,8 @@ def _slice(fig, data) -> None:
             pad = 0.1 * (high - low) if high > low else max(1.0, abs(high)) * 0.1
             ax.set_ylim(low - pad, high + pad)
         ax.set_xlabel(data.labels[k])
-        ax.set_title(f"curvature d²f/d{data.labels[k]}² = {data.curvature[k]:.3g}", fontsize=9)
+        ax.set_title(f"curvature d²{data.objective}/d{data.labels[k]}² = "
+                     f"{data.curvature[k]:.3g}", fontsize=9)
         ax.grid(True, alpha=0.3)
         if k % columns == 0:
             ax.set_ylabel(data.objective)

@@ -105,3 +105,19 @@ def parse_view(kind: str, params: str | None = None, ranges: str | None = None,
             raise UsageError(f"{flag} does not apply to a {kind} plot (only to {used})")
     return {"params": parse_list(params), "ranges": parse_ranges(ranges),
             "grid": 100 if grid is None else int(grid), "at": at, "x_name": x_name}
+
+
+def plot(solve, session, kind: str, methods: str | None, options: dict, view: dict,
+         solved=None):
+    """``api.plot``: check the kind and the view, solve (with ``solve``, api.solve) once
+    per method, build the data; with ``solved`` = (result, events) of a finished solve,
+    its trace and, for two parameters, its landscape (a list), without solving again."""
+    if solved is not None:
+        run = Run.of(session.problem, solved[0], solved[1])
+        shown = [trace(session, [run])]
+        return shown + ([landscape(session, run)] if session.problem.n == 2 else [])
+    check(kind, session, None)
+    view = parse_view(kind, **view)
+    check(kind, session, view["params"])
+    runs, fit_report = solve_runs(solve, session, methods, options)
+    return build(kind, session, runs, fit_report, **view)
