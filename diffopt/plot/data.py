@@ -147,7 +147,7 @@ class Landscape:
     start: np.ndarray  # (2,)
     optimum: np.ndarray  # (2,)
     held: dict  # label -> value of every other entry
-    bounds: dict  # "x"/"y" -> list of finite bound values inside the box
+    bounds: dict  # "x"/"y" -> {"lower"/"upper": value} for finite bounds inside the box
     constraints: tuple = ()  # (name, kind, (M, N) values; boundary where 0)
     log_scale: bool = False
 
@@ -185,7 +185,8 @@ def landscape(session, run: Run, *, params=None, ranges=None, grid: int = 100,
     f, cons = session.values_batch(X)
     values = f.reshape(grid, grid)
     lower, upper = problem.bounds()
-    bounds = {axis: [float(b) for b in (lower[k], upper[k]) if np.isfinite(b) and lo <= b <= hi]
+    bounds = {axis: {side: float(b) for side, b in (("lower", lower[k]), ("upper", upper[k]))
+                     if np.isfinite(b) and lo <= b <= hi}
               for axis, k, lo, hi in (("x", i, x_low, x_high), ("y", j, y_low, y_high))}
     constraint_grids = tuple((name, kind, cons[:, c].reshape(grid, grid))
                              for c, (name, kind) in enumerate(_constraint_names(session)))

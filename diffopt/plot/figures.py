@@ -20,6 +20,8 @@ from diffopt.errors import UsageError
 FORMATS = (".png", ".svg", ".pdf")
 INSTALL = "pip install 'diffopt-cli[plot]'"
 DPI = 120
+OUTSIDE = {"facecolor": "none", "edgecolor": "white", "hatch": "\\\\", "linewidth": 0,
+           "alpha": 0.6}
 CONSTRAINT_COLOURS = ("tab:orange", "magenta", "cyan", "white")
 METHOD_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 
@@ -84,6 +86,7 @@ def _width(plot) -> float:
 
 def _landscape(fig, data) -> None:
     from matplotlib.colors import LogNorm
+    from matplotlib.patheffects import withStroke
     from matplotlib.ticker import LogFormatterSciNotation, NullFormatter
 
     ax = fig.subplots()
@@ -117,13 +120,18 @@ def _landscape(fig, data) -> None:
         ax.plot([], [], color=colour, linestyle=style,
                 label=f"constraint {name}" + ("" if kind == "eq" else " (hatched: violated)")
                 if i < 4 else None)
-    bound_style = {"color": "white", "linestyle": ":", "linewidth": 1.2}
-    for value in data.bounds["x"]:
-        ax.axvline(value, **bound_style)
-    for value in data.bounds["y"]:
-        ax.axhline(value, **bound_style)
+    # white dots on a black stroke: visible on every colour and in the legend
+    bound_style = {"color": "white", "linestyle": ":", "linewidth": 1.4,
+                   "path_effects": [withStroke(linewidth=3, foreground="black")]}
+    for axis, line, span, (low, high) in (
+            ("x", ax.axvline, ax.axvspan, (data.xs[0], data.xs[-1])),
+            ("y", ax.axhline, ax.axhspan, (data.ys[0], data.ys[-1]))):
+        for side, value in data.bounds[axis].items():
+            line(value, **bound_style)
+            # the side outside the bounds, hatched
+            span(*((low, value) if side == "lower" else (value, high)), **OUTSIDE)
     if data.bounds["x"] or data.bounds["y"]:
-        ax.plot([], [], label="bound", **bound_style)
+        ax.plot([], [], label="bound (hatched: outside)", **bound_style)
     path = data.path
     (line,) = ax.plot(path[:, 0], path[:, 1], "-o", color="tab:red", markersize=3.5,
                       markeredgecolor="white", markeredgewidth=0.5, linewidth=1.2,

@@ -72,6 +72,8 @@ def parse_ranges(text: str | None) -> dict:
         bounds = (parse_value(low, "--range"), parse_value(high, "--range"))
         if not all(np.ndim(b) == 0 and np.isfinite(b) for b in bounds):
             raise UsageError(f"--range {name.strip()}: LOW and HIGH must be finite numbers")
+        if not np.isfinite(bounds[1] - bounds[0]):
+            raise UsageError(f"--range {name.strip()}: the interval is too wide to sample")
         if not bounds[0] < bounds[1]:
             raise UsageError(f"--range {name.strip()}: LOW must be below HIGH, got "
                              f"{interval.strip()}")

@@ -6,7 +6,7 @@ without colours:
 
 * landscape: one shading character per cell, lowest to highest
   ``SHADES`` (blank is the lowest tenth), the path's iterates ``o``, the
-  start ``S``, the optimum ``X``, finite bounds ``:`` lines;
+  start ``S``, the optimum ``X``, finite bounds ``┊`` and ``┄`` lines;
 * trace: objective (log10 when it spans decades) and gradient norm against
   iteration in braille, one colour and one letter (a, b, ...) per method;
 * fit: up to ``FEW_POINTS`` data as ``o`` on the model's braille line;
@@ -71,13 +71,14 @@ def _landscape(data) -> list[Text]:
             level = len(SHADES) - 1 if not np.isfinite(v) else \
                 min(int((v - low) / span * len(SHADES)), len(SHADES) - 1)
             canvas.put(r, c, SHADES[level], "blue" if level < 4 else "dim")
-    for value in data.bounds["x"]:
+    for value in data.bounds["x"].values():
         for r in range(rows):
-            canvas.mark(value, data.ys[0] + (data.ys[-1] - data.ys[0]) * r / (rows - 1), ":")
-    for value in data.bounds["y"]:
+            canvas.mark(value, data.ys[0] + (data.ys[-1] - data.ys[0]) * r / (rows - 1), "┊",
+                        "bold")
+    for value in data.bounds["y"].values():
         for c in range(PLOT_COLUMNS):
             canvas.mark(data.xs[0] + (data.xs[-1] - data.xs[0]) * c / (PLOT_COLUMNS - 1),
-                        value, ":")
+                        value, "┄", "bold")
     for x, y in data.path:
         canvas.mark(x, y, "o", "bold red")
     canvas.mark(*data.start, "S", "bold white")
@@ -91,7 +92,8 @@ def _landscape(data) -> list[Text]:
     lines.append(_legend(("S start", "bold white"), (end, "bold yellow"),
                          (f"o {data.run.method} path, {len(data.path) - 1} iterations",
                           "bold red")))
-    lines.append(_legend((shades, "dim")))
+    bounds = [("┊┄ bounds", "bold")] if data.bounds["x"] or data.bounds["y"] else []
+    lines.append(_legend((shades, "dim"), *bounds))
     if data.held:
         held = ", ".join(f"{k} = {v:.4g}" for k, v in data.held.items())
         lines.append(Text(f"others held at {held}"[:WIDTH], "dim"))
