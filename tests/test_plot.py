@@ -238,3 +238,26 @@ def test_without_matplotlib_the_error_names_the_extra(monkeypatch, tmp_path):
     assert run("solve", PROBLEMS / "terrain.dop", "--plot", out).exit_code == 2
     # the terminal plot and --json need nothing extra
     assert run("plot", "landscape", PROBLEMS / "terrain.dop").exit_code == 0
+
+
+def test_landscape_constraints_bounds_and_maximize_as_written(tmp_path):
+    document = plot_json("landscape", PROBLEMS / "constrained.dop", "--grid", "21",
+                         "--range", "x=-1:3,y=-1:3")
+    x, y = np.meshgrid(document["x"], document["y"])
+    np.testing.assert_allclose(document["values"], (x - 2) ** 2 + (y - 1) ** 2, rtol=1e-13)
+    (spend, nonnegative) = document["constraints"]
+    assert (spend["name"], spend["kind"]) == ("spend", "le")
+    np.testing.assert_allclose(spend["values"], x + y - 2, atol=1e-14)
+    np.testing.assert_allclose(nonnegative["values"], -x, atol=1e-14)
+    problem = tmp_path / "b.dop"
+    problem.write_text("param x in [0, 2] = 1, y in [-1, 1] = 0.5\n"
+                       "maximize top: -(x - 3)^2 - (y - 2)^2\n")
+    document = plot_json("landscape", problem, "--range", "x=-1:3,y=-2:2", "--grid", "5")
+    assert document["bounds"] == {"x": {"lower": 0.0, "upper": 2.0},
+                                  "y": {"lower": -1.0, "upper": 1.0}}
+    x, y = np.meshgrid(document["x"], document["y"])
+    np.testing.assert_allclose(document["values"], -(x - 3) ** 2 - (y - 2) ** 2, rtol=1e-14)
+    np.testing.assert_allclose(document["optimum"], [2.0, 1.0])  # the corner of the box
+    assert document["run"]["objectives"][0] == pytest.approx(-(4 + 2.25))
+    out = tmp_path / "b.png"
+    assert run("plot", "landscape", problem, "-o", out).exit_code == 0
