@@ -128,7 +128,8 @@ def framed(canvas: Canvas, *, title: str = "", xlabel: str = "", ylabel: str = "
                 canvas.rows - 1: canvas.y0}
     for r, row in enumerate(rows):
         label = y_format(labelled[r]) if r in labelled else ""
-        line = Text(f"{label[:LEFT - 2]:>{LEFT - 2}} ", "dim")
+        line = Text()  # (Text(..., style) would style the whole line, curves too)
+        line.append(f"{label[:LEFT - 2]:>{LEFT - 2}} ", "dim")
         line.append("┤" if r in labelled else "│", "dim")
         line.append_text(row)
         lines.append(line)

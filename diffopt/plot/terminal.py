@@ -33,6 +33,9 @@ from diffopt.plot.canvas import (
 )
 
 SHADES = " .:-=+*#%@"
+# on a colour terminal each shade also takes a colour of the viridis map (as -o draws it)
+SHADE_COLOURS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779",
+                 "#6ece58", "#b5de2b", "#fde725")
 COLOURS = ("cyan", "yellow", "green", "magenta", "red", "blue")
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 FEW_POINTS = 60  # a fit with at most this many rows draws each datum as "o"
@@ -70,7 +73,7 @@ def _landscape(data) -> list[Text]:
             v = values[j, i]
             level = len(SHADES) - 1 if not np.isfinite(v) else \
                 min(int((v - low) / span * len(SHADES)), len(SHADES) - 1)
-            canvas.put(r, c, SHADES[level], "blue" if level < 4 else "dim")
+            canvas.put(r, c, SHADES[level], SHADE_COLOURS[level])
     for value in data.bounds["x"].values():
         for r in range(rows):
             canvas.mark(value, data.ys[0] + (data.ys[-1] - data.ys[0]) * r / (rows - 1), "┊",
