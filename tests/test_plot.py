@@ -261,3 +261,26 @@ def test_landscape_constraints_bounds_and_maximize_as_written(tmp_path):
     assert document["run"]["objectives"][0] == pytest.approx(-(4 + 2.25))
     out = tmp_path / "b.png"
     assert run("plot", "landscape", problem, "-o", out).exit_code == 0
+
+
+def test_landscape_of_chosen_entries_holds_the_others_at_at():
+    document = plot_json("landscape", PROBLEMS / "polyfit.dop", "--params", "a,c",
+                         "--at", "b=-1.5", "--grid", "7")
+    assert document["params"] == ["a", "c"] and document["held"] == {"b": -1.5}
+    xs = np.array([-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5])
+    ys = np.array([8.2, 6.14, 4.218, 2.683, 1.864, 1.153, 1.318, 1.952, 2.052, 3.064])
+    a, c = np.meshgrid(document["x"], document["y"])
+    model = a[..., None] * xs ** 2 - 1.5 * xs + c[..., None]
+    np.testing.assert_allclose(document["values"], np.mean((model - ys) ** 2, axis=-1),
+                               rtol=1e-12)
+
+
+def test_fit_against_a_named_column_and_a_bad_one():
+    document = plot_json("fit", PROBLEMS / "taxi.dop", "--x", "trips.duration_min")
+    assert document["x_name"] == "trips.duration_min"
+    assert np.all(np.diff(document["x"]) >= 0)
+    assert document["as_line"] is False  # the model is not a function of the durations
+    result = run("plot", "fit", PROBLEMS / "taxi.dop", "--x", "trips.distance")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == \
+        "diffopt: error: --x: no data column named 'trips.distance'"
