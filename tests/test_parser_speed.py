@@ -303,7 +303,7 @@ def test_deep_nesting_at_the_limit_parses_without_recursion():
 # token kind, so mutants reach most states of the table with most lookaheads.
 _PIECES = [
     "const", "data", "param", "let", "var", "option", "def", "minimize", "maximize",
-    "subject", "to", "for", "in", "if", "then", "else", "break", "or", "and", "not",
+    "subject", "to", "for", "in", "if", "then", "else", "break", "when", "or", "and", "not",
     "x", "y", "f", "1", "2.5", '"s"', "(", ")", "[", "]", "{", "}", ",", ";", ":", ".",
     "..", "=", "~", "+=", "-=", "*=", "/=", "+", "-", "*", "/", "//", "%", "@", "^", "**",
     "<", "<=", ">", ">=", "==", "!=", "\n", " ", "# c\n", "$", "'", "!", "\"", "\x01",

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from diffopt.check import declarations
+from diffopt.check import declarations, loops
 from diffopt.check.machine import Machine
 from diffopt.check.problem import CheckedProblem, Options, RunSettings
 from diffopt.check.values import ConstraintValue, Definition, RunResult, Scope, Table, is_constant
 from diffopt.errors import DopError, DopNameError, DopTypeError, ShapeError
 from diffopt.ir.tape import Tape
+from diffopt.notices import unique
 from diffopt.ops import random as dop_random
 from diffopt.ops.registry import Abstract, broadcast_shapes, format_shape, shape_of
 from diffopt.source import Source
@@ -50,6 +51,10 @@ class _Frame:
     outer: Scope | None = None  # a loop's enclosing scope (each iteration gets a child)
     shadow: Scope | None = None  # speculative: where var assignments go instead of globals
     owner: bool = False  # the outermost speculative frame: leaves speculation when done
+    loop: ast.For | None = None  # a loop's statement (named by its warnings)
+    crossing: loops.Crossing | None = None  # its `break when` between passes
+    exit_branch: ast.Break | None = None  # an exit decided by the parameters
+    steps: int = 0  # a loop's number of steps
 
 
 @dataclass
@@ -79,6 +84,8 @@ class _Runner:
         self.var_shapes: dict[str, tuple] = {}
         self.n_constraints = 0
         self.n_params = 0
+        self.breaks: dict = {}  # loops.break_inside's cache
+        self.warned: set = set()  # (loop, break) pairs already reported
 
     def run(self) -> RunResult:
         frames = [_Frame(self.program.statements, self.globals)]
@@ -89,6 +96,8 @@ class _Runner:
                 if frame.loop_var is not None and frame.loop_next < frame.loop_stop:
                     self._next_iteration(frame)
                     continue
+                if frame.exit_branch is not None and not frame.speculative:
+                    self._warn(loops.ran_out(frame.loop, frame.exit_branch, frame.steps))
                 frames.pop()
                 if frame.owner:
                     machine.speculate(-1)
@@ -101,6 +110,7 @@ class _Runner:
                 raise exc.located(stmt.span) from None
         assert tape.abstract == 0
         self.result.names = self.globals.names
+        self.result.notices = unique(machine.notices)
         return self.result
 
     def _statement(self, stmt, frame: _Frame, frames: list) -> None:
@@ -112,12 +122,18 @@ class _Runner:
             if lo < hi:
                 loop = _Frame(stmt.body, frame.scope, loop_var=stmt.var, loop_next=lo,
                               loop_stop=hi, speculative=frame.speculative,
-                              outer=frame.scope, shadow=frame.shadow)
+                              outer=frame.scope, shadow=frame.shadow, loop=stmt, steps=hi - lo)
                 self._next_iteration(loop)
+                node = loops.break_when_of(stmt.body)
+                if node is not None:
+                    loop.crossing = loops.start(machine, node, loop.scope, self._vars(loop))
                 frames.append(loop)
         elif kind is ast.If:
             self._if(stmt, frame, frames)
         elif kind is ast.Break:
+            if stmt.when is not None:
+                self._break_when(frame, frames)
+                return
             if frame.speculative:
                 return
             while frames and frames[-1].loop_var is None:
@@ -125,6 +141,23 @@ class _Runner:
             frames.pop()
         else:
             self._simple(stmt, frame)
+
+    def _vars(self, frame: _Frame) -> dict:
+        return {name: frame.scope.lookup(name) for name in self.var_shapes}
+
+    def _break_when(self, frame: _Frame, frames: list):
+        """A pass through `break when` (it stands directly in the loop's body)."""
+        crossing = frame.crossing
+        ended = loops.passed(self.machine, crossing, frame.scope, self._vars(frame),
+                             frame.speculative)
+        if ended is None:
+            if loops.depends_on_parameters(crossing.g) and not frame.speculative:
+                frame.exit_branch = crossing.node
+            return
+        for name, value in ended.items():
+            self.globals.names[name] = value
+            self.result.vars[name] = value
+        frames.pop()
 
     def _next_iteration(self, frame: _Frame):
         frame.index = 0
@@ -141,12 +174,29 @@ class _Runner:
             return
         body = stmt.body if decided else stmt.orelse
         other = stmt.orelse if decided else stmt.body
+        if not frame.speculative and loops.depends_on_parameters(test):
+            self._exit_decided(stmt, frames)
         if body:
             frames.append(self._block(body, frame, speculative=frame.speculative))
         if self.checking and other and not frame.speculative and not is_constant(test):
             # the branch not taken is checked too, first (a break in the taken
             # one cannot skip it; speculation leaves no trace to be ordered)
             frames.append(self._block(other, frame, speculative=True))
+
+    def _exit_decided(self, stmt: ast.If, frames: list) -> None:
+        """An `if` on the parameters around a `break`: the loop's exit step moves."""
+        branch = (loops.break_inside(stmt.body, self.breaks)
+                  or loops.break_inside(stmt.orelse, self.breaks))
+        loop = next((f for f in reversed(frames) if f.loop is not None), None)
+        if branch is None or loop is None:
+            return
+        loop.exit_branch = branch
+        if (id(loop.loop), id(branch)) not in self.warned:  # once, not once per step
+            self.warned.add((id(loop.loop), id(branch)))
+            self._warn(loops.exit_moves(loop.loop, branch))
+
+    def _warn(self, notice) -> None:
+        self.machine.notices.append(notice)
 
     def _block(self, body, frame: _Frame, speculative: bool) -> _Frame:
         scope = frame.scope.child()
