@@ -118,7 +118,8 @@ def _check_break_when(stmt: ast.Break, in_loop_body: bool) -> None:
     if not in_loop_body:
         raise DopTypeError("'break when' must stand directly in a loop's body, not inside "
                            "an 'if'", stmt.span,
-                           hint="its crossing is located between two passes of the loop")
+                           hint="put it in the loop's body itself, usually last: it "
+                           "interpolates between two passes through the body")
     test = stmt.when
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1
             and test.ops[0] in ("<", "<=", ">", ">=")):

@@ -9,8 +9,11 @@ the real trend. One finite difference with a small step usually lands on a
 tread and agrees with the derivative, so ``diffopt check`` looks wider.
 
 Along each parameter entry, central secants over several step sizes are
-compared with the derivative. Where a secant's step straddles a flip of the
-decisions and disagrees with the derivative, the bracket is halved, keeping
+compared with the derivative. A staircase shows where the two widest steps
+that straddle flips of the decisions give secants that agree with each other
+(the trend) but not with the derivative. (One jump alone gives secants that
+grow as the step shrinks: the derivative is right on either side of it, and
+the ordinary note about a flip applies.) The narrowest such bracket is then halved, keeping
 a flip inside, until the objective's change across it is clearly more than
 any slope seen could make over its width (a jump: the entry fails with a
 message that says so) or the bracket is tiny (a kink: a continuous objective
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SECANT_STEPS = (1e-2, 3e-3, 1e-3, 3e-4)  # relative to max(1, |x_i|)
+SECANT_STEPS = (3e-2, 1e-2, 3e-3, 1e-3)  # relative to max(1, |x_i|)
 BISECTIONS = 30
 MAX_ENTRIES = 32  # entries scanned per point (each costs about a dozen evaluations)
 
@@ -53,8 +56,7 @@ def find(engine, x: np.ndarray, i: int, name: str, slope: float, sign: float) ->
         if plus != minus and np.isfinite(secant):
             secants.append(secant)
             brackets.append((h * scale, f_minus, minus, f_plus, plus))
-    differing = [s for s in secants if abs(s - slope) > 0.1 * max(abs(s), abs(slope)) + 1e-8]
-    if not differing:
+    if len(secants) < 2 or not _trend(secants[0], secants[1], slope):
         return None
     # a kink's change over a bracket of width w is at most (|slope| + 2 |secant|) w
     bound = 4.0 * (abs(slope) + 2.0 * max(abs(s) for s in secants))
@@ -75,6 +77,13 @@ def find(engine, x: np.ndarray, i: int, name: str, slope: float, sign: float) ->
         else:
             hi, f_hi, at_hi = mid[i], f_mid, at_mid
     return None  # continuous across the flip: a kink, not a jump
+
+
+def _trend(wide: float, narrower: float, slope: float) -> bool:
+    """Two secants that agree with each other (a trend) and not with the derivative."""
+    agree = abs(wide - narrower) <= 0.5 * max(abs(wide), abs(narrower))
+    return agree and all(abs(s - slope) > 0.1 * max(abs(s), abs(slope)) + 1e-8
+                         for s in (wide, narrower))
 
 
 def _message(gap, where, name, near, slope, secants, brackets, sign) -> str:

@@ -79,9 +79,12 @@ def start(machine, node: ast.Break, scope, variables: dict) -> Crossing:
     try:
         g, holds = _difference(machine, node, scope)
     except DopNameError as exc:
-        exc.hint = ("the condition of 'break when' is evaluated where the loop starts too: "
-                    "write it with vars and names from outside the loop")
-        raise
+        name = exc.span.text if exc.span is not None else "a name"
+        raise DopNameError(
+            f"'break when' cannot use '{name}', which the loop's body defines: its "
+            "condition is also evaluated where the loop starts, before the body ran",
+            exc.span, hint="write the condition with vars and names from outside the loop",
+        ) from None
     return Crossing(node, dict(variables), g, holds)
 
 
