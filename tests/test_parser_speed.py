@@ -63,6 +63,7 @@ SNIPPETS = {
         "param x = 1\nvar s = 0\nvar t = [0, 0, 0]\n"
         "for i in 0..3 {\n  s += x * i; t[i] = s\n  if s > 2 { break }\n}\n"
         "for j in 1 .. abs(3) { }\n"
+        "for k in 0..9 {\n  s -= x\n  break  when s<=-( 1 )  # interpolated\n}\n"
         "if x > 0 and not x > 5 or x == 1 {\n  s -= 1\n} else if x < -1 { s *= 2 }"
         " else {\n\n  s /= 2\n\n}\n"
         "if x > 0 { s = 1 } else { }\n"
