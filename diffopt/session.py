@@ -246,6 +246,12 @@ class Session:
     def notices(self, x) -> tuple:
         """Warnings about the program at x: its loops' exits (found by the trace
         that holds at x) and doubtful root/argmin solutions there."""
+        recording = self.recording
+        if not _implicit_equations(recording.tape):  # only the trace's own notices
+            if recording.tape.guards:  # the recording that holds at x
+                recording, _ = self._run("value", lambda r: [r.objective], x)
+            if not _implicit_equations(recording.tape):
+                return recording.notices
         recording, out = self._run("implicit", _implicit_outputs, x)
         found, values = list(recording.notices), iter(out)
         for eqn in _implicit_equations(recording.tape):
