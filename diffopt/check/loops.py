@@ -122,6 +122,24 @@ def passed(machine, crossing: Crossing, scope, variables: dict,
     return ended
 
 
+def exit_decided(stmt: ast.If, frames: list, cache: dict, warned: set,
+                 notices: list) -> None:
+    """An ``if`` on the parameters around a ``break``: the loop's exit step moves.
+
+    Marks the innermost loop frame (``frames``: the runner's, each with
+    ``loop`` and ``exit_branch``) and warns once per loop and break
+    (``warned``), not once per step.
+    """
+    branch = break_inside(stmt.body, cache) or break_inside(stmt.orelse, cache)
+    loop = next((f for f in reversed(frames) if f.loop is not None), None)
+    if branch is None or loop is None:
+        return
+    loop.exit_branch = branch
+    if (id(loop.loop), id(branch)) not in warned:
+        warned.add((id(loop.loop), id(branch)))
+        notices.append(exit_moves(loop.loop, branch))
+
+
 def exit_moves(loop: ast.For, branch: ast.Break) -> Notice:
     """A plain ``break`` decided by the parameters: the exit step moves in jumps."""
     return Notice(

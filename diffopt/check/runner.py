@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from diffopt import budget
 from diffopt.check import declarations, loops
 from diffopt.check.machine import Machine
 from diffopt.check.problem import CheckedProblem, Options, RunSettings
@@ -51,7 +52,8 @@ class _Frame:
     outer: Scope | None = None  # a loop's enclosing scope (each iteration gets a child)
     shadow: Scope | None = None  # speculative: where var assignments go instead of globals
     owner: bool = False  # the outermost speculative frame: leaves speculation when done
-    loop: ast.For | None = None  # a loop's statement (named by its warnings)
+    loop: ast.For | None = None  # the loop statement (warnings, budget refusals name it)
+    loop_bytes: int = -1  # the tape's bytes when the loop's first step began (-1: judged)
     crossing: loops.Crossing | None = None  # its `break when` between passes
     exit_branch: ast.Break | None = None  # an exit decided by the parameters
     steps: int = 0  # a loop's number of steps
@@ -97,7 +99,8 @@ class _Runner:
                     self._next_iteration(frame)
                     continue
                 if frame.exit_branch is not None and not frame.speculative:
-                    self._warn(loops.ran_out(frame.loop, frame.exit_branch, frame.steps))
+                    machine.notices.append(loops.ran_out(frame.loop, frame.exit_branch,
+                                                         frame.steps))
                 frames.pop()
                 if frame.owner:
                     machine.speculate(-1)
@@ -122,7 +125,9 @@ class _Runner:
             if lo < hi:
                 loop = _Frame(stmt.body, frame.scope, loop_var=stmt.var, loop_next=lo,
                               loop_stop=hi, speculative=frame.speculative,
-                              outer=frame.scope, shadow=frame.shadow, loop=stmt, steps=hi - lo)
+                              outer=frame.scope, shadow=frame.shadow, loop=stmt, steps=hi - lo,
+                              loop_bytes=-1 if loops.break_inside(stmt.body, self.breaks)
+                              else self.tape.bytes_used)
                 self._next_iteration(loop)
                 node = loops.break_when_of(stmt.body)
                 if node is not None:
@@ -160,6 +165,14 @@ class _Runner:
         frames.pop()
 
     def _next_iteration(self, frame: _Frame):
+        if frame.loop_bytes >= 0 and frame.index:  # the first step is done: judge the rest
+            steps_left = frame.loop_stop - frame.loop_next
+            try:
+                budget.check_loop(steps_left, self.tape.bytes_used - frame.loop_bytes,
+                                  self.tape.bytes_used)
+            except DopError as exc:
+                raise exc.located(frame.loop.span) from None
+            frame.loop_bytes = -1
         frame.index = 0
         frame.scope = frame.outer.child({frame.loop_var: np.array(float(frame.loop_next))})
         frame.loop_next += 1
@@ -175,28 +188,13 @@ class _Runner:
         body = stmt.body if decided else stmt.orelse
         other = stmt.orelse if decided else stmt.body
         if not frame.speculative and loops.depends_on_parameters(test):
-            self._exit_decided(stmt, frames)
+            loops.exit_decided(stmt, frames, self.breaks, self.warned, self.machine.notices)
         if body:
             frames.append(self._block(body, frame, speculative=frame.speculative))
         if self.checking and other and not frame.speculative and not is_constant(test):
             # the branch not taken is checked too, first (a break in the taken
             # one cannot skip it; speculation leaves no trace to be ordered)
             frames.append(self._block(other, frame, speculative=True))
-
-    def _exit_decided(self, stmt: ast.If, frames: list) -> None:
-        """An `if` on the parameters around a `break`: the loop's exit step moves."""
-        branch = (loops.break_inside(stmt.body, self.breaks)
-                  or loops.break_inside(stmt.orelse, self.breaks))
-        loop = next((f for f in reversed(frames) if f.loop is not None), None)
-        if branch is None or loop is None:
-            return
-        loop.exit_branch = branch
-        if (id(loop.loop), id(branch)) not in self.warned:  # once, not once per step
-            self.warned.add((id(loop.loop), id(branch)))
-            self._warn(loops.exit_moves(loop.loop, branch))
-
-    def _warn(self, notice) -> None:
-        self.machine.notices.append(notice)
 
     def _block(self, body, frame: _Frame, speculative: bool) -> _Frame:
         scope = frame.scope.child()
