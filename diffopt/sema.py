@@ -105,7 +105,9 @@ def check_names(program: ast.Program) -> None:
             if loops == 0:
                 raise DopTypeError("'break' outside a loop", stmt.span)
             if stmt.when is not None:
-                _check_break_when(stmt, id(statements) in loop_bodies)
+                _check_break_when(stmt, id(statements) in loop_bodies,
+                                  any(s.when is not None for s in statements[:index]
+                                      if isinstance(s, ast.Break)))
                 scope.check_expr(stmt.when, condition=True)
     if not objectives:
         end = program.span.source.span(len(program.span.source.text)) if program.span else None
@@ -113,13 +115,18 @@ def check_names(program: ast.Program) -> None:
                            hint="add 'minimize <expression>' or 'maximize <expression>'")
 
 
-def _check_break_when(stmt: ast.Break, in_loop_body: bool) -> None:
-    """``break when a < b`` stands directly in a loop body and crosses one comparison."""
+def _check_break_when(stmt: ast.Break, in_loop_body: bool, second: bool) -> None:
+    """``break when a < b`` stands directly in a loop body, once, and crosses one
+    comparison."""
     if not in_loop_body:
         raise DopTypeError("'break when' must stand directly in a loop's body, not inside "
                            "an 'if'", stmt.span,
                            hint="put it in the loop's body itself, usually last: it "
                            "interpolates between two passes through the body")
+    if second:
+        raise DopTypeError("a loop's body has at most one 'break when'", stmt.span,
+                           hint="combine the exits into one comparison, e.g. break when "
+                           "minimum(py, 10 - px) < 0")
     test = stmt.when
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1
             and test.ops[0] in ("<", "<=", ">", ">=")):

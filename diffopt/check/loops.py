@@ -68,8 +68,8 @@ def break_inside(statements, cache: dict) -> ast.Break | None:
 def _difference(machine, node: ast.Break, scope):
     """(a - b, the comparison a OP b) of ``break when a OP b`` in ``scope``."""
     test: ast.Compare = node.when
-    left = machine.eval(test.operands[0], scope)
-    right = machine.eval(test.operands[1], scope)
+    left = machine._numeric(machine.eval(test.operands[0], scope), test.operands[0])
+    right = machine._numeric(machine.eval(test.operands[1], scope), test.operands[1])
     machine.span = test.span
     return machine._apply("sub", left, right), machine._compare(test, [left, right])
 
