@@ -53,6 +53,7 @@ class Recording:
     placeholders: list = field(default_factory=list)  # tangent seed slots, per parameter
     programs: dict = field(default_factory=dict)
     pool: BufferPool = field(default_factory=BufferPool)  # shared by its programs
+    notices: tuple = ()  # warnings the trace found (its loops' exits; diffopt.notices)
 
     def compiled(self, key: str, outputs: list, extra_inputs: tuple = ()) -> Compiled:
         """Outputs compiled with the guard check as one extra, last, result."""
@@ -82,7 +83,7 @@ def record(trace: Trace, sense: str, objective_span) -> Recording:
     ]
     recording = Recording(tape=tape, objective=slot_of(minimized), reported=slot_of(reported),
                           lets=lets, constraints=constraints,
-                          gradient=[slot_of(g) for g in gradient])
+                          gradient=[slot_of(g) for g in gradient], notices=result.notices)
     if sense == "minimize":
         found = least_squares_residual(tape, recording.objective)
         if found is not None:

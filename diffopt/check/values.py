@@ -73,6 +73,7 @@ class RunResult:
     vars: dict = field(default_factory=dict)
     constraints: list = field(default_factory=list)
     names: dict = field(default_factory=dict)  # the top-level scope when the run ended
+    notices: tuple = ()  # warnings about the program at this point (diffopt.notices)
 
 
 def is_constant(x) -> bool:

@@ -293,6 +293,9 @@ def print_check(console: Console, result: Any, quiet: bool = False) -> None:
         )
     elif result.passed:
         verdict = Text.assemble(("passed", "bold green"), f": all {total} entries agree")
+    elif any(getattr(point, "staircase", None) for point in result.points):
+        verdict = Text.assemble(("FAILED", "bold red"), ": the objective is a staircase the "
+                                "derivative does not see (see the note)")
     else:
         verdict = Text.assemble(("FAILED", "bold red"), f": {failed} of {total} entries disagree")
     console.print(verdict)
