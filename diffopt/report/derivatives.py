@@ -1,0 +1,93 @@
+"""Human-readable tables of derivative results: sensitivities and Jacobians.
+
+``print_sensitivity`` draws what ``solve --sensitivity`` adds after the solve
+report (d objective and d parameters per constant, the multipliers);
+``print_jacobian`` draws ``grad --of`` of a vector or matrix let. Renderers
+only format (duck-typed on ``diffopt.sensitivity.Sensitivity`` and
+``diffopt.jacobian.JacobianResult``); they compute nothing. Long tables are
+capped with "… N more (see --json)".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.text import Text
+
+from diffopt.report.formatting import (
+    capped,
+    encodable,
+    fmt,
+    fmt_seconds,
+    key_value,
+    more_row,
+    plain_table,
+)
+
+MAX_COLUMNS = 6  # columns of derivatives shown side by side before "see --json"
+
+
+@encodable
+def print_sensitivity(console: Console, result: Any) -> None:
+    """Per constant entry: its value, d objective/d c and d x*/d c; then the multipliers."""
+    console.print()
+    console.print(Text("sensitivity of the optimum", style="bold"))
+    labels = list(result.param_labels)
+    shown_params = labels[:MAX_COLUMNS] if result.params is not None else []
+    headers = ["const", "value", "d objective"] + [f"d {label}" for label in shown_params]
+    table = plain_table(*headers)
+    rows, hidden = capped(list(range(len(result.wrt))))
+    for j in rows:
+        cells = [Text(result.wrt[j]), fmt(result.values[j]), fmt(result.objective[j])]
+        cells += [fmt(result.params[i, j]) for i in range(len(shown_params))]
+        table.add_row(*cells)
+    more_row(table, hidden)
+    if result.wrt:
+        console.print(table)
+    if result.params is not None and len(labels) > MAX_COLUMNS:
+        console.print(Text(f"  … derivatives of {len(labels) - MAX_COLUMNS} more parameters "
+                           f"in --json", style="dim"))
+    if result.params is None and result.wrt:
+        console.print(Text("  the parameters' derivatives do not exist here (singular Hessian)",
+                           style="yellow"))
+    for name, reason in result.skipped:
+        console.print(Text(f"  skipped {name}: {reason}", style="dim"))
+    if result.multipliers:
+        table = plain_table("constraint", "multiplier")
+        shown, hidden = capped(list(result.multipliers.items()))
+        for name, value in shown:
+            table.add_row(Text(name), fmt(value))
+        more_row(table, hidden)
+        console.print()
+        console.print(table)
+    if result.active_bounds:
+        console.print(key_value("held at a bound", ", ".join(result.active_bounds)))
+
+
+@encodable
+def print_jacobian(console: Console, result: Any, quiet: bool = False) -> None:
+    """The Jacobian of a let: one row per output entry, one column per parameter entry."""
+    rows, columns = list(result.rows), list(result.columns)
+    if not quiet:
+        shape = "×".join(map(str, result.matrix.shape))
+        console.print(Text.assemble(("jacobian of ", "bold"), (result.of, "bold"),
+                                    (f"  {shape}, {result.mode} mode", "dim")))
+        console.print()
+    shown_columns = columns[:MAX_COLUMNS]
+    table = plain_table(result.of, *shown_columns)
+    shown, hidden = capped(list(range(len(rows))))
+    for i in shown:
+        table.add_row(Text(rows[i]), *[fmt(result.matrix[i, j])
+                                       for j in range(len(shown_columns))])
+    more_row(table, hidden)
+    console.print(table)
+    if len(columns) > MAX_COLUMNS:
+        console.print(Text(f"  … {len(columns) - MAX_COLUMNS} more columns (see --json)",
+                           style="dim"))
+    timing = getattr(result, "timing", None)
+    if timing:
+        parts = [f"{mode} {fmt_seconds(seconds)}" for mode, seconds in timing.items()
+                 if seconds is not None and np.isfinite(seconds)]
+        console.print(Text.assemble(("time per jacobian", "bold"), "  " + ", ".join(parts)))
