@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from diffopt.ad.reverse import stage_gradient, stage_vjp
+from diffopt.check.problem import entry_labels
 from diffopt.check.runner import trace
 from diffopt.errors import DopError, UsageError, did_you_mean
 from diffopt.ops.registry import REGISTRY, Var, bind
@@ -114,7 +115,7 @@ def sensitivity(session, x, *, wrt: list[str] | None = None,
         for (name, var), (start, stop) in zip(recorded.result.const_inputs.items(),
                                               part["columns"]):
             value = var.value
-            labels.extend(_labels(name, value.shape))
+            labels.extend(entry_labels(name, value.shape))
             const_values.extend(np.ravel(value))
             d_objective.extend(part["df"][start:stop])
             if part["dx"] is not None:
@@ -142,18 +143,13 @@ def _owner(label: str) -> str:
     return label.split("[", 1)[0]
 
 
-def _labels(name: str, shape: tuple) -> list[str]:
-    if shape == ():
-        return [name]
-    return [f"{name}[{', '.join(map(str, i))}]" for i in np.ndindex(*shape)]
-
 
 def _no_multipliers(session, x) -> dict:
     """Every constraint with λ = 0 (used only when no trace could be made)."""
     report = session.report(x)
     labels = []
     for name, _, value, _ in report.constraints:
-        labels.extend(_labels(name, np.shape(value)))
+        labels.extend(entry_labels(name, np.shape(value)))
     return dict.fromkeys(labels, 0.0)
 
 
@@ -234,7 +230,7 @@ def _at_trace(problem, x, recorded) -> dict:
         for c in result.constraints:
             value = c.value.value if isinstance(c.value, Var) else np.asarray(c.value)
             cons.append(np.ravel(value))
-            labels.extend(_labels(c.name, value.shape))
+            labels.extend(entry_labels(c.name, value.shape))
             kinds.extend([c.kind] * value.size)
             jac.append(_rows(tape, c.value, wrt))
     g = np.concatenate(cons) if cons else np.zeros(0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.text import Text
 
@@ -26,7 +25,7 @@ from diffopt.report.formatting import (
     plain_table,
 )
 
-MAX_COLUMNS = 6  # columns of derivatives shown side by side before "see --json"
+MAX_COLUMNS = 5  # columns of derivatives shown side by side before "see --json"
 
 
 @encodable
@@ -68,26 +67,42 @@ def print_sensitivity(console: Console, result: Any) -> None:
 
 @encodable
 def print_jacobian(console: Console, result: Any, quiet: bool = False) -> None:
-    """The Jacobian of a let: one row per output entry, one column per parameter entry."""
+    """The Jacobian of a let: one row per output entry, one column per parameter entry
+    (at most MAX_COLUMNS shown, 6 significant digits); a scalar's gradient as a column."""
     rows, columns = list(result.rows), list(result.columns)
+    scalar = result.gradient is not None
     if not quiet:
-        shape = "×".join(map(str, result.matrix.shape))
-        console.print(Text.assemble(("jacobian of ", "bold"), (result.of, "bold"),
-                                    (f"  {shape}, {result.mode} mode", "dim")))
+        what = "gradient of " if scalar else "jacobian of "
+        shape = "" if scalar else "×".join(map(str, result.matrix.shape)) + ", "
+        console.print(Text.assemble((what, "bold"), (result.of, "bold"),
+                                    f" = {fmt(result.value)}" if scalar else "",
+                                    (f"  {shape}{result.mode} mode", "dim")))
         console.print()
-    shown_columns = columns[:MAX_COLUMNS]
-    table = plain_table(result.of, *shown_columns)
-    shown, hidden = capped(list(range(len(rows))))
-    for i in shown:
-        table.add_row(Text(rows[i]), *[fmt(result.matrix[i, j])
-                                       for j in range(len(shown_columns))])
+    if scalar:
+        table = plain_table("parameter", "gradient")
+        shown, hidden = capped(list(range(len(columns))))
+        for j in shown:
+            table.add_row(Text(columns[j]), fmt(result.matrix[0, j]))
+    else:
+        shown_columns = columns[:MAX_COLUMNS]
+        table = plain_table(result.of, *shown_columns)
+        shown, hidden = capped(list(range(len(rows))))
+        for i in shown:
+            table.add_row(Text(rows[i]), *[f"{result.matrix[i, j]:.6g}"
+                                           for j in range(len(shown_columns))])
     more_row(table, hidden)
     console.print(table)
-    if len(columns) > MAX_COLUMNS:
+    if not scalar and len(columns) > MAX_COLUMNS:
         console.print(Text(f"  … {len(columns) - MAX_COLUMNS} more columns (see --json)",
                            style="dim"))
     timing = getattr(result, "timing", None)
     if timing:
-        parts = [f"{mode} {fmt_seconds(seconds)}" for mode, seconds in timing.items()
-                 if seconds is not None and np.isfinite(seconds)]
-        console.print(Text.assemble(("time per jacobian", "bold"), "  " + ", ".join(parts)))
+        parts = [f"{mode} {fmt_seconds(timing[f'{mode}_s'])}" for mode in ("forward", "reverse")
+                 if f"{mode}_s" in timing]
+        line = Text.assemble(("time per evaluation", "bold"),
+                             f"  value {fmt_seconds(timing['value_s'])}, "
+                             f"{'gradient' if scalar else 'jacobian'} "
+                             f"{fmt_seconds(timing['jacobian_s'])}")
+        if parts:
+            line.append(f"  ({', '.join(parts)})", style="dim")
+        console.print(line)
