@@ -45,6 +45,8 @@ def print_sensitivity(console: Console, result: Any) -> None:
     more_row(table, hidden)
     if result.wrt:
         console.print(table)
+    elif not result.skipped:
+        console.print(Text("  the problem has no consts", style="dim"))
     if result.params is not None and len(labels) > MAX_COLUMNS:
         console.print(Text(f"  … derivatives of {len(labels) - MAX_COLUMNS} more parameters "
                            f"in --json", style="dim"))
