@@ -106,6 +106,12 @@ def sensitivity(session, x, *, wrt: list[str] | None = None,
         warnings.append(SensitivityWarning(
             "the solve did not converge: the sensitivities are of a point that may not "
             "be an optimum", problem.objective_span))
+    surrogate = next((eqn for recorded in rounds[:1] for eqn in recorded.tape.eqns
+                      if eqn.mode == "value" and eqn.prim.surrogate), None)
+    if surrogate is not None:
+        warnings.append(SensitivityWarning(
+            f"{surrogate.prim.name} has a surrogate derivative by design: the sensitivities "
+            "follow it, not the true dependence of the optimum", surrogate.span))
     labels, const_values, d_objective, d_params = [], [], [], []
     multipliers, active_bounds, singular = {}, (), False
     for recorded in rounds:

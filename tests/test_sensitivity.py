@@ -163,3 +163,12 @@ def test_bad_wrt_is_a_usage_error(wrt, message):
     result = run("solve", CONSTRAINED, "--wrt", wrt)
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0] == message
+
+
+def test_a_surrogate_derivative_is_named_in_a_warning():
+    result = run("solve", ROOT / "problems" / "ste.dop", "--sensitivity", "--json")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[0].endswith(
+        "warning: ste_round has a surrogate derivative by design: the sensitivities follow "
+        "it, not the true dependence of the optimum")
+    assert result.stderr.startswith(str(ROOT / "problems" / "ste.dop") + ":")
