@@ -38,6 +38,7 @@ from diffopt.sema import declarations_of
 from diffopt.source import Span
 
 ACTIVE_TOL = 1e-6  # an inequality within this of its limit is active (solve tol is 1e-8)
+MAX_DEFAULT_ENTRIES = 10_000  # larger consts are left out unless named by --wrt
 SINGULAR_RCOND = 1e-10  # smallest/largest singular value of the KKT matrix below this: singular
 
 
@@ -99,8 +100,13 @@ def sensitivity(session, x, *, wrt: list[str] | None = None,
         if name not in consts:
             raise UsageError(f"--wrt {name}: no const named '{name}'",
                              hint=did_you_mean(name, consts))
+    large = [] if wrt else [name for name in names
+                            if np.size(session.start_names.get(name, 0)) > MAX_DEFAULT_ENTRIES]
+    names = [name for name in names if name not in large]
     values = [np.asarray(v, dtype=np.float64) for v in problem.unflatten(x).values()]
     rounds, skipped = _rounds(problem, values, names)
+    skipped = [(name, f"{np.size(session.start_names[name])} entries are too many to include "
+                      "by default; name it with --wrt") for name in large] + skipped
     warnings = []
     if not converged:
         warnings.append(SensitivityWarning(

@@ -172,3 +172,17 @@ def test_a_surrogate_derivative_is_named_in_a_warning():
         "warning: ste_round has a surrogate derivative by design: the sensitivities follow "
         "it, not the true dependence of the optimum")
     assert result.stderr.startswith(str(ROOT / "problems" / "ste.dop") + ":")
+
+
+def test_a_large_const_is_included_only_when_named(tmp_path):
+    path = tmp_path / "large.dop"
+    path.write_text("const big = [i / 20000 for i in 0..20001], c = 2\nparam x = 0\n"
+                    "minimize (x - c * mean(big))^2\n")
+    _, found = analyzed(path)
+    assert found.wrt == ("c",)
+    assert found.skipped == (("big", "20001 entries are too many to include by default; "
+                                     "name it with --wrt"),)
+    np.testing.assert_allclose(found.params, [[0.5]], rtol=1e-9)  # x* = c * mean(big)
+    _, named = analyzed(path, wrt=["big"])
+    assert len(named.wrt) == 20001 and not named.skipped
+    np.testing.assert_allclose(named.params[0, :3], 2 / 20001, rtol=1e-9)
