@@ -34,21 +34,25 @@ def print_sensitivity(console: Console, result: Any) -> None:
     console.print()
     console.print(Text("sensitivity of the optimum", style="bold"))
     labels = list(result.param_labels)
-    shown_params = labels[:MAX_COLUMNS] if result.params is not None else []
-    headers = ["const", "value", "d objective"] + [f"d {label}" for label in shown_params]
-    table = plain_table(*headers)
     rows, hidden = capped(list(range(len(result.wrt))))
-    for j in rows:
-        cells = [Text(result.wrt[j]), fmt(result.values[j]), fmt(result.objective[j])]
-        cells += [fmt(result.params[i, j]) for i in range(len(shown_params))]
-        table.add_row(*cells)
+    columns = [["const"] + [result.wrt[j] for j in rows],
+               ["value"] + [fmt(result.values[j]) for j in rows],
+               ["d objective"] + [fmt(result.objective[j]) for j in rows]]
+    if result.params is not None:
+        columns += [[f"d {label}"] + [fmt(result.params[i, j]) for j in rows]
+                    for i, label in enumerate(labels[:MAX_COLUMNS])]
+    columns = columns[:_fitting(console, columns, keep=3)]
+    table = plain_table(*[column[0] for column in columns])
+    for k in range(len(rows)):
+        table.add_row(Text(columns[0][k + 1]), *[column[k + 1] for column in columns[1:]])
     more_row(table, hidden)
     if result.wrt:
         console.print(table)
     elif not result.skipped:
         console.print(Text("  the problem has no consts", style="dim"))
-    if result.params is not None and len(labels) > MAX_COLUMNS:
-        console.print(Text(f"  … derivatives of {len(labels) - MAX_COLUMNS} more parameters "
+    shown_params = len(columns) - 3
+    if result.params is not None and len(labels) > shown_params and result.wrt:
+        console.print(Text(f"  … derivatives of {len(labels) - shown_params} more parameters "
                            f"in --json", style="dim"))
     if result.params is None and result.wrt:
         console.print(Text("  the parameters' derivatives do not exist here (singular Hessian)",
@@ -86,16 +90,19 @@ def print_jacobian(console: Console, result: Any, quiet: bool = False) -> None:
         for j in shown:
             table.add_row(Text(columns[j]), fmt(result.matrix[0, j]))
     else:
-        shown_columns = columns[:MAX_COLUMNS]
-        table = plain_table(result.of, *shown_columns)
         shown, hidden = capped(list(range(len(rows))))
-        for i in shown:
-            table.add_row(Text(rows[i]), *[f"{result.matrix[i, j]:.6g}"
-                                           for j in range(len(shown_columns))])
+        cells = [[result.of] + [rows[i] for i in shown]]
+        cells += [[label] + [f"{result.matrix[i, j]:.6g}" for i in shown]
+                  for j, label in enumerate(columns[:MAX_COLUMNS])]
+        cells = cells[:_fitting(console, cells, keep=1)]
+        shown_columns = cells[1:]
+        table = plain_table(*[column[0] for column in cells])
+        for k in range(len(shown)):
+            table.add_row(Text(cells[0][k + 1]), *[column[k + 1] for column in cells[1:]])
     more_row(table, hidden)
     console.print(table)
-    if not scalar and len(columns) > MAX_COLUMNS:
-        console.print(Text(f"  … {len(columns) - MAX_COLUMNS} more columns (see --json)",
+    if not scalar and len(columns) > len(shown_columns):
+        console.print(Text(f"  … {len(columns) - len(shown_columns)} more columns (see --json)",
                            style="dim"))
     timing = getattr(result, "timing", None)
     if timing:
@@ -108,3 +115,16 @@ def print_jacobian(console: Console, result: Any, quiet: bool = False) -> None:
         if parts:
             line.append(f"  ({', '.join(parts)})", style="dim")
         console.print(line)
+
+
+def _fitting(console: Console, columns: list, keep: int) -> int:
+    """How many of ``columns`` (lists of cell strings, header first) fit the console's
+    width side by side; the first ``keep`` always stay."""
+    used, count = 0, 0
+    for column in columns:
+        width = max(len(cell) for cell in column) + 2  # one space of padding each side
+        if count >= keep and used + width > console.width:
+            break
+        used += width
+        count += 1
+    return count
