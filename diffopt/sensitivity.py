@@ -119,11 +119,12 @@ def sensitivity(session, x, *, wrt: list[str] | None = None,
             f"{surrogate.prim.name} has a surrogate derivative by design: the sensitivities "
             "follow it, not the true dependence of the optimum", surrogate.span))
     labels, const_values, d_objective, d_params = [], [], [], []
-    multipliers, active_bounds, singular = {}, (), False
+    multipliers, active_bounds, singular, dependent = {}, (), False, ()
     for recorded in rounds:
         part = _at_trace(problem, x, recorded)
         multipliers, active_bounds = part["multipliers"], part["active_bounds"]
         singular = singular or part["dx"] is None
+        dependent = dependent or part["dependent"]
         for (name, var), (start, stop) in zip(recorded.result.const_inputs.items(),
                                               part["columns"]):
             value = var.value
@@ -132,7 +133,12 @@ def sensitivity(session, x, *, wrt: list[str] | None = None,
             d_objective.extend(part["df"][start:stop])
             if part["dx"] is not None:
                 d_params.append(part["dx"][:, start:stop])
-    if singular:
+    if dependent:
+        warnings.append(SensitivityWarning(
+            "the gradients of the active constraints are linearly dependent at the optimum "
+            f"({', '.join(dependent)}): the multipliers are not unique and the derivatives "
+            "of the parameters do not exist", problem.objective_span))
+    elif singular:
         warnings.append(SensitivityWarning(
             "the Hessian at the optimum is singular (the optimum is not isolated): "
             "the derivatives of the parameters do not exist", problem.objective_span))
@@ -266,7 +272,9 @@ def _at_trace(problem, x, recorded) -> dict:
             hessian_rows = np.vstack(rows) if rows else np.zeros((0, len(grad_f)))
     d_objective = sign * (grad_f[n:] + lam @ J[:, n:])
     dx = _implicit(hessian_rows, J, active, free, n)
-    return {"df": d_objective, "dx": dx, "columns": columns,
+    rank = np.linalg.matrix_rank(J[active][:, free]) if active.any() and free.size else 0
+    dependent = tuple(np.array(labels)[active]) if rank < active.sum() else ()
+    return {"df": d_objective, "dx": dx, "columns": columns, "dependent": dependent,
             "multipliers": dict(zip(labels, lam.tolist())),
             "active_bounds": tuple(label for label, held in
                                    zip(problem.param_labels(), at_bound) if held)}

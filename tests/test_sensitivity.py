@@ -186,3 +186,28 @@ def test_a_large_const_is_included_only_when_named(tmp_path):
     _, named = analyzed(path, wrt=["big"])
     assert len(named.wrt) == 20001 and not named.skipped
     np.testing.assert_allclose(named.params[0, :3], 2 / 20001, rtol=1e-9)
+
+
+def test_the_table_keeps_to_the_terminal_width(tmp_path):
+    path = tmp_path / "wide.dop"
+    path.write_text("const c = 2, k = 0.1\nparam x[20] = 0\n"
+                    "minimize sum((x - c)^2) + k * sum(x^4) + k * sum(x)^2\n")
+    lines = run("solve", path, "--sensitivity").stdout.splitlines()
+    table = lines[lines.index("sensitivity of the optimum") + 1:]
+    assert all(len(line) <= 80 for line in table)
+    assert table[3].split()[:2] == ["k", "0.1"]  # never cropped to "0."
+    assert table[4].startswith("  … derivatives of ") and table[4].endswith(
+        " more parameters in --json")
+
+
+def test_dependent_active_constraints_are_named(tmp_path):
+    path = tmp_path / "twice.dop"
+    path.write_text("const c = 1\nparam x = 0, y = 0\nminimize (x - c)^2 + y^2\n"
+                    "subject to a: x + y == 1\nsubject to b: 2 * x + 2 * y == 2\n")
+    result = run("solve", path, "--sensitivity", "--json")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[0] == (
+        f"{path}:3:10: warning: the gradients of the active constraints are linearly "
+        "dependent at the optimum (a, b): the multipliers are not unique and the derivatives "
+        "of the parameters do not exist")
+    assert json.loads(result.stdout)["sensitivity"]["params"] is None
