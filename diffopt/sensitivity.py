@@ -293,6 +293,9 @@ def _multipliers(grad, J, g, kinds, x, lower, upper):
     over the active set, dropping inequalities whose λ comes out negative),
     the active constraints, and the parameters held at an active bound."""
     m, n = J.shape
+    if not (np.all(np.isfinite(grad)) and np.all(np.isfinite(J))):
+        # NaN/inf derivatives at the solution (the NaN warning says where)
+        return np.full(m, np.nan), np.ones(m, dtype=bool), np.zeros(n, dtype=bool)
     eq = kinds == "eq" if m else np.zeros(0, dtype=bool)
     active = eq | (g > -ACTIVE_TOL)
     scale = 1e-9 * (1.0 + np.abs(np.concatenate([lower, upper])[np.isfinite(
@@ -337,6 +340,8 @@ def _implicit(hessian_rows, J, active, free, n):
     K = np.block([[H, JA[:, free].T], [JA[:, free], np.zeros((len(JA), len(JA)))]])
     rhs = -np.vstack([mixed, JA[:, n:]])
     p = hessian_rows.shape[1] - n
+    if not (np.all(np.isfinite(K)) and np.all(np.isfinite(rhs))):
+        return None
     if K.size:
         s = np.linalg.svd(K, compute_uv=False)
         if not np.all(np.isfinite(s)) or s[-1] <= SINGULAR_RCOND * s[0]:

@@ -55,7 +55,7 @@ def print_sensitivity(console: Console, result: Any) -> None:
         console.print(Text(f"  … derivatives of {len(labels) - shown_params} more parameters "
                            f"in --json", style="dim"))
     if result.params is None and result.wrt:
-        console.print(Text("  the parameters' derivatives do not exist here (singular Hessian)",
+        console.print(Text("  the parameters' derivatives do not exist here (see the warning)",
                            style="yellow"))
     for name, reason in result.skipped:
         console.print(Text(f"  skipped {name}: {reason}", style="dim"))
