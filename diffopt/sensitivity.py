@@ -120,7 +120,8 @@ def sensitivity(session, x, *, wrt: list[str] | None = None,
             "follow it, not the true dependence of the optimum", surrogate.span))
     labels, const_values, d_objective, d_params = [], [], [], []
     multipliers, active_bounds, singular, dependent = {}, (), False, ()
-    for recorded in rounds:
+    # without a const to differentiate, one plain trace still gives the multipliers
+    for recorded in rounds or [trace(problem, values)]:
         part = _at_trace(problem, x, recorded)
         multipliers, active_bounds = part["multipliers"], part["active_bounds"]
         singular = singular or part["dx"] is None
@@ -133,7 +134,8 @@ def sensitivity(session, x, *, wrt: list[str] | None = None,
             d_objective.extend(part["df"][start:stop])
             if part["dx"] is not None:
                 d_params.append(part["dx"][:, start:stop])
-    if dependent:
+    singular = singular and bool(labels)
+    if dependent and labels:
         warnings.append(SensitivityWarning(
             "the gradients of the active constraints are linearly dependent at the optimum "
             f"({', '.join(dependent)}): the multipliers are not unique and the derivatives "
@@ -153,22 +155,12 @@ def sensitivity(session, x, *, wrt: list[str] | None = None,
         wrt=tuple(order), values=np.array(const_values)[index] if index else np.zeros(0),
         objective=np.array(d_objective)[index] if index else np.zeros(0),
         param_labels=tuple(problem.param_labels()), params=params,
-        multipliers=multipliers or _no_multipliers(session, x), active_bounds=active_bounds,
+        multipliers=multipliers, active_bounds=active_bounds,
         skipped=tuple(skipped), warnings=tuple(warnings))
 
 
 def _owner(label: str) -> str:
     return label.split("[", 1)[0]
-
-
-
-def _no_multipliers(session, x) -> dict:
-    """Every constraint with λ = 0 (used only when no trace could be made)."""
-    report = session.report(x)
-    labels = []
-    for name, _, value, _ in report.constraints:
-        labels.extend(entry_labels(name, np.shape(value)))
-    return dict.fromkeys(labels, 0.0)
 
 
 # ------------------------------------------------------------------ tracing

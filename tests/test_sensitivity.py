@@ -211,3 +211,15 @@ def test_dependent_active_constraints_are_named(tmp_path):
         "dependent at the optimum (a, b): the multipliers are not unique and the derivatives "
         "of the parameters do not exist")
     assert json.loads(result.stdout)["sensitivity"]["params"] is None
+
+
+def test_multipliers_without_any_const(tmp_path):
+    path = tmp_path / "plain.dop"
+    path.write_text("param x = 0, y = 0\nminimize (x - 2)^2 + (y - 1)^2\n"
+                    "subject to spend: x + y <= 2\n")
+    _, found = analyzed(path)
+    assert found.wrt == () and found.params.shape == (2, 0) and not found.warnings
+    assert found.multipliers["spend"] == pytest.approx(1.0, rel=1e-7)
+    lines = run("solve", path, "--sensitivity").stdout.splitlines()
+    start = lines.index("sensitivity of the optimum")
+    assert lines[start + 1] == "  the problem has no consts"
