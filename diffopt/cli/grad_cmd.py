@@ -35,8 +35,8 @@ def grad_command(
     of: Annotated[str | None, typer.Option(
         "--of", help="Differentiate this let instead of the objective (a vector or matrix "
                      "gives its Jacobian).", metavar="NAME")] = None,
-    mode: Annotated[str, typer.Option("--mode", help=MODE_HELP,
-                                      autocompletion=one_of(MODES))] = "auto",
+    mode: Annotated[str | None, typer.Option("--mode", help=MODE_HELP,
+                                             autocompletion=one_of(MODES))] = None,
     at: AtOpt = None,
     repeat: Annotated[int, typer.Option("--repeat", min=0,
                                         help="Time N evaluations; report medians.")] = 0,
@@ -47,7 +47,7 @@ def grad_command(
     from diffopt.jacobian import JacobianResult, differentiate
 
     problem = load(file, set, data, seed)
-    result = differentiate(problem, of, at=at, mode=mode, repeat=repeat)
+    result = differentiate(problem, of, at=at, mode=mode or "auto", repeat=repeat)
     report_warnings(getattr(result, "warnings", ()))
     if json:
         print_json(result.to_json())
