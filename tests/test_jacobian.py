@@ -136,3 +136,14 @@ def test_an_unknown_name_is_a_usage_error():
     assert bad.exit_code == 2
     assert bad.stderr.splitlines()[0] == (
         "diffopt: error: --mode must be auto, forward or reverse, not 'sideways'")
+
+
+def test_the_objective_timed_in_mode_auto_keeps_the_faster_mode():
+    document = json.loads(run("grad", ROOT / "problems" / "terrain.dop", "--repeat", "5",
+                              "--json").stdout)
+    timing = document["timing"]
+    faster = min(("forward", "reverse"), key=lambda m: timing[f"{m}_s"])
+    assert document["mode"] == faster and timing["gradient_s"] == timing[f"{faster}_s"]
+    assert document["gradient"]["x1"] == pytest.approx(0.05904653174, rel=1e-9)
+    untimed = json.loads(run("grad", ROOT / "problems" / "terrain.dop", "--json").stdout)
+    assert untimed["mode"] == "reverse" and "timing" not in untimed
