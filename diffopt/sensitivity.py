@@ -90,16 +90,22 @@ class Sensitivity:
         return out
 
 
-def sensitivity(session, x, *, wrt: list[str] | None = None,
-                converged: bool = True) -> Sensitivity:
-    """The sensitivities at the solution ``x`` (flat) of ``session``'s problem."""
-    problem = session.problem
+def chosen_consts(problem, wrt: list[str] | None) -> list[str]:
+    """The consts named by ``--wrt`` (every const without it); UsageError for another name."""
     consts = declarations_of(problem.program, ("const",))
     names = list(dict.fromkeys(wrt)) if wrt else consts
     for name in names:
         if name not in consts:
             raise UsageError(f"--wrt {name}: no const named '{name}'",
                              hint=did_you_mean(name, consts))
+    return names
+
+
+def sensitivity(session, x, *, wrt: list[str] | None = None,
+                converged: bool = True) -> Sensitivity:
+    """The sensitivities at the solution ``x`` (flat) of ``session``'s problem."""
+    problem = session.problem
+    names = chosen_consts(problem, wrt)
     large = [] if wrt else [name for name in names
                             if np.size(session.start_names.get(name, 0)) > MAX_DEFAULT_ENTRIES]
     names = [name for name in names if name not in large]
