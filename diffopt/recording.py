@@ -137,3 +137,27 @@ def jacobian_rows(recording: Recording) -> list:
                             stage_vjp(tape, r, seed.reshape(r.shape), list(tape.inputs)))
         recording.jacobian_rows = rows
     return [recording.residual] + recording.jacobian_rows
+
+
+def vjp_rows(recording: Recording, key: str, output) -> list:
+    """[output, then for each of its entries i the pieces of d output_i / d params]:
+    the rows of its Jacobian by reverse mode, one staged sweep per entry, once per trace."""
+    key = f"rows:{key}"
+    cached = recording.tangents.get(key)
+    if cached is None:
+        tape = recording.tape
+        if not isinstance(output, int):  # a constant: its Jacobian is zero
+            size = np.size(output)
+            zeros = [np.zeros_like(tape.values[s]) for s in tape.inputs]
+            cached = recording.tangents[key] = [output] + zeros * size
+            return cached
+        out = tape.var(output)
+        rows = []
+        with np.errstate(all="ignore"):
+            for i in range(out.value.size):
+                seed = np.zeros(out.value.size)
+                seed[i] = 1.0
+                rows.extend(slot_of(g) for g in
+                            stage_vjp(tape, out, seed.reshape(out.shape), list(tape.inputs)))
+        cached = recording.tangents[key] = [output] + rows
+    return cached

@@ -214,6 +214,28 @@ class Session:
         r = np.ravel(values[0])
         return r, np.array([np.ravel(c[0]) for c in columns]).reshape(n, r.size).T
 
+    def output_value(self, x, name: str) -> np.ndarray:
+        """The value of a let or var at x."""
+        _, (value,) = self._run(f"let:{name}", lambda r: [r.lets[name]], x)
+        return np.asarray(value, dtype=np.float64)
+
+    def output_jacobian(self, x, name: str, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        """(value, J) of a let or var at x, J[i, j] = d value_i / d x_j (value
+        flattened): by forward mode (one tangent per parameter entry) or reverse
+        mode (one adjoint sweep per entry of the value)."""
+        n = self.problem.n
+        if mode == "forward":
+            values, columns = self._tangents(x, f"let:{name}", lambda r: [r.lets[name]])
+            value = np.asarray(values[0], dtype=np.float64)
+            J = np.array([np.ravel(c[0]) for c in columns]).reshape(n, value.size).T
+            return value, J
+        _, out = self._run(f"rows:let:{name}",
+                           lambda r: rec.vjp_rows(r, f"let:{name}", r.lets[name]), x)
+        value = np.asarray(out[0], dtype=np.float64)
+        k, m = len(self.problem.params), value.size
+        rows = [self._flat(out[1 + i * k: 1 + (i + 1) * k]) for i in range(m)]
+        return value, np.array(rows).reshape(m, n)
+
     def constraint_values(self, x) -> np.ndarray:
         _, out = self._run("constraints", lambda r: [c[2] for c in r.constraints], x)
         return np.concatenate([np.ravel(v) for v in out]) if out else np.zeros(0)

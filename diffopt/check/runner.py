@@ -72,8 +72,10 @@ class _Collected:
 
 class _Runner:
     def __init__(self, source: Source, program: ast.Program, settings: RunSettings,
-                 tape: Tape, param_values: list | None, tables: dict):
+                 tape: Tape, param_values: list | None, tables: dict,
+                 const_inputs: frozenset = frozenset()):
         self.source = source
+        self.const_inputs = const_inputs  # consts recorded as tape slots (sensitivity)
         self.program = program
         self.settings = settings
         self.tape = tape
@@ -250,7 +252,12 @@ class _Runner:
                 machine.loader = None
         else:
             value = machine.eval(binding.value, frame.scope)
-        if kind in ("const", "data") and not (is_constant(value) or isinstance(value, Table)):
+        if kind == "const" and name in self.const_inputs and is_constant(value):
+            value = self.tape.new_slot(value)
+            self.result.const_inputs[name] = value
+        if kind in ("const", "data") and not (is_constant(value) or isinstance(value, Table)) \
+                and not (kind == "const" and self.const_inputs):
+            # (a const computed from a const recorded as an input is traced too)
             raise DopTypeError(
                 f"{kind} '{name}' depends on a parameter; use 'let' for derived values",
                 binding.value.span,
@@ -384,10 +391,17 @@ def check(source: Source, program: ast.Program,
     return problem, Trace(tape, result)
 
 
-def trace(problem: CheckedProblem, values: list) -> Trace:
-    """Record the program again with parameters at ``values`` (one array each)."""
+def trace(problem: CheckedProblem, values: list,
+          const_inputs: frozenset = frozenset()) -> Trace:
+    """Record the program again with parameters at ``values`` (one array each).
+
+    ``const_inputs``: consts recorded as slots of their own (not parameters),
+    so that derivatives with respect to them can be staged; their slots are
+    in ``result.const_inputs``. A const used where a constant is needed (a
+    range bound, a shape) then raises DopError.
+    """
     tape = Tape()
     dop_random.set_seed(problem.seed)
     runner = _Runner(problem.source, problem.program, problem.settings, tape, values,
-                     problem.tables)
+                     problem.tables, const_inputs)
     return Trace(tape, runner.run())
