@@ -22,7 +22,6 @@ from diffopt.points import RANDOM_POINT_STREAM, random_point, resolve_point
 from diffopt.results import (
     ConstraintRow,
     EvalResult,
-    FitReport,
     GradResult,
     ObjectiveInfo,
     SolveResult,
@@ -233,25 +232,32 @@ def check(session, at="init", points: int = 1, rtol: float = 1e-5, atol: float =
 
 def solve(session, *, method: str | None = None, max_iter: int | None = None,
           tol: float | None = None, lr: float | None = None, mode: str | None = None,
+          intervals: str | None = None, confidence: float | None = None,
           callback: Callable | None = None,
           progress: Callable[..., None] | None = None) -> SolveResult:
     """Minimize (or maximize) the problem from its start point.
 
-    Options given here override the file's ``option`` lines. ``progress`` is
-    told the phase "compiling" (with ``limit``, the iteration limit, when the
-    method is known) before the first evaluation compiles the program.
+    Options given here override the file's ``option`` lines. ``intervals``
+    ("asymptotic" or "profile") and ``confidence`` shape a fit's confidence
+    intervals (see diffopt.fitting). ``progress`` is told the phase
+    "compiling" (with ``limit``, the iteration limit, when the method is
+    known) before the first evaluation compiles the program.
     """
+    from diffopt.fitting import check_interval_settings
     from diffopt.solve.loop import minimize
 
     problem = session.problem
     options = problem.options
     from_file = {name for name, flag in (("method", method), ("max_iter", max_iter),
                                          ("tol", tol), ("lr", lr)) if flag is None}
-    method = method or options.get("method", "auto")
+    asked = method = method or options.get("method", "auto")
     max_iter = max_iter if max_iter is not None else options.get("max_iter")
     tol = tol if tol is not None else options.get("tol")
     lr = lr if lr is not None else options.get("lr")
     mode = mode or options.get("mode", "auto")
+    intervals = intervals or options.get("intervals", "asymptotic")
+    confidence = confidence if confidence is not None else options.get("confidence", 0.95)
+    check_interval_settings(intervals, confidence)
     engine = session
     x0 = problem.start_point()
     started = time.perf_counter()
@@ -270,7 +276,17 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     elapsed = time.perf_counter() - started
     report = engine.report(outcome.x)
     constraints = _constraint_rows(report.constraints)
-    fit = _fit_report(problem, engine, outcome.x) if oracle.residuals is not None else None
+    fit = None
+    if oracle.residuals is not None:
+        from diffopt.fitting import fit_statistics
+
+        fit = fit_statistics(engine, outcome.x, intervals=intervals, confidence=confidence,
+                             method=outcome.method, tol=tol)
+    from diffopt.solution import active_bounds, gradient_at, settings_in_force
+
+    settings = settings_in_force(problem, asked=asked, ran=outcome.method, mode=mode, tol=tol,
+                                 max_iter=max_iter, lr=lr, intervals=intervals if fit else None,
+                                 confidence=confidence if fit else None)
     return SolveResult(
         problem=Path(problem.source.name).name if problem.source.name != "<stdin>" else "<stdin>",
         status=outcome.status,
@@ -288,6 +304,9 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
         time_s=elapsed,
         fit=fit,
         warnings=_warnings(engine, outcome.x, [outcome.objective]),
+        gradient=gradient_at(engine, outcome.x),
+        active_bounds=active_bounds(problem, outcome.x),
+        settings=settings,
     )
 
 
@@ -341,14 +360,6 @@ def _constraint_rows(constraints) -> list[ConstraintRow]:
             label = f"{name}[{', '.join(map(str, index))}]"
             rows.append(ConstraintRow(label, float(value[index]), float(violation[index])))
     return rows
-
-
-def _fit_report(problem, engine, x) -> FitReport:
-    """The fit's statistics at x (see diffopt.solve.statistics.fit_report)."""
-    from diffopt.solve.statistics import fit_report
-
-    r, J = engine.residual_jacobian(x)
-    return fit_report(r, J, problem.params, problem.param_labels())
 
 
 # --------------------------------------------------------------- fmt / graph

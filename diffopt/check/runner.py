@@ -20,6 +20,7 @@ from diffopt.check import declarations
 from diffopt.check.machine import Machine
 from diffopt.check.problem import CheckedProblem, Options, RunSettings
 from diffopt.check.values import ConstraintValue, Definition, RunResult, Scope, Table, is_constant
+from diffopt.check.weights import weighted_objective
 from diffopt.errors import DopError, DopNameError, DopTypeError, ShapeError
 from diffopt.ir.tape import Tape
 from diffopt.ops import random as dop_random
@@ -79,6 +80,8 @@ class _Runner:
         self.var_shapes: dict[str, tuple] = {}
         self.n_constraints = 0
         self.n_params = 0
+        self.sigma = None  # a re-trace's ``option sigma`` (checking reads it from the file)
+        self.sense = "minimize"
 
     def run(self) -> RunResult:
         frames = [_Frame(self.program.statements, self.globals)]
@@ -101,7 +104,18 @@ class _Runner:
                 raise exc.located(stmt.span) from None
         assert tape.abstract == 0
         self.result.names = self.globals.names
+        self._weigh()
         return self.result
+
+    def _weigh(self) -> None:
+        """``option sigma``: the objective becomes the weighted sum of squares."""
+        options, spans = self.collected.options, self.collected.option_spans
+        sigma = options.get("sigma") if self.checking else self.sigma
+        if sigma is None or self.result.objective is None:
+            return
+        _, sense, _ = self.collected.objective if self.checking else (None, self.sense, None)
+        self.result.objective = weighted_objective(self.tape, self.result.objective, sense,
+                                                   sigma, spans.get("sigma"))
 
     def _statement(self, stmt, frame: _Frame, frames: list) -> None:
         """Run one statement (loops and branches push frames for their bodies)."""
@@ -342,4 +356,5 @@ def trace(problem: CheckedProblem, values: list) -> Trace:
     dop_random.set_seed(problem.seed)
     runner = _Runner(problem.source, problem.program, problem.settings, tape, values,
                      problem.tables)
+    runner.sigma, runner.sense = problem.options.get("sigma"), problem.sense
     return Trace(tape, runner.run())

@@ -1,0 +1,58 @@
+"""What ``solve --json`` says about the solution besides the point itself.
+
+The gradient of the objective as written at the solution (per parameter,
+like ``diffopt grad``), which bounds are active there, and the settings in
+force (after the file's options, the flags and the per-method defaults), so
+that a pipeline can tell how a result was obtained. Never prints.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from diffopt import vocab
+
+
+def gradient_at(session, x: np.ndarray) -> dict:
+    """The objective's gradient at x, as written (maximize: of f, not -f), per parameter."""
+    problem = session.problem
+    with np.errstate(all="ignore"):
+        _, g = session.value_and_grad(x)
+    sign = -1.0 if problem.sense == "maximize" else 1.0
+    return problem.unflatten(sign * np.asarray(g, dtype=float))
+
+
+def active_bounds(problem, x: np.ndarray) -> dict:
+    """Per parameter: "lower" or "upper" where an entry sits on that bound, else None
+    (a scalar for a scalar parameter, nested lists for an array)."""
+    lower, upper = problem.bounds()
+    x = np.asarray(x, dtype=float)
+    flat = np.where(x <= lower, "lower", np.where(x >= upper, "upper", None))
+    out = {}
+    for p in problem.params:
+        piece = flat[p.offset: p.offset + p.size]
+        out[p.name] = piece[0] if p.shape == () else piece.reshape(p.shape).tolist()
+    return out
+
+
+def settings_in_force(problem, *, asked: str, ran: str, mode: str, tol, max_iter, lr,
+                      intervals: str | None, confidence: float | None) -> dict:
+    """The settings a solve ran with: every limit and tolerance, defaults filled in."""
+    from diffopt.solve.methods import METHODS
+
+    spec = METHODS.get(ran)
+    uses_lr = spec is not None and spec.lr is not None
+    return {
+        "method": ran,
+        "method_asked": asked,
+        "mode": mode,
+        "tol": float(tol) if tol is not None else vocab.DEFAULT_TOL,
+        "max_iter": int(max_iter) if max_iter is not None else (
+            spec.max_iter(problem.n) if spec is not None else None),
+        "max_evaluations": None,  # no evaluation limit: the iteration limit bounds the work
+        "lr": (float(lr) if lr is not None else spec.lr) if uses_lr else None,
+        "seed": problem.seed,
+        "sigma": "absolute" if problem.options.get("sigma") is not None else None,
+        "intervals": intervals,
+        "confidence": confidence,
+    }
