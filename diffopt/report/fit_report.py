@@ -67,7 +67,7 @@ def _print_parameters(console: Console, fit, params: Mapping) -> None:
     heading = ()
     bounds = {}
     if intervals is not None:
-        heading = (f"{100 * intervals.confidence:.4g}% interval ({intervals.method})",)
+        heading = (f"{100 * intervals.confidence:.4g}% interval",)
         labels = list(fit.labels)
         bounds = {label: (intervals.lower[i], intervals.upper[i])
                   for i, label in enumerate(labels)}
@@ -84,6 +84,11 @@ def _print_parameters(console: Console, fit, params: Mapping) -> None:
             table.add_row(Text(label), *cells)
         more_row(table, hidden)
     console.print(table)
+    if intervals is not None:
+        z = intervals.delta_chi2 ** 0.5
+        how = (f"profile likelihood, where χ² has risen by {intervals.delta_chi2:.4g}"
+               if intervals.method == "profile" else f"asymptotic, value ± {z:.4g} × std. error")
+        console.print(Text(f"  intervals: {how}", style="dim"))
 
 
 def _error(e) -> str:
