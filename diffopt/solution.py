@@ -42,14 +42,17 @@ def settings_in_force(problem, *, asked: str, ran: str, mode: str, tol, max_iter
 
     spec = METHODS.get(ran)
     uses_lr = spec is not None and spec.lr is not None
+    limit = int(max_iter) if max_iter is not None else (
+        spec.max_iter(problem.n) if spec is not None else None)
+    # a method whose limit counts evaluations (lm: one trial per update) says so
+    counts_evaluations = getattr(spec, "limit", "iteration") == "evaluation"
     return {
         "method": ran,
         "method_asked": asked,
         "mode": mode,
         "tol": float(tol) if tol is not None else vocab.DEFAULT_TOL,
-        "max_iter": int(max_iter) if max_iter is not None else (
-            spec.max_iter(problem.n) if spec is not None else None),
-        "max_evaluations": None,  # no evaluation limit: the iteration limit bounds the work
+        "max_iter": limit,
+        "max_evaluations": limit if counts_evaluations else None,
         "lr": (float(lr) if lr is not None else spec.lr) if uses_lr else None,
         "seed": problem.seed,
         "sigma": "absolute" if problem.options.get("sigma") is not None else None,
