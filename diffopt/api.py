@@ -281,7 +281,9 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     if oracle.residuals is not None:
         from diffopt.fitting import fit_statistics
 
-        fit = fit_statistics(engine, outcome.x, intervals=intervals, confidence=confidence,
+        # after Ctrl-C the user wants the report now, not dozens of profile solves
+        profile = intervals if outcome.status != "interrupted" else "asymptotic"
+        fit = fit_statistics(engine, outcome.x, intervals=profile, confidence=confidence,
                              method=outcome.method, tol=tol)
     from diffopt.solution import active_bounds, gradient_at, settings_in_force
 

@@ -221,7 +221,7 @@ def test_profile_intervals_agree_with_a_brute_force_scan(tmp_path):
     stderr = math.sqrt(pcov[0, 0])
     ends = []
     for side in (-1, 1):
-        grid = popt[0] + side * np.linspace(0.0, 4 * stderr, 4001)
+        grid = popt[0] + side * np.linspace(0.0, 4 * stderr, 401)
         rise = (_profile_scan(grid, t, y, popt[1]) - rss) / s2
         ends.append(_crossing(grid, rise, level))
     width = ends[1] - ends[0]
@@ -395,3 +395,62 @@ def test_settings_record_flags_and_the_step_of_fixed_step_methods():
     assert settings["method"] == "gd" and settings["max_iter"] == 5
     assert settings["tol"] == 1e-6 and settings["lr"] == 0.1
     assert settings["intervals"] is None and "fit" not in json.loads(result.stdout)
+
+
+# ------------------------------------------------------------ profile.py on its own
+
+
+def _line_oracle(x, y, interrupt_after=None):
+    """The oracle of sumsq(a + b x - y), by hand (no diffopt program involved)."""
+    from diffopt.solve.oracle import Oracle
+
+    X = np.column_stack([np.ones_like(x), x])
+    calls = [0]
+
+    def residuals(p):
+        calls[0] += 1
+        if interrupt_after is not None and calls[0] > interrupt_after:
+            raise KeyboardInterrupt
+        return X @ p - y
+
+    def jacobian(p):
+        return residuals(p), X
+
+    def value_and_grad(p):
+        r = residuals(p)
+        return float(r @ r), 2 * X.T @ r
+
+    return Oracle(n=2, value=lambda p: value_and_grad(p)[0], value_and_grad=value_and_grad,
+                  residuals=residuals, jacobian=jacobian, lower=np.full(2, -np.inf),
+                  upper=np.full(2, np.inf))
+
+
+def test_profile_intervals_of_a_line_are_its_closed_form():
+    from diffopt.solve.profile import profile_intervals
+
+    x = np.linspace(0.0, 3.0, 7)
+    y = 0.5 + 1.5 * x + 0.2 * np.cos(4 * x)
+    X = np.column_stack([np.ones_like(x), x])
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    resid = X @ beta - y
+    s2 = float(resid @ resid) / 5
+    stderr = np.sqrt(np.diag(np.linalg.inv(X.T @ X)) * s2)
+    found = profile_intervals(_line_oracle(x, y), beta, stderr, ("a", "b"), variance=s2,
+                              threshold=4.0, method="lm")
+    np.testing.assert_allclose(found.lower, beta - 2 * stderr, rtol=1e-8)
+    np.testing.assert_allclose(found.upper, beta + 2 * stderr, rtol=1e-8)
+    assert found.notes == () and found.evaluations > 0
+
+
+def test_profiling_stops_on_ctrl_c_and_keeps_what_it_has():
+    from diffopt.solve.profile import profile_intervals
+
+    x = np.linspace(0.0, 3.0, 7)
+    y = 0.5 + 1.5 * x + 0.2 * np.cos(4 * x)
+    X = np.column_stack([np.ones_like(x), x])
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    found = profile_intervals(_line_oracle(x, y, interrupt_after=3), beta, np.ones(2),
+                              ("a", "b"), variance=1.0, threshold=1.0, method="lm")
+    assert np.all(np.isnan(found.lower)) and np.all(np.isnan(found.upper))
+    assert found.notes == ("interrupted while profiling a: its intervals and those after it "
+                           "were not computed",)

@@ -60,6 +60,8 @@ class _Profiler:
         fixed = replace(self.oracle, lower=lower, upper=upper)
         outcome = minimize(fixed, start, method=self.method, tol=self.tol)
         self.evaluations += outcome.evaluations.get("objective", 0)
+        if outcome.status == "interrupted":  # Ctrl-C: stop profiling, keep the rest
+            raise KeyboardInterrupt
         chi2 = outcome.objective / self.oracle.residual_scale
         if not np.isfinite(chi2):
             return math.inf, warm
@@ -141,10 +143,16 @@ def profile_intervals(oracle: Oracle, x_hat: np.ndarray, stderr: np.ndarray, lab
             if not (np.isfinite(stderr[j]) and stderr[j] > 0):
                 continue
             step = math.sqrt(threshold) * float(stderr[j])
-            for direction, out in ((-1.0, lower), (1.0, upper)):
-                out[j], note = profiler.end(j, direction, step, labels[j])
-                if note:
-                    notes.append(note)
+            try:
+                for direction, out in ((-1.0, lower), (1.0, upper)):
+                    out[j], note = profiler.end(j, direction, step, labels[j])
+                    if note:
+                        notes.append(note)
+            except KeyboardInterrupt:
+                lower[j] = upper[j] = np.nan
+                notes.append(f"interrupted while profiling {labels[j]}: its intervals and "
+                             "those after it were not computed")
+                break
     if profiler.best < chi2_min * (1 - 1e-9) - 1e-300:
         notes.append(f"a re-solve found a smaller chi2 ({profiler.best:.10g} < "
                      f"{chi2_min:.10g}): the fit had not reached its minimum")
