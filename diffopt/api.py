@@ -252,7 +252,7 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     "compiling" (with ``limit``, the iteration limit, when the method is
     known) before the first evaluation compiles the program.
     """
-    from diffopt.fitting import check_interval_settings
+    from diffopt.fitting import interval_settings
     from diffopt.solve.loop import minimize
     from diffopt.solve.result import SolveOutcome
 
@@ -265,9 +265,7 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     tol = tol if tol is not None else options.get("tol")
     lr = lr if lr is not None else options.get("lr")
     mode = mode or options.get("mode", "auto")
-    intervals = intervals or options.get("intervals", "asymptotic")
-    confidence = confidence if confidence is not None else options.get("confidence", 0.95)
-    check_interval_settings(intervals, confidence)
+    intervals, confidence = interval_settings(options, intervals, confidence)
     engine = session
     x0 = problem.start_point()
     started = time.perf_counter()
@@ -292,19 +290,11 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     elapsed = time.perf_counter() - started
     report = engine.report(outcome.x)
     constraints = _constraint_rows(report.constraints)
-    fit = None
-    if oracle.residuals is not None:
-        from diffopt.fitting import fit_statistics
+    from diffopt.solution import solution_details
 
-        # after Ctrl-C the user wants the report now, not dozens of profile solves
-        profile = intervals if outcome.status != "interrupted" else "asymptotic"
-        fit = fit_statistics(engine, outcome.x, intervals=profile, confidence=confidence,
-                             method=outcome.method, tol=tol)
-    from diffopt.solution import active_bounds, gradient_at, settings_in_force
-
-    settings = settings_in_force(problem, asked=asked, ran=outcome.method, mode=mode, tol=tol,
-                                 max_iter=max_iter, lr=lr, intervals=intervals if fit else None,
-                                 confidence=confidence if fit else None)
+    details = solution_details(engine, oracle, outcome, asked=asked, mode=mode, tol=tol,
+                               max_iter=max_iter, lr=lr, intervals=intervals,
+                               confidence=confidence)
     return SolveResult(
         problem=Path(problem.source.name).name if problem.source.name != "<stdin>" else "<stdin>",
         status=outcome.status,
@@ -320,11 +310,8 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
         evaluations=dict(outcome.evaluations),
         constraints=constraints,
         time_s=elapsed,
-        fit=fit,
         warnings=_warnings(engine, outcome.x, [outcome.objective]),
-        gradient=gradient_at(engine, outcome.x),
-        active_bounds=active_bounds(problem, outcome.x),
-        settings=settings,
+        **details,
     )
 
 

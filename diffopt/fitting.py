@@ -18,15 +18,23 @@ from diffopt.errors import UsageError
 from diffopt.ir.passes import measured_data, surrogate_uses
 from diffopt.solve.profile import profile_intervals
 from diffopt.solve.statistics import FitInputs, fit_report
-from diffopt.vocab import INTERVALS, choices_text
+from diffopt.vocab import DEFAULT_CONFIDENCE, INTERVALS, choices_text
 
 
-def check_interval_settings(intervals: str, confidence: float) -> None:
-    """The flags' values (the file's option lines were checked with the file)."""
+def interval_settings(options, intervals: str | None,
+                      confidence: float | None) -> tuple[str, float]:
+    """(intervals, confidence): the flags', else the file's options, else the defaults.
+
+    The flags' values are checked here (the file's were checked with the file).
+    """
+    intervals = intervals or options.get("intervals", "asymptotic")
+    confidence = confidence if confidence is not None else options.get(
+        "confidence", DEFAULT_CONFIDENCE)
     if intervals not in INTERVALS:
         raise UsageError(f"--intervals must be {choices_text(INTERVALS)}, not '{intervals}'")
     if not 0.0 < confidence < 1.0:
         raise UsageError(f"--confidence must be between 0 and 1, not {confidence:g}")
+    return intervals, float(confidence)
 
 
 def fit_statistics(session, x: np.ndarray, *, intervals: str = "asymptotic",

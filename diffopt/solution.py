@@ -1,9 +1,10 @@
-"""What ``solve --json`` says about the solution besides the point itself.
+"""What ``solve`` reports about the solution besides the point itself.
 
-The gradient of the objective as written at the solution (per parameter,
-like ``diffopt grad``), which bounds are active there, and the settings in
-force (after the file's options, the flags and the per-method defaults), so
-that a pipeline can tell how a result was obtained. Never prints.
+The fit statistics of a least-squares objective (diffopt.fitting), the
+gradient of the objective as written at the solution (per parameter, like
+``diffopt grad``), which bounds are active there, and the settings in force
+(after the file's options, the flags and the per-method defaults), so that a
+pipeline can tell how a result was obtained. Never prints.
 """
 
 from __future__ import annotations
@@ -11,6 +12,25 @@ from __future__ import annotations
 import numpy as np
 
 from diffopt import vocab
+
+
+def solution_details(session, oracle, outcome, *, asked: str, mode: str, tol, max_iter, lr,
+                     intervals: str, confidence: float) -> dict:
+    """SolveResult's fields ``fit``, ``gradient``, ``active_bounds`` and ``settings``."""
+    fit = None
+    if oracle.residuals is not None:
+        from diffopt.fitting import fit_statistics
+
+        # after Ctrl-C the user wants the report now, not dozens of profile solves
+        profile = intervals if outcome.status != "interrupted" else "asymptotic"
+        fit = fit_statistics(session, outcome.x, intervals=profile, confidence=confidence,
+                             method=outcome.method, tol=tol)
+    settings = settings_in_force(session.problem, asked=asked, ran=outcome.method, mode=mode,
+                                 tol=tol, max_iter=max_iter, lr=lr,
+                                 intervals=intervals if fit else None,
+                                 confidence=confidence if fit else None)
+    return {"fit": fit, "gradient": gradient_at(session, outcome.x),
+            "active_bounds": active_bounds(session.problem, outcome.x), "settings": settings}
 
 
 def gradient_at(session, x: np.ndarray) -> dict:
