@@ -71,6 +71,7 @@ def settings_in_force(problem, *, asked: str, ran: str, mode: str, tol, max_iter
         "method_asked": asked,
         "mode": mode,
         "tol": float(tol) if tol is not None else vocab.DEFAULT_TOL,
+        **_relative_tolerances(ran),
         "max_iter": limit,
         "max_evaluations": limit if counts_evaluations else None,
         "lr": (float(lr) if lr is not None else spec.lr) if uses_lr else None,
@@ -79,3 +80,16 @@ def settings_in_force(problem, *, asked: str, ran: str, mode: str, tol, max_iter
         "intervals": intervals,
         "confidence": confidence,
     }
+
+
+def _relative_tolerances(method: str) -> dict:
+    """lm's relative tolerances on the reduction of |r|² (ftol) and on the scaled
+    step (xtol), MINPACK's names; null for a method (or an lm) without them."""
+    from diffopt.solve import least_squares
+
+    found = {"ftol": None, "xtol": None}
+    if method == "lm":
+        for name in found:
+            value = getattr(least_squares, name.upper(), None)
+            found[name] = float(value) if value is not None else None
+    return found

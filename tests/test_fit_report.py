@@ -377,6 +377,7 @@ def test_solve_json_has_success_gradient_bounds_settings_version_and_schema(tmp_
                                                           rel=1e-10)
     settings = document["settings"]
     assert settings == {"method": "lm", "method_asked": "auto", "mode": "auto", "tol": 1e-8,
+                        "ftol": settings["ftol"], "xtol": settings["xtol"],
                         "max_iter": settings["max_iter"], "max_evaluations":
                             settings["max_evaluations"], "lr": None, "seed": 7, "sigma": None,
                         "intervals": "asymptotic", "confidence": 0.95}
@@ -394,6 +395,7 @@ def test_settings_record_flags_and_the_step_of_fixed_step_methods():
     settings = json.loads(result.stdout)["settings"]
     assert settings["method"] == "gd" and settings["max_iter"] == 5
     assert settings["tol"] == 1e-6 and settings["lr"] == 0.1
+    assert settings["ftol"] is None and settings["xtol"] is None
     assert settings["intervals"] is None and "fit" not in json.loads(result.stdout)
 
 
