@@ -28,7 +28,7 @@ from diffopt.cli.common import (
 )
 from diffopt.errors import UsageError
 from diffopt.status import ExitStatus
-from diffopt.vocab import METHODS, MODES, choices_text
+from diffopt.vocab import INTERVALS, METHODS, MODES, choices_text
 
 METHOD_HELP = choices_text(METHODS, default="auto") + "."
 MODE_HELP = "Gradient mode: " + choices_text(MODES, default="auto") + "."
@@ -45,6 +45,12 @@ def solve_command(
     lr: Annotated[float | None, typer.Option("--lr", help="Step (gd, momentum, adam).")] = None,
     mode: Annotated[str | None, typer.Option("--mode", help=MODE_HELP,
                                              autocompletion=one_of(MODES))] = None,
+    intervals: Annotated[str | None, typer.Option(
+        "--intervals", help="A fit's confidence intervals: " + choices_text(
+            INTERVALS, default="asymptotic") + ".", autocompletion=one_of(INTERVALS))] = None,
+    confidence: Annotated[float | None, typer.Option(
+        "--confidence", help="The level of a fit's confidence intervals (default 0.95).",
+        metavar="LEVEL")] = None,
     trace: Annotated[str | None, typer.Option(
         "--trace", help="Write one JSON object per iteration, from iteration 0 (the start), "
         "to this file (JSON Lines); - for standard output (the report then goes to stderr).",
@@ -52,6 +58,12 @@ def solve_command(
     plot: Annotated[str | None, typer.Option(
         "--plot", help="After the solve, save the trace (and the landscape, for two "
         "parameters) as a PNG, SVG or PDF (needs matplotlib).", metavar="FILE")] = None,
+    sensitivity: Annotated[bool, typer.Option(
+        "--sensitivity", help="Derivatives of the optimum with respect to the consts, "
+                              "and the constraints' multipliers.")] = False,
+    wrt: Annotated[str | None, typer.Option(
+        "--wrt", help="Only these consts (comma-separated); implies --sensitivity.",
+        metavar="C1,C2")] = None,
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
     max_memory: MaxMemoryOpt = None,
     json: JsonOpt = False, quiet: QuietOpt = False,
@@ -73,6 +85,10 @@ def solve_command(
             session = load(file, set, data, seed, progress=progress.phase, max_memory=max_memory)
             _refuse_to_overwrite(trace, file, assignments(data, "--data").values())
             _refuse_to_overwrite(plot, file, assignments(data, "--data").values(), "--plot")
+            if sensitivity or wrt is not None:  # a bad --wrt is refused before the solve
+                from diffopt.sensitivity import chosen_consts
+
+                chosen_consts(session.problem, _names(wrt))
             writer = _TraceWriter(trace, session.problem) if trace else None
 
             def callback(info):
@@ -83,25 +99,51 @@ def solve_command(
                     events.append(info)
 
             result = api.solve(session, method=method, max_iter=max_iter, tol=tol, lr=lr,
-                               mode=mode, callback=callback, progress=progress.phase)
+                               mode=mode, intervals=intervals, confidence=confidence,
+                               callback=callback, progress=progress.phase)
     finally:
         if writer is not None:
             writer.close()
     report_warnings(result.warnings)
     if plot is not None:
         figures.save(api.plot(session, "trace", solved=(result, events)), plot)
+    derivatives = None
+    if (sensitivity or wrt is not None) and result.status != "interrupted":
+        from diffopt.sensitivity import sensitivity as sensitivities
+
+        derivatives = sensitivities(session, session.problem.flatten(result.params),
+                                    wrt=_names(wrt), converged=result.status == "converged")
+        report_warnings(derivatives.warnings)
     to_stderr = trace == "-"  # standard output carries the trace
     if json:
-        print_json(result.to_json(), sys.stderr if to_stderr else None)
+        document = result.to_json()
+        if derivatives is not None:
+            document["sensitivity"] = derivatives.to_json()
+        print_json(document, sys.stderr if to_stderr else None)
     else:
         from diffopt.report.console import print_solve_report
 
-        print_solve_report(consoles()[1 if to_stderr else 0], result)
+        console = consoles()[1 if to_stderr else 0]
+        print_solve_report(console, result)
+        if derivatives is not None:
+            from diffopt.report.derivatives import print_sensitivity
+
+            print_sensitivity(console, derivatives)
     if result.status == "converged":
         return ExitStatus.SUCCESS
     if result.status == "interrupted":
         return ExitStatus.INTERRUPTED
     return ExitStatus.FAILURE
+
+
+def _names(wrt: str | None) -> list[str] | None:
+    """``--wrt a,b`` as names; an empty item is a usage error."""
+    if wrt is None:
+        return None
+    names = [name.strip() for name in wrt.split(",")]
+    if not all(names):
+        raise UsageError(f"--wrt {wrt}: expected const names separated by commas")
+    return names
 
 
 def _refuse_to_overwrite(trace: str | None, file: str, data_paths, flag: str = "--trace"):

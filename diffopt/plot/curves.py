@@ -39,7 +39,7 @@ class Fit:
     model: np.ndarray
     residuals: np.ndarray  # model - observed
     as_line: bool  # the model is a function of x here (rows sharing an x share a value)
-    stats: dict  # rmse, reduced_chi2, dof, residuals
+    stats: dict  # rmse, reduced_chi2, r_squared (NaN when not reported), dof, residuals
     params: dict  # label -> (value, standard error)
 
     def to_json(self) -> dict:
@@ -111,12 +111,20 @@ def fit(session, run: Run, fit_report, x_name: str | None = None) -> Fit:
     dof = int(fit_report.dof)
     stats = {"residuals": int(observed.size), "dof": dof,
              "rmse": float(np.sqrt(np.mean(residuals ** 2))),
-             "reduced_chi2": float(fit_report.reduced_chi2)}
-    errors = np.concatenate([np.ravel(fit_report.stderr[p.name]) for p in problem.params])
+             "reduced_chi2": _number(fit_report.reduced_chi2),
+             "r_squared": _number(getattr(fit_report, "r_squared", None))}
+    # a standard error the report leaves out (None: it does not apply) is NaN here
+    errors = np.concatenate([np.ravel(np.asarray(fit_report.stderr.get(p.name), dtype=float))
+                             if fit_report.stderr.get(p.name) is not None
+                             else np.full(p.size, np.nan) for p in problem.params])
     params = {label: (float(run.x[k]), float(errors[k]))
               for k, label in enumerate(problem.param_labels())}
     return Fit(x_name, y_name, xs, observed[order], model[order], residuals[order], as_line,
                stats, params)
+
+
+def _number(value) -> float:
+    return float("nan") if value is None else float(value)
 
 
 # ---------------------------------------------------------------- slice

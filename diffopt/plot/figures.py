@@ -204,7 +204,9 @@ def _fit(fig, data) -> None:
              label=f"data {data.y_name} ({data.stats['residuals']} points)")
     shown = [f"{k} = {v:.4g} ± {e:.2g}" for k, (v, e) in list(data.params.items())[:6]]
     stats = "\n".join(", ".join(shown[i: i + 2]) for i in range(0, len(shown), 2))
-    label = f"model\n{stats}\nRMSE {data.stats['rmse']:.4g}, dof {data.stats['dof']}"
+    r_squared = data.stats.get("r_squared", float("nan"))
+    label = f"model\n{stats}\nRMSE {data.stats['rmse']:.4g}, dof {data.stats['dof']}" + \
+        (f", R² {r_squared:.4f}" if r_squared == r_squared else "")
     if data.as_line:  # through the model's values at the data (marked when few)
         (line,) = top.plot(data.x, data.model, "-", color="tab:red", linewidth=2, label=label,
                            marker="." if len(data.x) <= 60 else None)
