@@ -233,13 +233,14 @@ def check(session, at="init", points: int = 1, rtol: float = 1e-5, atol: float =
 
 def solve(session, *, method: str | None = None, max_iter: int | None = None,
           tol: float | None = None, lr: float | None = None, mode: str | None = None,
-          callback: Callable | None = None,
-          progress: Callable[..., None] | None = None) -> SolveResult:
+          callback: Callable | None = None, progress: Callable[..., None] | None = None,
+          start=None) -> SolveResult:
     """Minimize (or maximize) the problem from its start point.
 
     Options given here override the file's ``option`` lines. ``progress`` is
     told the phase "compiling" (with ``limit``, the iteration limit, when the
     method is known) before the first evaluation compiles the program.
+    ``start`` (a flat point or ``--at`` value) replaces the file's start.
     """
     from diffopt.solve.loop import minimize
 
@@ -252,8 +253,7 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     tol = tol if tol is not None else options.get("tol")
     lr = lr if lr is not None else options.get("lr")
     mode = mode or options.get("mode", "auto")
-    engine = session
-    x0 = problem.start_point()
+    engine, x0 = session, resolve_point(problem, start)
     started = time.perf_counter()
     oracle = engine.oracle()
     if mode == "forward":

@@ -24,6 +24,13 @@ from diffopt.cli.common import (
     progress_display,
     report_warnings,
 )
+from diffopt.cli.explore_opts import (
+    ClusterOpt,
+    JobsOpt,
+    StartsOpt,
+    cases_progress,
+    explore_problem,
+)
 from diffopt.errors import UsageError
 from diffopt.status import ExitStatus
 from diffopt.vocab import METHODS, MODES, choices_text
@@ -47,6 +54,7 @@ def solve_command(
         "--trace", help="Write one JSON object per iteration to this file (JSON Lines).",
         metavar="FILE")] = None,
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
+    starts: StartsOpt = 1, jobs: JobsOpt = None, cluster: ClusterOpt = None,
     json: JsonOpt = False, quiet: QuietOpt = False,
 ):
     """Minimize (or maximize) the problem; exit 1 if it does not converge."""
@@ -54,6 +62,11 @@ def solve_command(
 
     if mode is not None and mode not in MODES:
         raise UsageError(f"--mode must be {choices_text(MODES)}, not '{mode}'")
+    if starts != 1:
+        if trace:
+            raise UsageError("--trace records one solve; it cannot be combined with --starts")
+        options = dict(method=method, max_iter=max_iter, tol=tol, lr=lr, mode=mode)
+        return _solve_starts(file, set, data, seed, options, starts, jobs, cluster, json, quiet)
     writer = None
     try:
         with progress_display(quiet) as progress:
@@ -71,16 +84,39 @@ def solve_command(
     finally:
         if writer is not None:
             writer.close()
-    report_warnings(result.warnings)
+    return _report(result, result, json)
+
+
+def _solve_starts(file, sets, data, seed, options, starts, jobs, cluster, json, quiet):
+    """``--starts N``: every start solved by diffopt.explore, the best reported as usual."""
+    from diffopt.explore.multistart import solve_starts
+
+    _, ref = explore_problem(file, assignments(sets, "--set"), data, seed, options)
+    bar = cases_progress(quiet, "starts")
+    if bar is None:
+        result = solve_starts(ref, starts, jobs=jobs, cluster=cluster)
+    else:
+        with bar:
+            result = solve_starts(ref, starts, jobs=jobs, cluster=cluster, progress=bar)
+    return _report(result.best, result, json)
+
+
+def _report(best, result, json: bool):
+    """Print the solution (and a multi-start's optima); the exit status of ``best``."""
+    report_warnings(best.warnings)
     if json:
         print_json(result.to_json())
     else:
         from diffopt.report.console import print_solve_report
 
-        print_solve_report(consoles()[0], result)
-    if result.status == "converged":
+        print_solve_report(consoles()[0], best)
+        if result is not best:
+            from diffopt.report.explore import print_optima
+
+            print_optima(consoles()[0], result)
+    if best.status == "converged":
         return ExitStatus.SUCCESS
-    if result.status == "interrupted":
+    if best.status == "interrupted":
         return ExitStatus.INTERRUPTED
     return ExitStatus.FAILURE
 
