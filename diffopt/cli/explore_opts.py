@@ -27,8 +27,10 @@ ClusterOpt = Annotated[str | None, typer.Option(
     metavar="ADDRESS")]
 
 
-def explore_problem(file: str, sets: dict, data, seed: int, options: dict, progress=None):
-    """(session, ProblemRef): the problem loaded here, and how workers load it."""
+def explore_problem(file: str, sets: dict, data, seed: int, options: dict,
+                    check_with: dict | None = None):
+    """(session, ProblemRef): the problem loaded here (with ``check_with``'s settings
+    added: a sweep's first case), and how workers load it (with ``sets`` only)."""
     from diffopt import api
     from diffopt.explore.worker import problem_ref
 
@@ -36,8 +38,8 @@ def explore_problem(file: str, sets: dict, data, seed: int, options: dict, progr
     data_paths = assignments(data, "--data")
     ref = problem_ref(file, sets=sets, data=data_paths, seed=seed, options=options,
                       stdin_text=text)
-    session = api.load(file, sets=sets, data=data_paths, seed=seed, stdin_text=text,
-                       progress=progress)
+    session = api.load(file, sets={**sets, **(check_with or {})}, data=data_paths, seed=seed,
+                       stdin_text=text)
     return session, ref
 
 
