@@ -81,8 +81,8 @@ def test_starts_are_the_files_start_then_the_seeded_draws():
 
 def test_unbounded_and_boxed_starts(tmp_path):
     path = tmp_path / "box.dop"
-    path.write_text("param x in [2, 3]\nparam y = 50\nparam z in [0, inf] = 1\nminimize (x - 2)^2 + y^2"
-                    " + z^2\n")
+    path.write_text("param x in [2, 3]\nparam y = 50\nparam z in [0, inf] = 1\n"
+                    "minimize (x - 2)^2 + y^2 + z^2\n")
     problem = api.load(str(path)).problem
     draws = np.array([start_point(problem, 0, k) for k in range(1, 400)])
     assert np.all((draws[:, 0] >= 2) & (draws[:, 0] <= 3))
@@ -151,8 +151,8 @@ def test_starts_refuses_bad_options(args, message):
 
 def test_cluster_without_the_extra_is_one_line_naming_it():
     code = ("import sys; sys.modules['distributed'] = None\n"
-            "sys.argv = ['diffopt', 'solve', %r, '--starts', '2', '--cluster', "
-            "'tcp://127.0.0.1:1']\nfrom diffopt.cli import main\nmain()\n" % str(TERRAIN))
+            f"sys.argv = ['diffopt', 'solve', {str(TERRAIN)!r}, '--starts', '2', '--cluster', "
+            "'tcp://127.0.0.1:1']\nfrom diffopt.cli import main\nmain()\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 2

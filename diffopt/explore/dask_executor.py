@@ -57,15 +57,18 @@ class DaskExecutor:
         self.pending[future] = task
 
     def next_done(self) -> TaskResult:
-        idle_since = None
+        """The first submitted task to finish (futures polled; the client is not
+        the process's default, so Dask's module-level waits do not apply)."""
+        idle_since, checked, pause = None, time.monotonic(), 0.001
         while True:
-            try:
-                done = self.distributed.wait(list(self.pending), timeout=POLL_S,
-                                             return_when="FIRST_COMPLETED").done
-            except TimeoutError:
-                done = ()
-            if done:
-                return self._take(next(iter(done)))
+            for future in self.pending:
+                if future.done():
+                    return self._take(future)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+            if time.monotonic() - checked < POLL_S:
+                continue
+            checked = time.monotonic()
             if self.client.nthreads():
                 idle_since = None
             elif idle_since is None:
