@@ -28,18 +28,19 @@ ClusterOpt = Annotated[str | None, typer.Option(
 
 
 def explore_problem(file: str, sets: dict, data, seed: int, options: dict,
-                    check_with: dict | None = None):
+                    check_with: dict | None = None, max_memory: str | None = None):
     """(session, ProblemRef): the problem loaded here (with ``check_with``'s settings
     added: a sweep's first case), and how workers load it (with ``sets`` only)."""
     from diffopt import api
     from diffopt.explore.worker import problem_ref
+    from diffopt.standard_input import standard_input_text
 
-    text = sys.stdin.read() if file == "-" else None
+    text = standard_input_text() if file == "-" else None
     data_paths = assignments(data, "--data")
     ref = problem_ref(file, sets=sets, data=data_paths, seed=seed, options=options,
-                      stdin_text=text)
+                      stdin_text=text, max_memory=max_memory)
     session = api.load(file, sets={**sets, **(check_with or {})}, data=data_paths, seed=seed,
-                       stdin_text=text)
+                       stdin_text=text, max_memory=max_memory)
     return session, ref
 
 

@@ -12,6 +12,7 @@ from diffopt.cli.common import (
     DataOpt,
     FileArg,
     JsonOpt,
+    MaxMemoryOpt,
     QuietOpt,
     SeedOpt,
     SetOpt,
@@ -54,6 +55,7 @@ def solve_command(
         "--trace", help="Write one JSON object per iteration to this file (JSON Lines).",
         metavar="FILE")] = None,
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
+    max_memory: MaxMemoryOpt = None,
     starts: StartsOpt = 1, jobs: JobsOpt = None, cluster: ClusterOpt = None,
     json: JsonOpt = False, quiet: QuietOpt = False,
 ):
@@ -66,11 +68,12 @@ def solve_command(
         if trace:
             raise UsageError("--trace records one solve; it cannot be combined with --starts")
         options = dict(method=method, max_iter=max_iter, tol=tol, lr=lr, mode=mode)
-        return _solve_starts(file, set, data, seed, options, starts, jobs, cluster, json, quiet)
+        return _solve_starts(file, set, data, seed, options, starts, jobs, cluster, json, quiet,
+                             max_memory)
     writer = None
     try:
         with progress_display(quiet) as progress:
-            session = load(file, set, data, seed, progress=progress.phase)
+            session = load(file, set, data, seed, progress=progress.phase, max_memory=max_memory)
             _refuse_to_overwrite(trace, file, assignments(data, "--data").values())
             writer = _TraceWriter(trace, session.problem) if trace else None
 
@@ -87,11 +90,13 @@ def solve_command(
     return _report(result, result, json)
 
 
-def _solve_starts(file, sets, data, seed, options, starts, jobs, cluster, json, quiet):
+def _solve_starts(file, sets, data, seed, options, starts, jobs, cluster, json, quiet,
+                  max_memory):
     """``--starts N``: every start solved by diffopt.explore, the best reported as usual."""
     from diffopt.explore.multistart import solve_starts
 
-    _, ref = explore_problem(file, assignments(sets, "--set"), data, seed, options)
+    _, ref = explore_problem(file, assignments(sets, "--set"), data, seed, options,
+                             max_memory=max_memory)
     bar = cases_progress(quiet, "starts")
     if bar is None:
         result = solve_starts(ref, starts, jobs=jobs, cluster=cluster)

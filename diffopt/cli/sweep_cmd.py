@@ -12,6 +12,7 @@ from diffopt.cli.common import (
     DataOpt,
     FileArg,
     JsonOpt,
+    MaxMemoryOpt,
     QuietOpt,
     SeedOpt,
     assignments,
@@ -50,7 +51,8 @@ def sweep_command(
     tol: Annotated[float | None, typer.Option("--tol", help="Gradient tolerance.")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Step (gd, momentum, adam).")] = None,
     mode: Annotated[str | None, typer.Option("--mode", help=MODE_HELP)] = None,
-    data: DataOpt = None, seed: SeedOpt = 0, json: JsonOpt = False, quiet: QuietOpt = False,
+    data: DataOpt = None, seed: SeedOpt = 0, max_memory: MaxMemoryOpt = None,
+    json: JsonOpt = False, quiet: QuietOpt = False,
 ):
     """Solve the problem for every case of a grid of constants; exit 1 if any fails."""
     from diffopt.explore import grid as grids
@@ -76,7 +78,7 @@ def sweep_command(
     options = dict(method=method, max_iter=max_iter, tol=tol, lr=lr, mode=mode)
     # load once here with the first case: bad input is reported before any worker starts
     session, ref = explore_problem(file, fixed, data, seed, options,
-                                   check_with=cases[0].as_dict())
+                                   check_with=cases[0].as_dict(), max_memory=max_memory)
     params = {p.name for p in session.problem.params}
     for name in swept:
         if name in params:

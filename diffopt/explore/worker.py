@@ -35,6 +35,7 @@ class ProblemRef:
     data: tuple = ()  # --data: ((name, path), ...)
     seed: int = 0
     options: tuple = ()  # api.solve keywords: ((name, value), ...)
+    max_memory: str | None = None  # --max-memory, for every worker's load
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def _session(ref: ProblemRef, sets: tuple):
     if cached is not None and cached[0] == key:
         return cached[1]
     session = api.load(ref.path, sets={**dict(ref.sets), **dict(sets)}, data=dict(ref.data),
-                       seed=ref.seed, stdin_text=ref.text)
+                       seed=ref.seed, stdin_text=ref.text, max_memory=ref.max_memory)
     _local.loaded = (key, session)
     return session
 
@@ -136,7 +137,7 @@ def _better(a, b) -> bool:
 
 
 def problem_ref(path: str, *, sets: dict, data: dict, seed: int, options: dict,
-                stdin_text: str | None = None) -> ProblemRef:
+                stdin_text: str | None = None, max_memory: str | None = None) -> ProblemRef:
     """The ``ProblemRef`` of a command's arguments: paths made absolute (workers may
     run elsewhere), the problem's text kept when it came from standard input."""
     if "-" in data.values():
@@ -149,4 +150,5 @@ def problem_ref(path: str, *, sets: dict, data: dict, seed: int, options: dict,
         data=tuple((name, os.path.abspath(p)) for name, p in data.items()),
         seed=int(seed),
         options=tuple((k, v) for k, v in options.items() if v is not None),
+        max_memory=max_memory,
     )
