@@ -18,6 +18,7 @@ from diffopt.cli.common import (
     assignments,
     command,
     consoles,
+    one_of,
     print_json,
 )
 from diffopt.cli.explore_opts import ClusterOpt, JobsOpt, cases_progress, explore_problem
@@ -46,11 +47,13 @@ def sweep_command(
         "--starts", help="Starting points per case (see diffopt-solve(1)).",
         metavar="N")] = 1,
     jobs: JobsOpt = None, cluster: ClusterOpt = None,
-    method: Annotated[str | None, typer.Option("--method", help=METHOD_HELP)] = None,
+    method: Annotated[str | None, typer.Option("--method", help=METHOD_HELP,
+                                               autocompletion=one_of(METHODS))] = None,
     max_iter: Annotated[int | None, typer.Option("--max-iter", help="Iteration limit.")] = None,
     tol: Annotated[float | None, typer.Option("--tol", help="Gradient tolerance.")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Step (gd, momentum, adam).")] = None,
-    mode: Annotated[str | None, typer.Option("--mode", help=MODE_HELP)] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help=MODE_HELP,
+                                             autocompletion=one_of(MODES))] = None,
     data: DataOpt = None, seed: SeedOpt = 0, max_memory: MaxMemoryOpt = None,
     json: JsonOpt = False, quiet: QuietOpt = False,
 ):
