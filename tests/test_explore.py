@@ -291,3 +291,35 @@ def test_a_killed_pool_process_has_its_case_redone(tmp_path):
         assert len(redone.results) == 200
     finally:
         pool.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_task_that_keeps_killing_its_worker_is_reported_not_retried_forever():
+    import threading
+
+    from diffopt.explore.executors import MAX_DEATHS, ProcessPool
+    from diffopt.explore.worker import ProblemRef, Task
+
+    pool = ProcessPool(ProblemRef(str(TERRAIN)), 1)
+    killed = []
+
+    def killer():  # whatever process holds the task is killed, again and again
+        while len(killed) < MAX_DEATHS + 2:
+            time.sleep(0.3)
+            worker = pool.workers[0] if pool.workers else None
+            if worker is not None and worker.task is not None and worker.process.pid:
+                if worker.process.pid not in killed:
+                    killed.append(worker.process.pid)
+                    os.kill(worker.process.pid, signal.SIGKILL)
+
+    try:
+        pool.submit(Task(key=7, starts=tuple(range(100_000))))
+        thread = threading.Thread(target=killer, daemon=True)
+        thread.start()
+        result = pool.next_done()
+        assert result.key == 7 and result.crashed
+        assert f"died {MAX_DEATHS} times on this task" in result.error
+        assert len(killed) >= MAX_DEATHS
+    finally:
+        killed.extend([0] * 10)  # stop the killer
+        pool.close()

@@ -82,7 +82,8 @@ class DaskExecutor:
         try:
             return future.result()
         except Exception as exc:  # KilledWorker: the task ended several workers
-            return TaskResult(task.key, error=f"on the cluster: {type(exc).__name__}: {exc}")
+            return TaskResult(task.key, crashed=True,
+                              error=f"on the cluster: {type(exc).__name__}: {exc}")
 
     def close(self) -> None:
         try:

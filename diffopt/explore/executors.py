@@ -172,9 +172,9 @@ class ProcessPool:
         self.deaths[task.key] = self.deaths.get(task.key, 0) + 1
         if self.deaths[task.key] >= MAX_DEATHS:
             self._dispatch()
-            return TaskResult(task.key, error=f"the worker process died {MAX_DEATHS} times "
-                                              "on this task (exit status "
-                                              f"{worker.process.exitcode})")
+            return TaskResult(task.key, crashed=True,
+                              error=f"the worker process died {MAX_DEATHS} times on this "
+                                    f"task (exit status {worker.process.exitcode})")
         self.waiting.appendleft(task)
         self._dispatch()
         return None

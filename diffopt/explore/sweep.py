@@ -109,7 +109,7 @@ def run_sweep(ref: ProblemRef, cases: list[Case], swept: dict, *, starts: int = 
 
     def on_done(done: TaskResult) -> None:
         nonlocal failures
-        if done.error is not None and done.failure is None:
+        if done.error is not None and done.failure is None and not done.crashed:
             raise RuntimeError(f"case {done.key}: {done.error}")  # a bug in a worker
         record = record_of(by_index[done.key], done, starts, warm_of.get(done.key))
         records[done.key] = record

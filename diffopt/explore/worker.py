@@ -61,6 +61,7 @@ class TaskResult:
     results: tuple = ()  # SolveResult per start
     error: str | None = None  # the problem refused the task's settings, or a bug
     failure: DopError | None = None  # the refusal itself (None for a bug)
+    crashed: bool = False  # the task ended its worker processes (killed, out of memory)
     warm_used: bool = False  # the reported solution of start 0 came from the warm start
     time_s: float = 0.0
     worker: str = field(default="")
