@@ -12,6 +12,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import numpy as np
 from diffopt import budget
 from diffopt.errors import DopError, OptionError, UsageError, did_you_mean
 from diffopt.gcpause import gc_paused
+from diffopt.notices import unique
 from diffopt.points import RANDOM_POINT_STREAM, random_point, resolve_point
 from diffopt.results import (
     ConstraintRow,
@@ -156,13 +158,15 @@ def _objective(problem, value: float) -> ObjectiveInfo:
 
 
 def _warnings(engine, x, values, mode: str = "reverse") -> tuple:
-    """The first NaN/inf's origin when any of ``values`` is not finite."""
+    """The program's warnings at x (loop exits, doubtful root/argmin solutions),
+    then the first NaN/inf's origin when any of ``values`` is not finite."""
+    notices = engine.notices(x)
     if all(np.all(np.isfinite(v)) for v in values):
-        return ()
+        return notices
     found = engine.diagnose(x, "value")
     if found is None:
         found = engine.diagnose(x, "forward" if mode == "forward" else "gradient")
-    return (found,) if found is not None else ()
+    return notices + ((found,) if found is not None else ())
 
 
 # --------------------------------------------------------------- evaluation
@@ -234,7 +238,10 @@ def check(session, at="init", points: int = 1, rtol: float = 1e-5, atol: float =
     xs = [resolve_point(problem, at)]
     while len(xs) < points:
         xs.append(random_point(problem, rng))
-    return check_points(session, xs, rng, rtol=rtol, atol=atol, eps=eps)
+    result = check_points(session, xs, rng, rtol=rtol, atol=atol, eps=eps)
+    with np.errstate(all="ignore"):
+        notices = unique(n for x in xs for n in session.notices(x))
+    return replace(result, warnings=notices)
 
 
 # -------------------------------------------------------------------- solving
@@ -267,8 +274,6 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     started = time.perf_counter()
     oracle = engine.oracle()
     if mode == "forward":
-        from dataclasses import replace
-
         oracle = replace(oracle, value_and_grad=engine.gradient_forward)
     if progress is not None:
         progress("compiling", limit=_limit(oracle, method, max_iter))

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from diffopt.notices import warning_json
+
 
 def _plain(value):
     if isinstance(value, np.ndarray):
@@ -88,6 +90,7 @@ class EvalResult:
         }
         if self.constraints:
             out["constraints"] = [c.to_json() for c in self.constraints]
+        out["warnings"] = [warning_json(w) for w in self.warnings]
         return out
 
 
@@ -108,6 +111,7 @@ class GradResult:
         }
         if self.timing is not None:
             out["timing"] = dict(self.timing)
+        out["warnings"] = [warning_json(w) for w in self.warnings]
         return out
 
 
@@ -141,9 +145,12 @@ class CheckPoint:
     entries: list
     taylor: dict | None = None
     notes: tuple = ()
+    staircase: str | None = None  # why the objective is a staircase here (a failure)
 
     def to_json(self) -> dict:
         out = {"at": _plain_dict(self.at), "entries": [e.to_json() for e in self.entries]}
+        if self.staircase is not None:
+            out["staircase"] = self.staircase
         if self.taylor is not None:
             out["taylor"] = self.taylor
         if self.notes:
@@ -155,9 +162,11 @@ class CheckPoint:
 class CheckResult:
     passed: bool
     points: list
+    warnings: tuple = ()  # about the program at the points checked (diffopt.notices)
 
     def to_json(self) -> dict:
-        return {"passed": self.passed, "points": [p.to_json() for p in self.points]}
+        return {"passed": self.passed, "points": [p.to_json() for p in self.points],
+                "warnings": [warning_json(w) for w in self.warnings]}
 
 
 @dataclass(frozen=True)
@@ -197,4 +206,5 @@ class SolveResult:
         }
         if self.fit is not None:
             out["fit"] = self.fit.to_json()
+        out["warnings"] = [warning_json(w) for w in self.warnings]
         return out

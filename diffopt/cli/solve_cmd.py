@@ -54,6 +54,12 @@ def solve_command(
     trace: Annotated[str | None, typer.Option(
         "--trace", help="Write one JSON object per iteration to this file (JSON Lines).",
         metavar="FILE")] = None,
+    sensitivity: Annotated[bool, typer.Option(
+        "--sensitivity", help="Derivatives of the optimum with respect to the consts, "
+                              "and the constraints' multipliers.")] = False,
+    wrt: Annotated[str | None, typer.Option(
+        "--wrt", help="Only these consts (comma-separated); implies --sensitivity.",
+        metavar="C1,C2")] = None,
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
     max_memory: MaxMemoryOpt = None,
     starts: StartsOpt = 1, jobs: JobsOpt = None, cluster: ClusterOpt = None,
@@ -69,12 +75,13 @@ def solve_command(
             raise UsageError("--trace records one solve; it cannot be combined with --starts")
         options = dict(method=method, max_iter=max_iter, tol=tol, lr=lr, mode=mode)
         return _solve_starts(file, set, data, seed, options, starts, jobs, cluster, json, quiet,
-                             max_memory)
+                             max_memory, sensitivity, wrt)
     writer = None
     try:
         with progress_display(quiet) as progress:
             session = load(file, set, data, seed, progress=progress.phase, max_memory=max_memory)
             _refuse_to_overwrite(trace, file, assignments(data, "--data").values())
+            _check_wrt(session, sensitivity, wrt)
             writer = _TraceWriter(trace, session.problem) if trace else None
 
             def callback(info):
@@ -87,34 +94,58 @@ def solve_command(
     finally:
         if writer is not None:
             writer.close()
-    return _report(result, result, json)
+    return _report(session, result, result, json, sensitivity, wrt)
 
 
 def _solve_starts(file, sets, data, seed, options, starts, jobs, cluster, json, quiet,
-                  max_memory):
+                  max_memory, sensitivity, wrt):
     """``--starts N``: every start solved by diffopt.explore, the best reported as usual."""
     from diffopt.explore.multistart import solve_starts
 
-    _, ref = explore_problem(file, assignments(sets, "--set"), data, seed, options,
-                             max_memory=max_memory)
+    session, ref = explore_problem(file, assignments(sets, "--set"), data, seed, options,
+                                   max_memory=max_memory)
+    _check_wrt(session, sensitivity, wrt)
     bar = cases_progress(quiet, "starts")
     if bar is None:
         result = solve_starts(ref, starts, jobs=jobs, cluster=cluster)
     else:
         with bar:
             result = solve_starts(ref, starts, jobs=jobs, cluster=cluster, progress=bar)
-    return _report(result.best, result, json)
+    return _report(session, result.best, result, json, sensitivity, wrt)
 
 
-def _report(best, result, json: bool):
-    """Print the solution (and a multi-start's optima); the exit status of ``best``."""
+def _check_wrt(session, sensitivity: bool, wrt: str | None) -> None:
+    """A bad --wrt is refused before the solve."""
+    if sensitivity or wrt is not None:
+        from diffopt.sensitivity import chosen_consts
+
+        chosen_consts(session.problem, _names(wrt))
+
+
+def _report(session, best, result, json: bool, sensitivity: bool, wrt: str | None):
+    """Print the solution (with its sensitivities, and a multi-start's optima);
+    the exit status of ``best``."""
     report_warnings(best.warnings)
+    derivatives = None
+    if (sensitivity or wrt is not None) and best.status != "interrupted":
+        from diffopt.sensitivity import sensitivity as sensitivities
+
+        derivatives = sensitivities(session, session.problem.flatten(best.params),
+                                    wrt=_names(wrt), converged=best.status == "converged")
+        report_warnings(derivatives.warnings)
     if json:
-        print_json(result.to_json())
+        document = result.to_json()
+        if derivatives is not None:
+            document["sensitivity"] = derivatives.to_json()
+        print_json(document)
     else:
         from diffopt.report.console import print_solve_report
 
         print_solve_report(consoles()[0], best)
+        if derivatives is not None:
+            from diffopt.report.derivatives import print_sensitivity
+
+            print_sensitivity(consoles()[0], derivatives)
         if result is not best:
             from diffopt.report.explore import print_optima
 
@@ -124,6 +155,16 @@ def _report(best, result, json: bool):
     if best.status == "interrupted":
         return ExitStatus.INTERRUPTED
     return ExitStatus.FAILURE
+
+
+def _names(wrt: str | None) -> list[str] | None:
+    """``--wrt a,b`` as names; an empty item is a usage error."""
+    if wrt is None:
+        return None
+    names = [name.strip() for name in wrt.split(",")]
+    if not all(names):
+        raise UsageError(f"--wrt {wrt}: expected const names separated by commas")
+    return names
 
 
 def _refuse_to_overwrite(trace: str | None, file: str, data_paths) -> None:

@@ -256,6 +256,9 @@ def print_grad(console: Console, result: Any, quiet: bool = False) -> None:
         )
         if value_s and gradient_s and np.isfinite(value_s) and np.isfinite(gradient_s):
             line.append(f"  ({gradient_s / value_s:.3g}× the value)", style="dim")
+        if "forward_s" in timing and "reverse_s" in timing:  # --mode auto timed both
+            line.append(f"  forward {fmt_seconds(timing['forward_s'])}, "
+                        f"reverse {fmt_seconds(timing['reverse_s'])}", style="dim")
         console.print(line)
 
 
@@ -293,6 +296,9 @@ def print_check(console: Console, result: Any, quiet: bool = False) -> None:
         )
     elif result.passed:
         verdict = Text.assemble(("passed", "bold green"), f": all {total} entries agree")
+    elif any(getattr(point, "staircase", None) for point in result.points):
+        verdict = Text.assemble(("FAILED", "bold red"), ": the objective is a staircase the "
+                                "derivative does not see (see the note)")
     else:
         verdict = Text.assemble(("FAILED", "bold red"), f": {failed} of {total} entries disagree")
     console.print(verdict)
