@@ -25,7 +25,6 @@ from diffopt.points import RANDOM_POINT_STREAM, random_point, resolve_point
 from diffopt.results import (
     ConstraintRow,
     EvalResult,
-    FitReport,
     GradResult,
     ObjectiveInfo,
     SolveResult,
@@ -107,8 +106,8 @@ def _no_progress(phase: str, **details) -> None:
 
 
 def _load(path: str, sets, data, seed, stdin_text, progress):
+    from diffopt.check.passes import check as check_program
     from diffopt.check.problem import RunSettings
-    from diffopt.check.runner import check as check_program
     from diffopt.option_values import parse_value
     from diffopt.session import Session
 
@@ -249,15 +248,19 @@ def check(session, at="init", points: int = 1, rtol: float = 1e-5, atol: float =
 
 def solve(session, *, method: str | None = None, max_iter: int | None = None,
           tol: float | None = None, lr: float | None = None, mode: str | None = None,
-          callback: Callable | None = None, progress: Callable[..., None] | None = None,
-          start=None) -> SolveResult:
-    """Minimize (or maximize) the problem from its start point.
+          intervals: str | None = None, confidence: float | None = None,
+          callback: Callable | None = None,
+          progress: Callable[..., None] | None = None, start=None) -> SolveResult:
+    """Minimize (or maximize) the problem from its start point (or ``start``:
+    a flat point or an ``--at`` value).
 
-    Options given here override the file's ``option`` lines. ``progress`` is
-    told the phase "compiling" (with ``limit``, the iteration limit, when the
-    method is known) before the first evaluation compiles the program.
-    ``start`` (a flat point or ``--at`` value) replaces the file's start.
+    Options given here override the file's ``option`` lines. ``intervals``
+    ("asymptotic" or "profile") and ``confidence`` shape a fit's confidence
+    intervals (see diffopt.fitting). ``progress`` is told the phase
+    "compiling" (with ``limit``, the iteration limit, when the method is
+    known) before the first evaluation compiles the program.
     """
+    from diffopt.fitting import interval_settings
     from diffopt.solve.loop import minimize
     from diffopt.solve.result import SolveOutcome
 
@@ -265,11 +268,12 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     options = problem.options
     from_file = {name for name, flag in (("method", method), ("max_iter", max_iter),
                                          ("tol", tol), ("lr", lr)) if flag is None}
-    method = method or options.get("method", "auto")
+    asked = method = method or options.get("method", "auto")
     max_iter = max_iter if max_iter is not None else options.get("max_iter")
     tol = tol if tol is not None else options.get("tol")
     lr = lr if lr is not None else options.get("lr")
     mode = mode or options.get("mode", "auto")
+    intervals, confidence = interval_settings(options, intervals, confidence)
     engine, x0 = session, resolve_point(problem, start)
     started = time.perf_counter()
     oracle = engine.oracle()
@@ -291,7 +295,11 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     elapsed = time.perf_counter() - started
     report = engine.report(outcome.x)
     constraints = _constraint_rows(report.constraints)
-    fit = _fit_report(problem, engine, outcome.x) if oracle.residuals is not None else None
+    from diffopt.solution import solution_details
+
+    details = solution_details(engine, oracle, outcome, asked=asked, mode=mode, tol=tol,
+                               max_iter=max_iter, lr=lr, intervals=intervals,
+                               confidence=confidence)
     return SolveResult(
         problem=Path(problem.source.name).name if problem.source.name != "<stdin>" else "<stdin>",
         status=outcome.status,
@@ -307,8 +315,8 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
         evaluations=dict(outcome.evaluations),
         constraints=constraints,
         time_s=elapsed,
-        fit=fit,
         warnings=_warnings(engine, outcome.x, [outcome.objective]),
+        **details,
     )
 
 
@@ -362,14 +370,6 @@ def _constraint_rows(constraints) -> list[ConstraintRow]:
             label = f"{name}[{', '.join(map(str, index))}]"
             rows.append(ConstraintRow(label, float(value[index]), float(violation[index])))
     return rows
-
-
-def _fit_report(problem, engine, x) -> FitReport:
-    """The fit's statistics at x (see diffopt.solve.statistics.fit_report)."""
-    from diffopt.solve.statistics import fit_report
-
-    r, J = engine.residual_jacobian(x)
-    return fit_report(r, J, problem.params, problem.param_labels())
 
 
 # --------------------------------------------------------------- fmt / graph

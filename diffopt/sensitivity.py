@@ -14,7 +14,7 @@ F = f (or -f for ``maximize``) and multipliers λ (∇ₓF + Σ λᵢ ∇ₓgᵢ
   parameter derivatives.
 
 Constants become differentiable by tracing the program again at x* with
-the chosen consts recorded as slots of their own (``check.runner.trace``
+the chosen consts recorded as slots of their own (``check.passes.trace``
 with ``const_inputs``); every derivative is then staged on that tape by
 reverse mode (``ad.reverse``), whose eager values are the numbers needed.
 A const computed from another chosen const is traced in a later round with
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from diffopt.ad.reverse import stage_gradient, stage_vjp
+from diffopt.check.passes import trace
 from diffopt.check.problem import entry_labels
-from diffopt.check.runner import trace
 from diffopt.errors import DopError, UsageError, did_you_mean
 from diffopt.ops.registry import REGISTRY, Var, bind
 from diffopt.sema import declarations_of

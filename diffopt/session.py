@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from diffopt import recording as rec
+from diffopt.check.passes import Trace, trace
 from diffopt.check.problem import CheckedProblem
-from diffopt.check.runner import Trace, trace
 from diffopt.diagnose import NonFinite, first_nonfinite
 from diffopt.gcpause import gc_paused
 from diffopt.notices import Notice, unique

@@ -22,7 +22,7 @@ import numpy as np
 
 from diffopt.ad import staircase
 from diffopt.errors import UsageError
-from diffopt.ir.tape import live_equations
+from diffopt.ir.passes import surrogate_uses
 from diffopt.results import CheckEntry, CheckPoint, CheckResult
 
 DEFAULT_EPS = float(np.finfo(float).eps ** (1 / 3))  # ≈ 6.1e-6
@@ -87,17 +87,7 @@ def point_passed(point: CheckPoint) -> bool:
 def _surrogates(engine) -> list[str]:
     """Where the objective uses a primitive whose derivative is a surrogate."""
     recording = engine.recording
-    tape = recording.tape
-    slots = [recording.objective] if isinstance(recording.objective, int) else []
-    found = []
-    for index in live_equations(tape, slots):
-        eqn = tape.eqns[index]
-        if eqn.prim.surrogate:
-            where = eqn.span.location if eqn.span is not None else "?"
-            text = f"{eqn.prim.name} at {where}"
-            if text not in found:
-                found.append(text)
-    return found
+    return surrogate_uses(recording.tape, [recording.objective])
 
 
 def _check_point(problem, engine, x, rtol, atol, eps, rng) -> CheckPoint:

@@ -1,11 +1,10 @@
 """Running a whole .dop program: declarations, simulation blocks, the objective.
 
-``check`` is the one pass from AST to IR: it runs the program once, at the
-start point, with parameters as Vars on a fresh tape. That run both checks
-(shapes, bounds, options, data; branches not taken are explored
-speculatively, see ``machine``) and records the program, guards included. It
-returns the frozen ``CheckedProblem`` and the ``Trace``. ``trace`` runs the
-same program again at another point, to re-record when a guard fails there.
+A ``Runner`` runs the program once, with parameters as Vars on a fresh tape:
+at the start point that run both checks (shapes, bounds, options, data;
+branches not taken are explored speculatively, see ``machine``) and
+records the program, guards included; at another point it re-records.
+diffopt.check.passes holds the two entry points (``check``, ``trace``).
 Statements execute from an explicit frame stack (loops, if/else, break),
 never by recursion.
 """
@@ -19,12 +18,11 @@ import numpy as np
 from diffopt import budget
 from diffopt.check import declarations, loops
 from diffopt.check.machine import Machine
-from diffopt.check.problem import CheckedProblem, Options, RunSettings
+from diffopt.check.problem import RunSettings
 from diffopt.check.values import ConstraintValue, Definition, RunResult, Scope, Table, is_constant
-from diffopt.errors import DopError, DopNameError, DopTypeError, ShapeError
+from diffopt.errors import DopError, DopTypeError, ShapeError
 from diffopt.ir.tape import Tape
 from diffopt.notices import unique
-from diffopt.ops import random as dop_random
 from diffopt.ops.registry import Abstract, broadcast_shapes, format_shape, shape_of
 from diffopt.source import Source
 from diffopt.syntax import ast
@@ -70,7 +68,7 @@ class _Collected:
     objective: tuple = (None, "minimize", None)  # name, sense, span
 
 
-class _Runner:
+class Runner:
     def __init__(self, source: Source, program: ast.Program, settings: RunSettings,
                  tape: Tape, param_values: list | None, tables: dict,
                  const_inputs: frozenset = frozenset()):
@@ -368,40 +366,3 @@ def _is_csv(node) -> bool:
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             and node.func.id == "csv")
 
-
-def check(source: Source, program: ast.Program,
-          settings: RunSettings) -> tuple[CheckedProblem, Trace]:
-    """The one pass: check ``program`` and record it at its start point."""
-    tape = Tape()
-    dop_random.set_seed(settings.seed)
-    runner = _Runner(source, program, settings, tape, None, {})
-    result = runner.run()
-    if result.objective is None:
-        raise DopNameError("the problem has no objective",
-                           source.span(len(source.text)),
-                           hint="add 'minimize <expression>' or 'maximize <expression>'")
-    collected = runner.collected
-    name, sense, span = collected.objective
-    problem = CheckedProblem(
-        source=source, program=program, params=tuple(collected.params),
-        objective_name=name, sense=sense, objective_span=span,
-        options=Options(dict(collected.options), dict(collected.option_spans)),
-        settings=settings, tables=dict(collected.tables),
-    )
-    return problem, Trace(tape, result)
-
-
-def trace(problem: CheckedProblem, values: list,
-          const_inputs: frozenset = frozenset()) -> Trace:
-    """Record the program again with parameters at ``values`` (one array each).
-
-    ``const_inputs``: consts recorded as slots of their own (not parameters),
-    so that derivatives with respect to them can be staged; their slots are
-    in ``result.const_inputs``. A const used where a constant is needed (a
-    range bound, a shape) then raises DopError.
-    """
-    tape = Tape()
-    dop_random.set_seed(problem.seed)
-    runner = _Runner(problem.source, problem.program, problem.settings, tape, values,
-                     problem.tables, const_inputs)
-    return Trace(tape, runner.run())

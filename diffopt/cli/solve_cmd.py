@@ -34,7 +34,7 @@ from diffopt.cli.explore_opts import (
 )
 from diffopt.errors import UsageError
 from diffopt.status import ExitStatus
-from diffopt.vocab import METHODS, MODES, choices_text
+from diffopt.vocab import INTERVALS, METHODS, MODES, choices_text
 
 METHOD_HELP = choices_text(METHODS, default="auto") + "."
 MODE_HELP = "Gradient mode: " + choices_text(MODES, default="auto") + "."
@@ -51,6 +51,12 @@ def solve_command(
     lr: Annotated[float | None, typer.Option("--lr", help="Step (gd, momentum, adam).")] = None,
     mode: Annotated[str | None, typer.Option("--mode", help=MODE_HELP,
                                              autocompletion=one_of(MODES))] = None,
+    intervals: Annotated[str | None, typer.Option(
+        "--intervals", help="A fit's confidence intervals: " + choices_text(
+            INTERVALS, default="asymptotic") + ".", autocompletion=one_of(INTERVALS))] = None,
+    confidence: Annotated[float | None, typer.Option(
+        "--confidence", help="The level of a fit's confidence intervals (default 0.95).",
+        metavar="LEVEL")] = None,
     trace: Annotated[str | None, typer.Option(
         "--trace", help="Write one JSON object per iteration to this file (JSON Lines).",
         metavar="FILE")] = None,
@@ -90,7 +96,8 @@ def solve_command(
                     writer(info)
 
             result = api.solve(session, method=method, max_iter=max_iter, tol=tol, lr=lr,
-                               mode=mode, callback=callback, progress=progress.phase)
+                               mode=mode, intervals=intervals, confidence=confidence,
+                               callback=callback, progress=progress.phase)
     finally:
         if writer is not None:
             writer.close()
