@@ -24,7 +24,8 @@ from diffopt.status import ExitStatus
 __all__ = [
     "DEFAULT_CONFIDENCE", "ExitStatus", "FileOption", "FILE_OPTIONS", "GRADIENT_MODES",
     "INTERVALS", "METHODS",
-    "METHOD_TABLE", "MODES", "MethodInfo", "OPTIONS", "PLOT_KINDS", "choices_text",
+    "METHOD_TABLE", "MODES", "MethodInfo", "OPTIONS", "PLOT_KINDS", "SWEEP_LAYOUTS",
+    "choices_text",
     "method_info",
 ]  # fmt: skip
 
@@ -81,6 +82,10 @@ MODES: tuple[str, ...] = ("auto", "forward", "reverse")
 
 # What ``diffopt grad --mode`` takes: a gradient is computed one way or the other.
 GRADIENT_MODES: tuple[str, ...] = tuple(mode for mode in MODES if mode != "auto")
+
+
+# How ``diffopt sweep`` combines its lists of values: every combination, or paired.
+SWEEP_LAYOUTS: tuple[str, ...] = ("grid", "zip")
 
 
 # ------------------------------------------------------------------ plot kinds

@@ -136,3 +136,10 @@ def test_trace_to_stdout_starts_at_the_start_point_and_moves_the_report():
     with_json = run("solve", PROBLEMS / "terrain.dop", "--trace", "-", "--json")
     assert json.loads(with_json.stderr)["status"] == "converged"
     assert all("iteration" in json.loads(line) for line in with_json.stdout.splitlines())
+
+
+def test_solve_plot_records_one_solve_not_many_starts(tmp_path):
+    result = run("solve", PROBLEMS / "terrain.dop", "--plot", tmp_path / "t.png", "--starts", "3")
+    assert result.exit_code == 2
+    assert result.stderr == ("diffopt: error: --plot draws one solve; it cannot be combined "
+                             "with --starts\n")

@@ -26,6 +26,13 @@ from diffopt.cli.common import (
     progress_display,
     report_warnings,
 )
+from diffopt.cli.explore_opts import (
+    ClusterOpt,
+    JobsOpt,
+    StartsOpt,
+    cases_progress,
+    explore_problem,
+)
 from diffopt.errors import UsageError
 from diffopt.status import ExitStatus
 from diffopt.vocab import INTERVALS, METHODS, MODES, choices_text
@@ -66,6 +73,7 @@ def solve_command(
         metavar="C1,C2")] = None,
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
     max_memory: MaxMemoryOpt = None,
+    starts: StartsOpt = 1, jobs: JobsOpt = None, cluster: ClusterOpt = None,
     json: JsonOpt = False, quiet: QuietOpt = False,
 ):
     """Minimize (or maximize) the problem; exit 1 if it does not converge."""
@@ -73,6 +81,13 @@ def solve_command(
 
     if mode is not None and mode not in MODES:
         raise UsageError(f"--mode must be {choices_text(MODES)}, not '{mode}'")
+    if starts != 1:
+        if trace or plot:
+            flag = "--trace records" if trace else "--plot draws"
+            raise UsageError(f"{flag} one solve; it cannot be combined with --starts")
+        options = dict(method=method, max_iter=max_iter, tol=tol, lr=lr, mode=mode)
+        return _solve_starts(file, set, data, seed, options, starts, jobs, cluster, json, quiet,
+                             max_memory, sensitivity, wrt)
     if plot is not None:
         from diffopt.plot import figures
 
@@ -85,10 +100,7 @@ def solve_command(
             session = load(file, set, data, seed, progress=progress.phase, max_memory=max_memory)
             _refuse_to_overwrite(trace, file, assignments(data, "--data").values())
             _refuse_to_overwrite(plot, file, assignments(data, "--data").values(), "--plot")
-            if sensitivity or wrt is not None:  # a bad --wrt is refused before the solve
-                from diffopt.sensitivity import chosen_consts
-
-                chosen_consts(session.problem, _names(wrt))
+            _check_wrt(session, sensitivity, wrt)
             writer = _TraceWriter(trace, session.problem) if trace else None
 
             def callback(info):
@@ -104,17 +116,48 @@ def solve_command(
     finally:
         if writer is not None:
             writer.close()
-    report_warnings(result.warnings)
     if plot is not None:
         figures.save(api.plot(session, "trace", solved=(result, events)), plot)
+    return _report(session, result, result, json, sensitivity, wrt, trace == "-")
+
+
+def _solve_starts(file, sets, data, seed, options, starts, jobs, cluster, json, quiet,
+                  max_memory, sensitivity, wrt):
+    """``--starts N``: every start solved by diffopt.explore, the best reported as usual."""
+    from diffopt.explore.multistart import solve_starts
+
+    session, ref = explore_problem(file, assignments(sets, "--set"), data, seed, options,
+                                   max_memory=max_memory)
+    _check_wrt(session, sensitivity, wrt)
+    bar = cases_progress(quiet, "starts")
+    if bar is None:
+        result = solve_starts(ref, starts, jobs=jobs, cluster=cluster)
+    else:
+        with bar:
+            result = solve_starts(ref, starts, jobs=jobs, cluster=cluster, progress=bar)
+    return _report(session, result.best, result, json, sensitivity, wrt)
+
+
+def _check_wrt(session, sensitivity: bool, wrt: str | None) -> None:
+    """A bad --wrt is refused before the solve."""
+    if sensitivity or wrt is not None:
+        from diffopt.sensitivity import chosen_consts
+
+        chosen_consts(session.problem, _names(wrt))
+
+
+def _report(session, best, result, json: bool, sensitivity: bool, wrt: str | None,
+            to_stderr: bool = False):
+    """Print the solution (with its sensitivities, and a multi-start's optima) on
+    stdout, or on stderr when stdout carries the trace; the exit status of ``best``."""
+    report_warnings(best.warnings)
     derivatives = None
-    if (sensitivity or wrt is not None) and result.status != "interrupted":
+    if (sensitivity or wrt is not None) and best.status != "interrupted":
         from diffopt.sensitivity import sensitivity as sensitivities
 
-        derivatives = sensitivities(session, session.problem.flatten(result.params),
-                                    wrt=_names(wrt), converged=result.status == "converged")
+        derivatives = sensitivities(session, session.problem.flatten(best.params),
+                                    wrt=_names(wrt), converged=best.status == "converged")
         report_warnings(derivatives.warnings)
-    to_stderr = trace == "-"  # standard output carries the trace
     if json:
         document = result.to_json()
         if derivatives is not None:
@@ -124,14 +167,18 @@ def solve_command(
         from diffopt.report.console import print_solve_report
 
         console = consoles()[1 if to_stderr else 0]
-        print_solve_report(console, result)
+        print_solve_report(console, best)
         if derivatives is not None:
             from diffopt.report.derivatives import print_sensitivity
 
             print_sensitivity(console, derivatives)
-    if result.status == "converged":
+        if result is not best:
+            from diffopt.report.explore import print_optima
+
+            print_optima(console, result)
+    if best.status == "converged":
         return ExitStatus.SUCCESS
-    if result.status == "interrupted":
+    if best.status == "interrupted":
         return ExitStatus.INTERRUPTED
     return ExitStatus.FAILURE
 
