@@ -242,6 +242,7 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     method is known) before the first evaluation compiles the program.
     """
     from diffopt.solve.loop import minimize
+    from diffopt.training import stochastic_solve
 
     problem = session.problem
     options = problem.options
@@ -252,6 +253,9 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     tol = tol if tol is not None else options.get("tol")
     lr = lr if lr is not None else options.get("lr")
     mode = mode or options.get("mode", "auto")
+    trained = stochastic_solve(session, method, lr, max_iter, callback, progress)
+    if trained is not None:  # sgd, adam(w) over mini-batches: diffopt.training
+        return trained
     engine = session
     x0 = problem.start_point()
     started = time.perf_counter()

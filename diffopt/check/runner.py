@@ -191,6 +191,9 @@ class _Runner:
             value = self.settings.sets[name]
         elif kind == "data" and tables.get(name) is not None:
             value = tables[name]
+            if not (is_constant(value) or isinstance(value, Table)):  # batch rows (batching)
+                frame.scope.names[name] = value
+                return
         elif kind == "data" and name in self.settings.data_paths and not _is_csv(binding.value):
             value = declarations.inline_override(binding.value, name, self.source, self.settings)
         elif kind == "data" and _is_csv(binding.value):
@@ -200,9 +203,16 @@ class _Runner:
                 value = machine.eval(binding.value, frame.scope)
             finally:
                 machine.loader = None
+        elif kind in ("const", "data"):
+            value = self._fixed(binding, frame)
         else:
             value = machine.eval(binding.value, frame.scope)
         if kind in ("const", "data") and not (is_constant(value) or isinstance(value, Table)):
+            rows = getattr(self.tape, "rows_of", None)
+            if rows is not None and rows(value):
+                raise DopTypeError(
+                    f"{kind} '{name}' is computed from data rows that option batch slices; "
+                    "use 'let' for values derived from them", binding.value.span)
             raise DopTypeError(
                 f"{kind} '{name}' depends on a parameter; use 'let' for derived values",
                 binding.value.span,
@@ -221,6 +231,12 @@ class _Runner:
         frame.scope.names[name] = value
         if kind == "let" and frame.scope is self.globals:
             self.result.lets[name] = value
+
+    def _fixed(self, binding: ast.Binding, frame: _Frame):
+        """A const's value: random draws in it stay fixed for the run, even where
+        stochastic methods draw fresh values at every step (see ops.random)."""
+        with dop_random.fixed_draws():
+            return self.machine.eval(binding.value, frame.scope)
 
     def _param(self, item: ast.ParamItem):
         if self.checking:
@@ -336,10 +352,16 @@ def check(source: Source, program: ast.Program,
     return problem, Trace(tape, result)
 
 
-def trace(problem: CheckedProblem, values: list) -> Trace:
-    """Record the program again with parameters at ``values`` (one array each)."""
-    tape = Tape()
+def trace(problem: CheckedProblem, values: list, tape: Tape | None = None,
+          tables: dict | None = None) -> Trace:
+    """Record the program again with parameters at ``values`` (one array each).
+
+    ``tape`` and ``tables``: a tape of another kind (diffopt.batching's, which
+    follows data rows) and data tables whose columns are slots of it (a batch
+    of rows as inputs of the compiled program) instead of the loaded ones.
+    """
+    tape = Tape() if tape is None else tape
     dop_random.set_seed(problem.seed)
     runner = _Runner(problem.source, problem.program, problem.settings, tape, values,
-                     problem.tables)
+                     problem.tables if tables is None else tables)
     return Trace(tape, runner.run())
