@@ -30,6 +30,8 @@ from diffopt.rowtape import RowTape, row_objective_error
 
 ROW_STREAM = 7  # generator stream of shuffles and the validation split
 DRAW_STREAM = 8  # generator stream of the per-step random draws
+# Shuffles and draws each come from one generator per run, used in step order: the same
+# seed gives the same run, bit for bit.
 
 
 @dataclass(frozen=True)
@@ -79,14 +81,18 @@ def split_rows(count: int, fraction: float | None, seed: int) -> tuple[np.ndarra
     return np.sort(order[held:]), np.sort(order[:held])
 
 
-def epoch_order(rows: np.ndarray, seed: int, epoch: int) -> np.ndarray:
-    """The training rows in the order of one epoch (reshuffled every epoch)."""
-    return rows[np.random.default_rng([seed, ROW_STREAM, 1, epoch]).permutation(len(rows))]
+def shuffler(seed: int) -> np.random.Generator:
+    """The generator of a run's epoch shuffles (one permutation per epoch, in order)."""
+    return np.random.default_rng([seed, ROW_STREAM, 1])
 
 
-def fresh_draws(draws: list, seed: int, step: int) -> list:
-    """New samples for the random draws of a program, the same at the same step and seed."""
-    rng = np.random.default_rng([seed, DRAW_STREAM, step])
+def drawer(seed: int) -> np.random.Generator:
+    """The generator of a run's per-step random draws (taken in step order)."""
+    return np.random.default_rng([seed, DRAW_STREAM])
+
+
+def fresh_draws(draws: list, rng: np.random.Generator) -> list:
+    """New samples for the random draws of a program (shape, kind, low, high each)."""
     out = []
     for shape, kind, low, high in draws:
         if kind == "normal":
@@ -117,6 +123,7 @@ class BatchProgram:
         tables = dict(problem.tables)
         inputs = iter([tape.row_input(c) for c in columns])
         for name in data.names if data is not None else ():
+            tape.whole_tables[name] = tables[name]
             value = tables[name]
             if isinstance(value, Table):
                 tables[name] = Table(value.name, {c: next(inputs) for c in value.columns})
@@ -164,11 +171,11 @@ class BatchProgram:
              else np.zeros(0))
         return f, g
 
-    def step(self, x: np.ndarray, columns: list, seed: int, step: int):
-        """(f, g) over these rows at x with the random draws of step ``step``."""
+    def step(self, x: np.ndarray, columns: list, rng: np.random.Generator):
+        """(f, g) over these rows at x with fresh random draws from ``rng``."""
         if self.recording is None:
             self.record(x, columns)
-        return self.run(x, columns, fresh_draws(self.draws, seed, step) if self.draws else None)
+        return self.run(x, columns, fresh_draws(self.draws, rng) if self.draws else None)
 
 
 def check_rows(problem) -> RowData:

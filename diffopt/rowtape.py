@@ -46,6 +46,7 @@ class RowTape(Tape):
         self.tainted: dict[int, tuple] = {}  # slot -> (span, reason)
         self.row_inputs: list[int] = []  # data columns, in the order they are passed
         self.draws: list[tuple] = []  # (slot, kind, low, high): fresh per step
+        self.whole_tables: dict = {}  # the sliced tables whole: what a const is computed from
 
     # ------------------------------------------------------------ inputs
 
@@ -231,7 +232,8 @@ class RowTape(Tape):
 
 
 def _word(name: str) -> str:
-    return {"pow": "^", "mul": "*", "div": "/", "matmul": "@"}.get(name, name)
+    return {"pow": "^", "mul": "*", "div": "/", "matmul": "@", "add": "+", "sub": "-",
+            "neg": "-"}.get(name, name)
 
 
 def row_objective_error(tape: RowTape, objective, option_span) -> DopError | None:

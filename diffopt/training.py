@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from diffopt import vocab
-from diffopt.batching import BatchProgram, check_rows, epoch_order, row_data, split_rows
+from diffopt.batching import BatchProgram, check_rows, drawer, shuffler, split_rows
 from diffopt.errors import OptionError
 from diffopt.results import ObjectiveInfo, SolveResult, TrainingReport
 from diffopt.solve.stochastic import Epochs, TrainSettings, train
@@ -39,13 +39,19 @@ def stochastic_method(options, method: str) -> str | None:
     return None
 
 
-def stochastic_solve(session, method: str, lr, max_iter, callback, progress):
-    """A stochastic method's SolveResult; None (after checking options) for another method."""
+def stochastic_solve(session, method: str, lr, max_iter, callback, progress,
+                     strict: bool = True):
+    """A stochastic method's SolveResult; None (after checking options) for another method.
+
+    ``strict``: the method is the file's own, so training options beside a
+    deterministic method are an error; a ``--method`` flag instead runs that
+    method and ignores them (to compare, e.g., lbfgs on a file written for sgd).
+    """
     problem = session.problem
     options = problem.options
     chosen = stochastic_method(options, method)
     if chosen is None:
-        for name in TRAINING_OPTIONS:
+        for name in TRAINING_OPTIONS if strict else ():
             if name in options.given:
                 raise OptionError(f"option '{name}' is for the stochastic methods sgd, adam and "
                                   f"adamw, not {method}", options.spans[name])
@@ -58,7 +64,7 @@ def stochastic_solve(session, method: str, lr, max_iter, callback, progress):
     started = time.perf_counter()
     oracle, rows, report = _epochs(session, settings, options)
     if progress is not None:
-        progress("compiling", limit=settings.epochs)
+        progress("training", limit=settings.epochs)
     x0 = problem.start_point()
     outcome = train(oracle, x0, settings, callback)
     final = report(outcome.x)
@@ -95,14 +101,6 @@ def _settings(options, method: str, lr, max_iter) -> TrainSettings:
         decay_epochs=get("decay_epochs", 10), clip_norm=get("clip_norm"),
         patience=get("patience"), max_steps=max_iter if max_iter is not None
         else get("max_iter"))
-    for name in ("momentum", "nesterov"):
-        if name in options.given and method != "sgd":
-            raise OptionError(f"option '{name}' is for sgd, not {method} (adam and adamw "
-                              "take beta1 and beta2)", options.spans[name])
-    for name in ("beta1", "beta2", "eps"):
-        if name in options.given and method == "sgd":
-            raise OptionError(f"option '{name}' is for adam and adamw, not sgd",
-                              options.spans[name])
     if settings.schedule == "step" and settings.decay >= 1:
         raise OptionError(f"option 'decay' must be below 1 for schedule \"step\", got "
                           f"{settings.decay:g}", options.spans.get("decay"))
@@ -117,14 +115,15 @@ def _epochs(session, s: TrainSettings, options):
     problem = session.problem
     seed = problem.seed
     needs_rows = any(name in options.given for name in ("batch", "validation"))
-    data = check_rows(problem) if needs_rows else row_data(problem.tables)
-    if data is not None and data.count < 2:
-        data = None
+    # Without batch or validation every step sees all rows, in their order (a program
+    # that is not row by row, e.g. dot(p, ratings) with p a parameter, stays right).
+    data = check_rows(problem) if needs_rows else None
     lower, upper = problem.bounds()
     counter = {"validations": 0}
+    draws = drawer(seed)
     if data is None:  # no rows to batch: every step is the whole problem, fresh draws
         program = BatchProgram(problem, None, 1, gradient=True)
-        oracle = Epochs(problem.n, 1, lambda x, e, k, t: program.step(x, [], seed, t),
+        oracle = Epochs(problem.n, 1, lambda x, e, k, t: program.step(x, [], draws),
                         None, lower, upper)
         rows = {"batch": 0, "validation": 0, "validations": lambda: 0}
         return oracle, rows, lambda x: (program.run(x, [])[0], None)
@@ -135,10 +134,11 @@ def _epochs(session, s: TrainSettings, options):
                           "training rows", options.spans.get("batch"))
     programs: dict[int, BatchProgram] = {}
     shuffled = {"epoch": -1, "columns": []}
+    shuffles = shuffler(seed)
 
     def value_and_grad(x, epoch, k, step):
         if shuffled["epoch"] != epoch:  # one copy of the training rows per epoch
-            order = epoch_order(train_rows, seed, epoch)
+            order = train_rows[shuffles.permutation(len(train_rows))]
             shuffled["columns"] = [column[order] for column in data.columns]
             shuffled["epoch"] = epoch
         lo = k * batch
@@ -147,7 +147,7 @@ def _epochs(session, s: TrainSettings, options):
         program = programs.get(hi - lo)
         if program is None:
             program = programs[hi - lo] = BatchProgram(problem, data, hi - lo, gradient=True)
-        return program.step(x, columns, seed, step)
+        return program.step(x, columns, draws)
 
     validation = None
     if len(val_rows):

@@ -234,9 +234,12 @@ class _Runner:
 
     def _fixed(self, binding: ast.Binding, frame: _Frame):
         """A const's value: random draws in it stay fixed for the run, even where
-        stochastic methods draw fresh values at every step (see ops.random)."""
+        stochastic methods draw fresh values at every step (see ops.random), and
+        under mini-batches it is computed from all rows of the data (diffopt.batching)."""
+        whole = getattr(self.tape, "whole_tables", None)  # batches: a const sees all rows
+        scope = frame.scope.child(dict(whole)) if whole else frame.scope
         with dop_random.fixed_draws():
-            return self.machine.eval(binding.value, frame.scope)
+            return self.machine.eval(binding.value, scope)
 
     def _param(self, item: ast.ParamItem):
         if self.checking:
