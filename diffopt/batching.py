@@ -23,7 +23,7 @@ import numpy as np
 from diffopt import recording as rec
 from diffopt.check.runner import trace
 from diffopt.check.values import Table
-from diffopt.errors import DopError
+from diffopt.errors import DopError, ShapeError
 from diffopt.gcpause import gc_paused
 from diffopt.ops import random as dop_random
 from diffopt.rowtape import RowTape, row_objective_error
@@ -130,8 +130,15 @@ class BatchProgram:
             else:
                 tables[name] = next(inputs)
         values = [np.asarray(v, dtype=np.float64) for v in problem.unflatten(x).values()]
-        with np.errstate(all="ignore"), gc_paused(), dop_random.draw_fresh(tape.draw_input):
-            traced = trace(problem, values, tape, tables)
+        try:
+            with np.errstate(all="ignore"), gc_paused(), dop_random.draw_fresh(tape.draw_input):
+                traced = trace(problem, values, tape, tables)
+        except ShapeError as exc:
+            if data is not None and exc.hint is None:
+                exc.hint = (f"each step sees {self.rows} of the {data.count} rows of data "
+                            f"{', '.join(data.names)}: a value with one entry per row must be "
+                            "computed from them (a let), not given whole (a const)")
+            raise
         if data is not None and self.rows != data.count:  # a sample of the rows
             error = row_objective_error(tape, traced.result.objective,
                                         problem.options.spans.get("batch"))

@@ -116,7 +116,7 @@ class RowTape(Tape):
     def _after_sum(self, p, kinds, out: Var) -> None:
         sums = [i for i, k in enumerate(kinds) if k is not None and k[0] == "sum"]
         if any(k is not None and k[0] == "rows" for k in kinds):
-            self._taint(out, f"'{p.name}' combines data rows with a sum over the rows "
+            self._taint(out, f"'{_word(p.name)}' combines data rows with a sum over the rows "
                              "(a batch statistic)")
         elif p.name in _LINEAR or p.name == "select" and 0 not in sums:
             self.row_sums.add(out.id)
