@@ -60,9 +60,9 @@ def stochastic_solve(session, method: str, lr, max_iter, callback, progress,
         raise OptionError(f"{chosen} handles bounds but not 'subject to' constraints",
                           problem.options.spans.get("method"),
                           hint="use a deterministic method (lbfgs, ...) for a constrained problem")
-    settings = _settings(options, chosen, lr, max_iter)
+    settings = train_settings(options, chosen, lr, max_iter)
     started = time.perf_counter()
-    oracle, rows, report = _epochs(session, settings, options)
+    oracle, rows, report = epochs_oracle(session, settings)
     if progress is not None:
         progress("training", limit=settings.epochs)
     x0 = problem.start_point()
@@ -88,7 +88,8 @@ def stochastic_solve(session, method: str, lr, max_iter, callback, progress,
     )
 
 
-def _settings(options, method: str, lr, max_iter) -> TrainSettings:
+def train_settings(options, method: str, lr=None, max_iter=None) -> TrainSettings:
+    """The settings of a stochastic run from the file's options (flags override lr, max_iter)."""
     get = options.get
     momentum = get("momentum", 0.0)
     weight_decay = get("weight_decay", 0.01 if method == "adamw" else 0.0)
@@ -110,9 +111,14 @@ def _settings(options, method: str, lr, max_iter) -> TrainSettings:
     return replace(settings)
 
 
-def _epochs(session, s: TrainSettings, options):
-    """The Epochs oracle of a session, the row counts, and the final-loss function."""
+def epochs_oracle(session, s: TrainSettings):
+    """The Epochs oracle of a session, the row counts, and the final-loss function.
+
+    Each epoch (batch 0) shuffles the training rows again, so the oracle can
+    be given to ``train`` more than once (the benchmarks do).
+    """
     problem = session.problem
+    options = problem.options
     seed = problem.seed
     needs_rows = any(name in options.given for name in ("batch", "validation"))
     # Without batch or validation every step sees all rows, in their order (a program
@@ -133,14 +139,13 @@ def _epochs(session, s: TrainSettings, options):
         raise OptionError(f"option 'batch' is {batch}, but there are only {len(train_rows)} "
                           "training rows", options.spans.get("batch"))
     programs: dict[int, BatchProgram] = {}
-    shuffled = {"epoch": -1, "columns": []}
+    shuffled = {"columns": []}
     shuffles = shuffler(seed)
 
     def value_and_grad(x, epoch, k, step):
-        if shuffled["epoch"] != epoch:  # one copy of the training rows per epoch
+        if k == 0:  # a new epoch: one shuffled copy of the training rows
             order = train_rows[shuffles.permutation(len(train_rows))]
             shuffled["columns"] = [column[order] for column in data.columns]
-            shuffled["epoch"] = epoch
         lo = k * batch
         hi = min(lo + batch, len(train_rows))
         columns = [column[lo:hi] for column in shuffled["columns"]]  # views
