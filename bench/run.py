@@ -30,8 +30,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from diffopt import api  # noqa: E402
 from training import bench_million_row_epoch, bench_tiny_mlp_step  # noqa: E402
+
+from diffopt import api  # noqa: E402
 
 ROWS: list[tuple] = []
 

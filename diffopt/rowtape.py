@@ -191,7 +191,7 @@ class RowTape(Tape):
         return self._mark(out, axis)
 
     def _matmul(self, args, axes, out, out_shape) -> Var:
-        sa, sb = shape_of(args[0]), shape_of(args[1])
+        sa = shape_of(args[0])
         a_axis, b_axis = axes
         a_contracted = a_axis is not None and a_axis == len(sa) - 1
         b_contracted = b_axis is not None and b_axis == 0
