@@ -253,10 +253,9 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     tol = tol if tol is not None else options.get("tol")
     lr = lr if lr is not None else options.get("lr")
     mode = mode or options.get("mode", "auto")
-    trained = stochastic_solve(session, method, lr, max_iter, callback, progress,
-                               strict="method" in from_file)
-    if trained is not None:  # sgd, adam(w) over mini-batches: diffopt.training
-        return trained
+    if (trained := stochastic_solve(session, method, lr, max_iter, callback, progress,
+                                    strict="method" in from_file)) is not None:
+        return trained  # sgd, adam(w) over mini-batches: diffopt.training
     engine = session
     x0 = problem.start_point()
     started = time.perf_counter()

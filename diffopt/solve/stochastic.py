@@ -117,12 +117,25 @@ def train(oracle: Epochs, x0: np.ndarray, s: TrainSettings,
     """Run ``s.epochs`` epochs (fewer with early stopping or ``max_steps``) from x0."""
     started = time.perf_counter()
     x = np.clip(np.array(x0, dtype=np.float64), oracle.lower, oracle.upper)
+    try:
+        return _epochs(oracle, x, s, callback, started)
+    except KeyboardInterrupt:  # Ctrl-C: the best point so far (see _epochs)
+        point, epoch, step = _progress["x"], _progress["epoch"], _progress["step"]
+        return _outcome(point, "interrupted", f"interrupted in epoch {epoch + 1}", epoch, step,
+                        math.nan, _progress["best"], [], np.zeros_like(point), oracle)
+
+
+_progress: dict = {}  # where the running train() is, for Ctrl-C
+
+
+def _epochs(oracle, x, s, callback, started):
     first = np.zeros_like(x)  # sgd's velocity, adam's first moment
     second = np.zeros_like(x)
     step, epoch, g = 0, 0, np.zeros_like(x)
     best = (math.inf, x.copy(), None)  # (validation loss, point, epoch)
     history, status, message = [], "converged", ""
     losses: list[float] = []
+    _progress.update(x=x, epoch=0, step=0, best=best)
     while epoch < s.epochs:
         losses = []
         for k in range(oracle.batches):
@@ -138,6 +151,7 @@ def train(oracle: Epochs, x0: np.ndarray, s: TrainSettings,
                                        learning_rate(s, step, oracle.batches))
             x = np.clip(x, oracle.lower, oracle.upper)
             step += 1
+            _progress.update(x=x, step=step)
         if not losses:
             break
         epoch += 1
@@ -146,6 +160,7 @@ def train(oracle: Epochs, x0: np.ndarray, s: TrainSettings,
         history.append((epoch, train_loss, val))
         if val is not None and val < best[0]:
             best = (val, x.copy(), epoch)
+        _progress.update(epoch=epoch, best=best)
         if callback is not None:
             callback(IterationInfo(epoch, train_loss, float(np.max(np.abs(g), initial=0.0)),
                                    learning_rate(s, max(step - 1, 0), oracle.batches),
