@@ -125,8 +125,11 @@ def gumbel_softmax(logits, tau=1.0):
 
 
 builtin("normal", normal, positional=("mean", "std", "shape"), optional=1, constant_args=True,
-        doc="normal(mean, std, shape): seeded normal samples (constants)")
+        doc="normal(mean, std, shape): seeded normal samples (fixed for a run; "
+            "fresh at every step of sgd, adam, adamw)")
 builtin("uniform", uniform, positional=("lo", "hi", "shape"), optional=1, constant_args=True,
-        doc="uniform(lo, hi, shape): seeded uniform samples on [lo, hi) (constants)")
+        doc="uniform(lo, hi, shape): seeded uniform samples on [lo, hi) (fixed for a run; "
+            "fresh at every step of sgd, adam, adamw)")
 builtin("gumbel_softmax", gumbel_softmax, positional=("logits",), keywords={"tau": 1.0},
-        doc="softmax((logits + Gumbel noise) / tau); the noise is fixed within a run")
+        doc="softmax((logits + Gumbel noise) / tau); the noise is fixed for a run, fresh at "
+            "every step of sgd, adam, adamw")
