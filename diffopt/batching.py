@@ -6,7 +6,7 @@ its columns; an inline array: along its first axis) whose row count is N,
 the largest row count of the file's data; smaller tables stay whole.
 
 A ``BatchProgram`` records the program once for a row count m on a
-``RowTape`` with the sliced columns as inputs (``diffopt.check.runner.trace``
+``RowTape`` with the sliced columns as inputs (``diffopt.check.passes.trace``
 with substituted tables), checks that the objective is a sum or mean over
 rows (``rowtape.row_objective_error``) and compiles its value and gradient
 once. A step passes the batch's rows (views of an epoch's shuffled copy:
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from diffopt import recording as rec
-from diffopt.check.runner import trace
+from diffopt.check.passes import trace
 from diffopt.check.values import Table
 from diffopt.errors import DopError, ShapeError
 from diffopt.gcpause import gc_paused
@@ -132,7 +132,7 @@ class BatchProgram:
         values = [np.asarray(v, dtype=np.float64) for v in problem.unflatten(x).values()]
         try:
             with np.errstate(all="ignore"), gc_paused(), dop_random.draw_fresh(tape.draw_input):
-                traced = trace(problem, values, tape, tables)
+                traced = trace(problem, values, tape=tape, tables=tables)
         except ShapeError as exc:
             if data is not None and exc.hint is None:
                 exc.hint = (f"each step sees {self.rows} of the {data.count} rows of data "

@@ -60,6 +60,9 @@ def stochastic_solve(session, method: str, lr, max_iter, callback, progress,
         raise OptionError(f"{chosen} handles bounds but not 'subject to' constraints",
                           problem.options.spans.get("method"),
                           hint="use a deterministic method (lbfgs, ...) for a constrained problem")
+    if "sigma" in options.given:  # the weights of a least-squares fit, one per row
+        raise OptionError(f"option 'sigma' weights a least-squares fit; {chosen} does not take "
+                          "it (write the weights into the objective)", options.spans["sigma"])
     settings = train_settings(options, chosen, lr, max_iter)
     started = time.perf_counter()
     oracle, rows, report = epochs_oracle(session, settings)
