@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from diffopt import vocab
 from diffopt.batching import BatchProgram, check_rows, drawer, shuffler, split_rows
 from diffopt.errors import OptionError
 from diffopt.results import ObjectiveInfo, SolveResult, TrainingReport
+from diffopt.solution import active_bounds, gradient_at
 from diffopt.solve.stochastic import Epochs, TrainSettings, train
 
 # Options that only mini-batch training reads (the rest of the table's new rows).
@@ -87,7 +88,10 @@ def stochastic_solve(session, method: str, lr, max_iter, callback, progress,
         evaluations={"objective": outcome.steps + rows["validations"](),
                      "gradient": outcome.steps, "hessian": 0},
         constraints=[],
-        time_s=elapsed, training=training,
+        time_s=elapsed, training=training, gradient=gradient_at(session, outcome.x),
+        active_bounds=active_bounds(problem, outcome.x),
+        settings={**asdict(settings), "method": chosen, "method_asked": method,
+                  "mode": "reverse", "seed": problem.seed, "batch": rows["batch"]},
     )
 
 

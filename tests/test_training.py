@@ -8,6 +8,7 @@ PyTorch update rules.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -333,3 +334,23 @@ def test_the_training_report_names_both_losses(tmp_path):
     training = api.solve(api.load(str(path))).training
     assert math.isfinite(training.train_loss) and training.validation_rows == 32
 
+
+
+def test_the_json_report_has_the_training_and_its_settings(tmp_path):
+    path, _ = problem(tmp_path, 'method = "sgd", momentum = 0.5, batch = 32, epochs = 2, '
+                                "validation = 0.25")
+    result = runner.invoke(app, ["solve", str(path), "--json", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["training"]["batch"] == 32 and document["training"]["epochs"] == 2
+    assert document["training"]["validation_rows"] == 32
+    assert document["iterations"] == 2 * 3  # 96 training rows in batches of 32
+    settings = document["settings"]
+    assert (settings["method"], settings["momentum"], settings["seed"]) == ("sgd", 0.5, 2)
+    assert settings["schedule"] == "constant" and settings["batch"] == 32
+
+
+def test_stochastic_methods_refuse_option_sigma(tmp_path):
+    message = solve_error(tmp_path, 'method = "sgd", sigma = 0.1')
+    assert message == ("5:32: error: option 'sigma' weights a least-squares fit; sgd does not "
+                       "take it (write the weights into the objective)")
