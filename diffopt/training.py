@@ -41,12 +41,13 @@ def stochastic_method(options, method: str) -> str | None:
 
 
 def stochastic_solve(session, method: str, lr, max_iter, callback, progress,
-                     strict: bool = True):
+                     strict: bool = True, start=None):
     """A stochastic method's SolveResult; None (after checking options) for another method.
 
     ``strict``: the method is the file's own, so training options beside a
     deterministic method are an error; a ``--method`` flag instead runs that
     method and ignores them (to compare, e.g., lbfgs on a file written for sgd).
+    ``start``: the flat start point (default the file's).
     """
     problem = session.problem
     options = problem.options
@@ -69,7 +70,7 @@ def stochastic_solve(session, method: str, lr, max_iter, callback, progress,
     oracle, rows, report = epochs_oracle(session, settings)
     if progress is not None:
         progress("training", limit=settings.epochs)
-    x0 = problem.start_point()
+    x0 = problem.start_point() if start is None else start
     outcome = train(oracle, x0, settings, callback)
     final = report(outcome.x)
     elapsed = time.perf_counter() - started
