@@ -1,7 +1,7 @@
 """The only surface the CLI uses (and the public Python API).
 
 Functions here tie the stages together: load (parse → check → data) and then
-evaluate, differentiate, check derivatives, solve, plot, format or draw a graph.
+evaluate, differentiate, check derivatives, solve, format or draw a graph.
 They return plain result dataclasses (diffopt.results) and raise DopError for
 anything the user wrote wrong; they never print.
 """
@@ -263,6 +263,7 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     from diffopt.fitting import interval_settings
     from diffopt.solve.loop import minimize
     from diffopt.solve.result import SolveOutcome
+    from diffopt.training import stochastic_solve
 
     problem = session.problem
     options = problem.options
@@ -275,6 +276,9 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     mode = mode or options.get("mode", "auto")
     intervals, confidence = interval_settings(options, intervals, confidence)
     engine, x0 = session, resolve_point(problem, start)
+    if (trained := stochastic_solve(session, method, lr, max_iter, callback, progress,
+                                    strict="method" in from_file, start=x0)) is not None:
+        return trained  # sgd, adam(w) over mini-batches: diffopt.training
     started = time.perf_counter()
     oracle = engine.oracle()
     if mode == "forward":
@@ -370,12 +374,6 @@ def _constraint_rows(constraints) -> list[ConstraintRow]:
             label = f"{name}[{', '.join(map(str, index))}]"
             rows.append(ConstraintRow(label, float(value[index]), float(violation[index])))
     return rows
-
-
-def plot(session, kind: str, *, methods=None, solve_options=None, solved=None, **view):
-    """A plot kind's data after a solve per method, or from ``solved`` (diffopt.plot.kinds)."""
-    from diffopt.plot import kinds
-    return kinds.plot(solve, session, kind, methods, solve_options or {}, view, solved)
 
 
 # --------------------------------------------------------------- fmt / graph

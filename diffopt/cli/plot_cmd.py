@@ -55,15 +55,15 @@ def plot_command(
     max_memory: MaxMemoryOpt = None, json: JsonOpt = False, quiet: QuietOpt = False,
 ):
     """Solve, then draw the objective's landscape, the trace, the fit or slices."""
-    from diffopt import api
     from diffopt.plot import figures
+    from diffopt.plot.kinds import plot
 
     if output is not None:
         figures.check_output(output)
         figures.require()
     with progress_display(quiet) as progress:
         session = load(file, set, data, seed, progress=progress.phase, max_memory=max_memory)
-        shown = api.plot(session, kind, methods=method, params=params, ranges=range_,
+        shown = plot(session, kind, methods=method, params=params, ranges=range_,
                          grid=grid, at=at, x_name=x,
                          solve_options={"max_iter": max_iter, "tol": tol, "lr": lr,
                                         "callback": progress, "progress": progress.phase})

@@ -117,7 +117,9 @@ def solve_command(
         if writer is not None:
             writer.close()
     if plot is not None:
-        figures.save(api.plot(session, "trace", solved=(result, events)), plot)
+        from diffopt.plot.kinds import plot as plot_data
+
+        figures.save(plot_data(session, "trace", solved=(result, events)), plot)
     return _report(session, result, result, json, sensitivity, wrt, trace == "-")
 
 
@@ -230,6 +232,8 @@ class _TraceWriter:
         }
         if info.max_violation:
             record["max_violation"] = info.max_violation
+        if info.validation is not None:  # stochastic methods: one record per epoch
+            record["validation"] = info.validation
         self.handle.write(dumps(record) + "\n")
         self.handle.flush()
 

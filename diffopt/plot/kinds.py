@@ -1,4 +1,7 @@
-"""The plot kinds: refusing one that does not apply, and building the data of one."""
+"""The plot kinds: refusing one that does not apply, and building the data of one.
+
+``plot`` is the entry the CLI calls (``diffopt plot``, ``solve --plot``).
+"""
 
 from __future__ import annotations
 
@@ -109,11 +112,15 @@ def parse_view(kind: str, params: str | None = None, ranges: str | None = None,
             "grid": 100 if grid is None else int(grid), "at": at, "x_name": x_name}
 
 
-def plot(solve, session, kind: str, methods: str | None, options: dict, view: dict,
-         solved=None):
-    """``api.plot``: check the kind and the view, solve (with ``solve``, api.solve) once
-    per method, build the data; with ``solved`` = (result, events) of a finished solve,
-    its trace and, for two parameters, its landscape (a list), without solving again."""
+def plot(session, kind: str, *, methods: str | None = None, solve_options=None,
+         solved=None, **view):
+    """What the CLI calls (beside diffopt.api): check the kind and the view (the texts of
+    --params, --range, --grid, --at, --x), solve with api.solve once per method of
+    ``a,b,c`` keeping every iterate, and build the data; with ``solved`` = (result,
+    events) of a finished solve (``solve --plot``), its trace and, for two parameters,
+    its landscape (a list), without solving again."""
+    from diffopt.api import solve
+
     if solved is not None:
         run = Run.of(session.problem, solved[0], solved[1])
         shown = [trace(session, [run])]
@@ -121,5 +128,5 @@ def plot(solve, session, kind: str, methods: str | None, options: dict, view: di
     check(kind, session, None)
     view = parse_view(kind, **view)
     check(kind, session, view["params"])
-    runs, fit_report = solve_runs(solve, session, methods, options)
+    runs, fit_report = solve_runs(solve, session, methods, solve_options or {})
     return build(kind, session, runs, fit_report, **view)
