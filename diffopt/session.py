@@ -268,4 +268,5 @@ class Session:
             lower=lower,
             upper=upper,
             constraints=constraints,
+            labels=tuple(problem.param_labels()),
         )

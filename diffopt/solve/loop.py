@@ -69,17 +69,10 @@ from diffopt.solve.linesearch import is_finite
 from diffopt.solve.methods import METHODS, Method, choose_auto
 from diffopt.solve.oracle import IterationInfo, Oracle
 from diffopt.solve.result import SolveOutcome
-from diffopt.solve.state import Settings, State, projected_gradient
-
-STEP_TOL = 1e-12  # relative per-coordinate step below which precision is exhausted
-OBJECTIVE_TOL = 1e-15  # relative objective change below which precision is exhausted
-UNBOUNDED_BELOW = -1e300  # an objective this low is taken as unbounded below
+from diffopt.solve.state import Settings
+from diffopt.solve.stopping import gradient_norm, gradient_rule, num, stopping_rule
 
 Callback = Callable[[IterationInfo], None]
-
-
-def _num(v: float) -> str:
-    return f"{v:.2g}"
 
 
 # ---------------------------------------------------------------- counting evaluations
@@ -133,55 +126,6 @@ def _counting(oracle: Oracle, counts: _Counts) -> Oracle:
 # ---------------------------------------------------------------- one run of one method
 
 
-def gradient_norm(st: State, s: Settings) -> float:
-    """Largest |component| of the (projected, when bounded) gradient; NaN without one."""
-    if st.g is None:
-        return math.nan
-    g = projected_gradient(st.x, st.g, s) if s.bounded else st.g
-    return float(np.max(np.abs(g), initial=0.0))
-
-
-def _gradient_rule(gnorm: float, tol: float, s: Settings) -> str | None:
-    if gnorm <= tol:
-        what = "projected gradient norm" if s.bounded else "gradient norm"
-        return f"{what} {_num(gnorm)} below tol {_num(tol)}"
-    return None
-
-
-def _stopping_rule(
-    prev: State, st: State, gnorm: float, tol: float, spec: Method, s: Settings
-) -> tuple[str, str] | None:
-    """(status, message) when the run should stop after this update, else None."""
-    message = _gradient_rule(gnorm, tol, s)
-    if message is None and spec.converged is not None:
-        message = spec.converged(st, tol)
-    if message is not None:
-        return "converged", message
-    suffix = f"; gradient norm {_num(gnorm)}"
-    if st.exhausted:
-        return "converged", f"{st.exhausted}: precision is exhausted{suffix}"
-    if st.moved and spec.monotone:
-        if np.all(np.abs(st.x - prev.x) <= STEP_TOL * np.abs(st.x)):
-            return "converged", (
-                f"the last step changed no coordinate by more than {_num(STEP_TOL)} "
-                f"(relative): precision is exhausted{suffix}"
-            )
-        change = abs(prev.f - st.f)
-        if change <= OBJECTIVE_TOL * max(abs(prev.f), abs(st.f)):
-            change /= max(abs(prev.f), abs(st.f), math.ulp(0.0))
-            return "converged", (
-                f"the objective changed by only {_num(change)} (relative) in the last step: "
-                f"precision is exhausted{suffix}"
-            )
-    if st.f < UNBOUNDED_BELOW:
-        return "failed", f"the objective fell to {_num(st.f)}: it looks unbounded below"
-    if st.stall:
-        if st.g is None:
-            return "failed", st.stall
-        return "failed", f"{st.stall}; gradient norm {_num(gnorm)} is above tol {_num(tol)}"
-    return None
-
-
 def run_method(
     oracle: Oracle,
     x0: np.ndarray,
@@ -222,10 +166,10 @@ def run_method(
     gnorm = gradient_norm(st, settings)
     if not is_finite(st.f, st.g):
         what = "objective" if not np.isfinite(st.f) else "gradient"
-        shown = _num(st.f) if what == "objective" else "not finite"
+        shown = num(st.f) if what == "objective" else "not finite"
         return SolveOutcome(st.x, st.f, gnorm, "failed",
                             f"the {what} is {shown} at the start point", 0)
-    message = _gradient_rule(gnorm, tol, settings)
+    message = gradient_rule(st, tol, settings) if st.g is not None else None
     if message is not None:
         return SolveOutcome(st.x, st.f, gnorm, "converged", message, 0)
 
@@ -250,7 +194,8 @@ def run_method(
                     x=st.x.copy(),
                     max_violation=violation,
                 ))  # fmt: skip
-            verdict = _stopping_rule(prev, st, gnorm, tol, spec, settings)
+            verdict = stopping_rule(prev, st, tol, settings, monotone=spec.monotone,
+                                    own_test=spec.converged, x0=x0, labels=oracle.labels)
             if verdict is not None:
                 status, message = verdict
                 if status == "converged":
@@ -261,11 +206,10 @@ def run_method(
         message = f"interrupted after {done}; this is the best point found so far"
         return SolveOutcome(best.x, best.f, best_gnorm, "interrupted", message, k)
     if best.g is None:
-        message = f"reached the iteration limit ({max_iter})"
+        message = f"reached the {spec.limit} limit ({max_iter})"
     else:
         message = (
-            f"reached the iteration limit ({max_iter}); gradient norm {_num(best_gnorm)} "
-            f"is above tol {_num(tol)}"
+            f"reached the {spec.limit} limit ({max_iter}); gradient norm {num(best_gnorm)}"
         )
     return SolveOutcome(best.x, best.f, best_gnorm, "max_iter", message, k)
 
