@@ -60,7 +60,7 @@ def test_a_negative_seed_is_a_usage_error(tmp_path):
 def test_maximizing_an_unbounded_objective_says_so_in_the_files_words(tmp_path):
     result = run(tmp_path, "param x = 1\nmaximize exp(x)\n", "solve", "--json")
     document = json.loads(result.stdout)
-    assert document["status"] == "failed"
+    assert document["status"] == "diverged"
     assert "rose to 1.8e+308: it looks unbounded above" in document["message"]
     assert "below" not in document["message"] and "-1.8e+308" not in document["message"]
 

@@ -70,7 +70,14 @@ from diffopt.solve.methods import METHODS, Method, choose_auto
 from diffopt.solve.oracle import IterationInfo, Oracle
 from diffopt.solve.result import SolveOutcome
 from diffopt.solve.state import Settings
-from diffopt.solve.stopping import gradient_norm, gradient_rule, num, stopping_rule
+from diffopt.solve.stopping import (
+    gradient_norm,
+    least_squares_guard,
+    num,
+    runaway,
+    start_rule,
+    stopping_rule,
+)
 
 Callback = Callable[[IterationInfo], None]
 
@@ -169,7 +176,7 @@ def run_method(
         shown = num(st.f) if what == "objective" else "not finite"
         return SolveOutcome(st.x, st.f, gnorm, "failed",
                             f"the {what} is {shown} at the start point", 0)
-    message = gradient_rule(st, tol, settings) if st.g is not None else None
+    message = start_rule(oracle, st, tol, settings)
     if message is not None:
         return SolveOutcome(st.x, st.f, gnorm, "converged", message, 0)
 
@@ -199,7 +206,11 @@ def run_method(
             if verdict is not None:
                 status, message = verdict
                 if status == "converged":
-                    return SolveOutcome(st.x, st.f, gnorm, status, message, k)
+                    ok, measured = least_squares_guard(oracle, st, tol, settings)
+                    if ok:
+                        return SolveOutcome(st.x, st.f, gnorm, status, message, k)
+                    status = "stalled"
+                    message += f", but the {measured} is above {num(math.sqrt(tol))}"
                 return SolveOutcome(best.x, best.f, best_gnorm, status, message, k)
     except KeyboardInterrupt:
         done = f"{k} iteration" + ("" if k == 1 else "s")
@@ -211,6 +222,9 @@ def run_method(
         message = (
             f"reached the {spec.limit} limit ({max_iter}); gradient norm {num(best_gnorm)}"
         )
+    ran_off = runaway(best, x0, oracle.labels)
+    if ran_off is not None:
+        return SolveOutcome(best.x, best.f, best_gnorm, "diverged", f"{message}; {ran_off}", k)
     return SolveOutcome(best.x, best.f, best_gnorm, "max_iter", message, k)
 
 

@@ -11,8 +11,11 @@ The words are the same for every method (man/diffopt-solve.1 defines them):
   is above sqrt(tol): that is ``stalled``.
 - ``stalled``: no progress is possible (the reason is given) and the
   point does not pass the tests above.
-- ``diverged``: a parameter ran off (|x_i| above RUNAWAY times its start's
-  scale; it is named) or the objective fell below -1e300.
+- ``diverged``: the objective fell below -1e300 or a line search found no
+  end to its decrease; or a run that stalled or reached its limit has a
+  parameter that ran off (|x_i| above RUNAWAY max(1, |x0_i|); it is named);
+  or, for least squares, a parameter moved far from its start onto a
+  plateau where the residuals no longer depend on it (``plateau``).
 - ``max_iter``: the iteration (for lm: evaluation) limit came first.
 - ``failed``: the objective or gradient is not finite at the start, or the
   constraints are left violated: the point is not a solution.
@@ -29,8 +32,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from diffopt.solve.least_squares import first_order
 from diffopt.solve.linesearch import UNBOUNDED
-from diffopt.solve.state import EPS, Settings, State, projected_gradient
+from diffopt.solve.oracle import Oracle
+from diffopt.solve.state import EPS, Settings, State, free_variables, projected_gradient
 
 STEP_TOL = 1e-12  # relative per-coordinate step below which precision is exhausted
 OBJECTIVE_TOL = 1e-15  # relative objective change below which precision is exhausted
@@ -90,6 +95,43 @@ def gradient_rule(st: State, tol: float, s: Settings) -> str | None:
         what = "projected gradient" if s.bounded else "gradient"
         return f"relative {what} {num(rel)} below tol {num(tol)}"
     return None
+
+
+def start_rule(oracle: Oracle, st: State, tol: float, s: Settings) -> str | None:
+    """The converged message when the start point already passes, else None.
+
+    lm: the cosine test (gtol = tol); other methods: the relative gradient,
+    and on a least-squares objective also the least-squares guard.
+    """
+    cosine = getattr(st, "cosine", None)
+    if cosine is not None:
+        if cosine <= tol:
+            return f"the cosine between the residuals and the Jacobian's columns, {num(cosine)}, is below gtol {num(tol)}"  # noqa: E501
+        return None
+    message = gradient_rule(st, tol, s) if st.g is not None else None
+    if message is None or not least_squares_guard(oracle, st, tol, s)[0]:
+        return None
+    return message
+
+
+def least_squares_guard(oracle: Oracle, st: State, tol: float, s: Settings) -> tuple[bool, str]:
+    """The least-squares guard of ``first_order_ok`` for a method other than lm.
+
+    On a least-squares objective a small relative gradient can hide a point
+    far from a fit (data of 1e150 make f huge and any gradient small beside
+    it); the cosine and the Gauss-Newton step cannot be fooled so. One more
+    Jacobian evaluation, made only where a run is about to be called converged.
+    """
+    if oracle.jacobian is None or getattr(st, "cosine", None) is not None:
+        return True, ""
+    r, jac = oracle.jacobian(st.x)
+    r = np.asarray(r, dtype=float)
+    jac = np.asarray(jac, dtype=float).reshape(r.size, st.x.size)
+    free = np.flatnonzero(free_variables(st.x, st.g, s)) if st.g is not None else None
+    cosine, step = first_order(r, jac, st.x, free)
+    guard = math.sqrt(tol)
+    ok = cosine <= guard or step <= guard
+    return ok, f"cosine |Pr|/|r| {num(cosine)}, Gauss-Newton step {num(step)} (relative)"
 
 
 def runaway(st: State, x0: np.ndarray, labels: tuple[str, ...] | None) -> str | None:
@@ -158,6 +200,10 @@ def stopping_rule(
         flat = plateau(st, x0, labels)
         if flat is not None:
             return "diverged", flat
+    if verdict is not None and verdict[0] == "stalled":
+        ran_off = runaway(st, x0, labels)
+        if ran_off is not None:
+            return "diverged", ran_off
     return verdict
 
 
@@ -175,9 +221,6 @@ def _verdict(
     finite = math.isfinite(st.f) and (st.g is None or bool(np.all(np.isfinite(st.g))))
     ok, measured = first_order_ok(st, s, tol)
     above = f", but the {measured} is above {num(math.sqrt(tol))}"
-    ran_off = runaway(st, x0, labels)
-    if ran_off is not None:
-        return "diverged", ran_off
     if st.f < UNBOUNDED_BELOW:
         return "diverged", f"the objective fell to {num(st.f)}: it looks unbounded below"
     if st.stall == UNBOUNDED:
