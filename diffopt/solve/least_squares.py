@@ -62,8 +62,9 @@ class LMState(State):
     delta: float  # trust-region radius on |D p|
     par: float  # the last LM parameter (a warm start for the next)
     first: bool = True  # no trial taken yet: delta is cut to the first step's length
-    cosine: float = math.nan  # |P r| / |r|: cosine between r and the span of J's columns
+    cosine: float = math.nan  # largest |cos| between r and a column of J (MINPACK's gnorm)
     gn_step: float = math.nan  # the Gauss-Newton step relative to x (see first_order)
+    x0: np.ndarray | None = None  # the start (its size is the parameters' typical size)
     test: str = ""  # the convergence test that held after this trial, or ""
 
 
@@ -74,19 +75,18 @@ def _lm_point(oracle: Oracle, x: np.ndarray):
     return r, jac, f, 2.0 * oracle.residual_scale * (jac.T @ r)
 
 
-def first_order(r: np.ndarray, jac: np.ndarray, x: np.ndarray, free=None) -> tuple[float, float]:
+def first_order(r: np.ndarray, jac: np.ndarray, x: np.ndarray, free=None,
+                typical: np.ndarray | None = None) -> tuple[float, float]:
     """(cosine, step): how far x is from a stationary point, two scale-free ways.
 
-    ``cosine`` = |P r| / |r|, P the projector onto the span of the (free)
-    Jacobian columns: the largest cosine between r and any combination of
-    J's columns (MINPACK's gtol test reads single columns, which misses
-    nearly parallel ones); 0 at a stationary point. Near one, each parameter
-    is within cosine * sqrt(m - n) standard errors of where the linear model
-    puts the optimum. ``step`` = |N p| / |N x|, the (minimum-norm)
-    Gauss-Newton step p relative to x, both scaled by the column norms N: the
+    ``cosine`` = max_j |J_j' r| / (|J_j| |r|) over the (free) nonzero
+    columns: MINPACK's gtol measure, 0 at a stationary point whatever the
+    scales of x and r. ``step`` = |N p| / |N t|, the (minimum-norm)
+    Gauss-Newton step p relative to the parameters' typical size t
+    (max(|x|, |x0|), or |x|), both scaled by the column norms N: the
     measure that still works when the residuals are at their rounding level
-    (exact data), where the cosine stays O(1). Columns are scaled to unit
-    norm first; directions below the scaled Jacobian's rounding are left out.
+    (exact data), where the cosine stays O(1). Directions below the
+    unit-column Jacobian's rounding are left out of the step.
     """
     rnorm = float(np.linalg.norm(r))
     if rnorm == 0.0:
@@ -102,9 +102,11 @@ def first_order(r: np.ndarray, jac: np.ndarray, x: np.ndarray, free=None) -> tup
     u, s, vt = np.linalg.svd(a[:, live] / norms[live], full_matrices=False)
     k = int(np.count_nonzero(s > max(a.shape) * EPS * s[0]))
     uf = u[:, :k].T @ r
-    xnorm = float(np.linalg.norm(norms[live] * x[free][live]))
+    t = np.abs(x) if typical is None else typical
+    xnorm = float(np.linalg.norm(norms[live] * t[free][live]))
     step = float(np.linalg.norm(uf / s[:k]))
-    return min(1.0, float(np.linalg.norm(uf)) / rnorm), step / xnorm if xnorm else step
+    cosine = float(np.max(np.abs(a[:, live].T @ r) / (norms[live] * rnorm)))
+    return cosine, step / xnorm if xnorm else step
 
 
 def lm_init(oracle: Oracle, x0: np.ndarray, s: Settings) -> LMState:
@@ -115,7 +117,7 @@ def lm_init(oracle: Oracle, x0: np.ndarray, s: Settings) -> LMState:
     delta = FACTOR * xnorm if xnorm > 0.0 and math.isfinite(xnorm) else FACTOR
     cosine, gn_step = first_order(r, jac, x0)
     return LMState(x=x0, f=f, g=g, r=r, jac=jac, diag=diag, delta=delta, par=0.0,
-                   cosine=cosine, gn_step=gn_step)  # fmt: skip
+                   cosine=cosine, gn_step=gn_step, x0=x0)  # fmt: skip
 
 
 # ---------------------------------------------------------------- the trust-region step (lmpar)
@@ -256,7 +258,8 @@ def lm_update(oracle: Oracle, st: LMState, s: Settings) -> LMState:
     fnorm1 = float(np.linalg.norm(r_trial)) if np.all(np.isfinite(r_trial)) else math.inf
     actred = 1.0 - (fnorm1 / fnorm) ** 2 if 0.1 * fnorm1 < fnorm else -1.0
     ratio = actred / prered if prered > 0.0 else 0.0
-    if 0.0 < prered <= ROUNDING and par > 0.0 and abs(actred) <= ROUNDING:
+    far = min(st.cosine, st.gn_step) > math.sqrt(s.tol)  # the driver's guard fails here
+    if far and 0.0 < prered <= ROUNDING and par > 0.0 and abs(actred) <= ROUNDING:
         # The region is so small that the step changes |r|^2 below its rounding, while
         # the undamped step would go further: grow it (MINPACK would shrink it and stop).
         reach = st.gn_step * float(np.linalg.norm(np.linalg.norm(st.jac, axis=0) * st.x))
@@ -279,7 +282,9 @@ def lm_update(oracle: Oracle, st: LMState, s: Settings) -> LMState:
             return replace(new, delta=0.1 * min(delta, pnorm), moved=False)
         norms = np.linalg.norm(jac, axis=0)
         diag = np.maximum(st.diag, np.where(np.isfinite(norms), norms, 0.0))
-        cosine, gn_step = first_order(r, jac, x, np.flatnonzero(free_variables(x, g, s)))
+        free_now = np.flatnonzero(free_variables(x, g, s))
+        typical = np.maximum(np.abs(x), np.abs(st.x0))
+        cosine, gn_step = first_order(r, jac, x, free_now, typical)
         new = replace(new, x=x, f=f, g=g, r=r, jac=jac, diag=diag, first=False,
                       cosine=cosine, gn_step=gn_step)  # fmt: skip
     new = replace(new, test=_tests(new, actred, prered, ratio, s))
@@ -295,12 +300,11 @@ def _tests(st: LMState, actred: float, prered: float, ratio: float, s: Settings)
     if float(st.r @ st.r) == 0.0:
         return "the residuals are exactly zero"
     if st.cosine <= gtol:
-        return (f"the cosine between the residuals and the Jacobian's columns, "
+        return (f"the largest cosine between the residuals and a Jacobian column, "
                 f"{st.cosine:.2g}, is below gtol {gtol:.2g}")  # fmt: skip
     # ftol and xtol also hold where a tiny trust region stalls far from a fit (MINPACK
     # then reports success): they count only near a stationary point (the driver's guard)
-    near = st.cosine <= math.sqrt(gtol) or st.gn_step <= math.sqrt(gtol)
-    if not near:
+    if min(st.cosine, st.gn_step) > math.sqrt(gtol):
         return ""
     if abs(actred) <= ftol and prered <= ftol and 0.5 * ratio <= 1.0:
         return (f"the actual and predicted relative reductions of the sum of squares "

@@ -206,7 +206,7 @@ def run_method(
             if verdict is not None:
                 status, message = verdict
                 if status == "converged":
-                    ok, measured = least_squares_guard(oracle, st, tol, settings)
+                    ok, measured = least_squares_guard(oracle, st, tol, settings, x0)
                     if ok:
                         return SolveOutcome(st.x, st.f, gnorm, status, message, k)
                     status = "stalled"

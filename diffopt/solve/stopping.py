@@ -83,7 +83,7 @@ def first_order_ok(st: State, s: Settings, tol: float) -> tuple[bool, str]:
     if cosine is not None:
         step = st.gn_step
         ok = finite and (cosine <= guard or step <= guard)
-        return ok, f"cosine |Pr|/|r| {num(cosine)}, Gauss-Newton step {num(step)} (relative)"
+        return ok, f"largest cosine {num(cosine)}, Gauss-Newton step {num(step)} (relative)"
     rel = relative_gradient(st, s)
     return finite and not rel > guard, f"relative gradient {num(rel)}"
 
@@ -106,15 +106,16 @@ def start_rule(oracle: Oracle, st: State, tol: float, s: Settings) -> str | None
     cosine = getattr(st, "cosine", None)
     if cosine is not None:
         if cosine <= tol:
-            return f"the cosine between the residuals and the Jacobian's columns, {num(cosine)}, is below gtol {num(tol)}"  # noqa: E501
+            return f"the largest cosine between the residuals and a Jacobian column, {num(cosine)}, is below gtol {num(tol)}"  # noqa: E501
         return None
     message = gradient_rule(st, tol, s) if st.g is not None else None
-    if message is None or not least_squares_guard(oracle, st, tol, s)[0]:
+    if message is None or not least_squares_guard(oracle, st, tol, s, st.x)[0]:
         return None
     return message
 
 
-def least_squares_guard(oracle: Oracle, st: State, tol: float, s: Settings) -> tuple[bool, str]:
+def least_squares_guard(oracle: Oracle, st: State, tol: float, s: Settings,
+                        x0: np.ndarray) -> tuple[bool, str]:
     """The least-squares guard of ``first_order_ok`` for a method other than lm.
 
     On a least-squares objective a small relative gradient can hide a point
@@ -122,16 +123,16 @@ def least_squares_guard(oracle: Oracle, st: State, tol: float, s: Settings) -> t
     it); the cosine and the Gauss-Newton step cannot be fooled so. One more
     Jacobian evaluation, made only where a run is about to be called converged.
     """
-    if oracle.jacobian is None or getattr(st, "cosine", None) is not None:
-        return True, ""
+    if oracle.jacobian is None or getattr(st, "cosine", None) is not None or st.g is None:
+        return True, ""  # nelder-mead's simplex test stands on its own (no gradient)
     r, jac = oracle.jacobian(st.x)
     r = np.asarray(r, dtype=float)
     jac = np.asarray(jac, dtype=float).reshape(r.size, st.x.size)
-    free = np.flatnonzero(free_variables(st.x, st.g, s)) if st.g is not None else None
-    cosine, step = first_order(r, jac, st.x, free)
+    free = np.flatnonzero(free_variables(st.x, st.g, s))
+    cosine, step = first_order(r, jac, st.x, free, np.maximum(np.abs(st.x), np.abs(x0)))
     guard = math.sqrt(tol)
     ok = cosine <= guard or step <= guard
-    return ok, f"cosine |Pr|/|r| {num(cosine)}, Gauss-Newton step {num(step)} (relative)"
+    return ok, f"largest cosine {num(cosine)}, Gauss-Newton step {num(step)} (relative)"
 
 
 def runaway(st: State, x0: np.ndarray, labels: tuple[str, ...] | None) -> str | None:
