@@ -41,12 +41,16 @@ MAX_CORRELATION = 12  # names in the printed correlation matrix
 
 _STATUS_STYLE = {
     "converged": "bold green",
+    "stalled": "bold red",
+    "diverged": "bold red",
     "max_iter": "bold yellow",
     "failed": "bold red",
     "interrupted": "bold yellow",
 }
 _STATUS_TEXT = {
     "converged": "converged",
+    "stalled": "stalled: no further progress possible",
+    "diverged": "diverged",
     "max_iter": "stopped at the iteration limit",
     "failed": "failed",
     "interrupted": "interrupted; showing the best point so far",

@@ -8,16 +8,12 @@ a caller that wants progress passes ``callback``.
 
 Defaults (for the man page):
 
-- ``tol`` = 1e-8. Converged when the largest absolute component of the
-  gradient is <= tol; with bounds, of the projected gradient
-  x - clip(x - g, lower, upper), which is zero at a bound-constrained minimum.
-  This is the ``gradient_norm`` reported.
-- Also converged when precision is exhausted (bfgs, lbfgs, newton, lm, whose
-  accepted steps always lower f): an accepted step moved every coordinate by
-  at most 1e-12 |x_i|, or changed f by at most 1e-15 |f| (both relative), or
-  the method's own model predicts a decrease below the rounding error of f
-  (10 machine epsilons, relative). gd, momentum and adam stop only by the
-  gradient rule or the iteration limit (a fixed step can oscillate).
+- ``tol`` = 1e-8: the relative gradient test, lm's gtol, the constraint and
+  simplex tolerance; sqrt(tol) is the guard every converged verdict needs.
+  The stopping rules and the status words are diffopt.solve.stopping's.
+- The reported ``gradient_norm`` is the largest absolute component of the
+  gradient (of the projected gradient x - clip(x - g, lower, upper) with
+  bounds).
 - nelder-mead: converged when the objective spread over the simplex is
   <= tol (1 + |f|), the vertices lie within sqrt(tol) (1 + max|x|) of the best
   one, and rebuilding the simplex there (at most 5 times) no longer lowers f
@@ -26,9 +22,10 @@ Defaults (for the man page):
   is an inner solve with the same tol; converged when the constraint measure
   (largest violation, with complementarity) is <= tol after a converged
   round; at most 50 rounds. A final largest violation above tol is "failed".
-- ``max_iter``: gd, momentum, adam, bfgs, lbfgs 1000; newton, lm 200;
-  nelder-mead max(1000, 200 n). Under general constraints the limit counts
-  inner iterations over all augmented-Lagrangian rounds.
+- ``max_iter``: gd, momentum, adam, bfgs, lbfgs 1000; newton 200;
+  nelder-mead max(1000, 200 n); lm 200 (n + 1) trial evaluations. Under
+  general constraints the limit counts inner iterations over all
+  augmented-Lagrangian rounds.
 - ``lr`` (gd, momentum, adam only): gd 0.1; momentum 0.01 with momentum
   coefficient 0.9; adam 0.01 with beta1 0.9, beta2 0.999, eps 1e-8. (The
   seed blog's terrain example runs gd with ``--lr 1.5 --max-iter 20``.)
@@ -42,12 +39,9 @@ Defaults (for the man page):
   evaluations are not counted. Without hessian or hvp, newton differences
   gradients (n gradient evaluations per Hessian).
 
-Statuses: "converged"; "max_iter" (the limit was reached first); "failed"
-(non-finite objective or gradient at the start, a line search or trust
-region that can make no progress, an objective that looks unbounded below
-(it fell under -1e300, or a line search found no end to its decrease), or
-constraints left violated); and "interrupted" (Ctrl-C: the best point found
-so far is returned). Whatever the status, the returned point is the best one
+Statuses (defined in diffopt.solve.stopping): converged, stalled, diverged,
+max_iter, failed and interrupted (Ctrl-C: the best point found so far is
+returned). Whatever the status, the returned point is the best one
 seen, except that a converged run returns the point that met the rule. The
 start point is first clipped into the bounds. NaN/inf warnings from NumPy
 are silenced during a solve: non-finite values are handled explicitly.
