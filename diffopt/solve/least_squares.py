@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -63,8 +64,15 @@ class LMState(State):
     par: float  # the last LM parameter (a warm start for the next)
     first: bool = True  # no trial taken yet: delta is cut to the first step's length
     cosine: float = math.nan  # largest |cos| between r and a column of J (MINPACK's gnorm)
-    gn_step: float = math.nan  # the Gauss-Newton step relative to x (see first_order)
     x0: np.ndarray | None = None  # the start (its size is the parameters' typical size)
+    free: np.ndarray | None = None  # indices of the variables no bound holds
+
+    @cached_property
+    def gn_step(self) -> float:
+        """The Gauss-Newton step relative to the parameters' size (see first_order); one SVD,
+        computed only when a test needs it."""
+        typical = np.maximum(np.abs(self.x), np.abs(self.x0))
+        return first_order(self.r, self.jac, self.x, self.free, typical)[1]
     test: str = ""  # the convergence test that held after this trial, or ""
 
 
@@ -109,15 +117,28 @@ def first_order(r: np.ndarray, jac: np.ndarray, x: np.ndarray, free=None,
     return cosine, step / xnorm if xnorm else step
 
 
+def column_cosine(r: np.ndarray, jac: np.ndarray, free: np.ndarray) -> float:
+    """max_j |J_j' r| / (|J_j| |r|) over the free nonzero columns (MINPACK's gnorm)."""
+    rnorm = float(np.linalg.norm(r))
+    a = jac[:, free]
+    norms = np.sqrt(np.einsum("ij,ij->j", a, a))
+    live = norms > 0.0
+    if rnorm == 0.0 or not np.any(live):
+        return 0.0
+    if not (math.isfinite(rnorm) and np.all(np.isfinite(norms))):
+        return math.inf
+    return float(np.max(np.abs(r @ a[:, live]) / (norms[live] * rnorm)))
+
+
 def lm_init(oracle: Oracle, x0: np.ndarray, s: Settings) -> LMState:
     r, jac, f, g = _lm_point(oracle, x0)
     norms = np.linalg.norm(jac, axis=0)
     diag = np.where(np.isfinite(norms) & (norms > 0.0), norms, 1.0)
     xnorm = float(np.linalg.norm(diag * x0))
     delta = FACTOR * xnorm if xnorm > 0.0 and math.isfinite(xnorm) else FACTOR
-    cosine, gn_step = first_order(r, jac, x0)
+    free = np.flatnonzero(free_variables(x0, g, s))
     return LMState(x=x0, f=f, g=g, r=r, jac=jac, diag=diag, delta=delta, par=0.0,
-                   cosine=cosine, gn_step=gn_step, x0=x0)  # fmt: skip
+                   cosine=column_cosine(r, jac, free), x0=x0, free=free)  # fmt: skip
 
 
 # ---------------------------------------------------------------- the trust-region step (lmpar)
@@ -258,8 +279,7 @@ def lm_update(oracle: Oracle, st: LMState, s: Settings) -> LMState:
     fnorm1 = float(np.linalg.norm(r_trial)) if np.all(np.isfinite(r_trial)) else math.inf
     actred = 1.0 - (fnorm1 / fnorm) ** 2 if 0.1 * fnorm1 < fnorm else -1.0
     ratio = actred / prered if prered > 0.0 else 0.0
-    far = min(st.cosine, st.gn_step) > math.sqrt(s.tol)  # the driver's guard fails here
-    if far and 0.0 < prered <= ROUNDING and par > 0.0 and abs(actred) <= ROUNDING:
+    if 0.0 < prered <= ROUNDING and par > 0.0 and abs(actred) <= ROUNDING and _far(st, s.tol):
         # The region is so small that the step changes |r|^2 below its rounding, while
         # the undamped step would go further: grow it (MINPACK would shrink it and stop).
         reach = st.gn_step * float(np.linalg.norm(np.linalg.norm(st.jac, axis=0) * st.x))
@@ -283,10 +303,8 @@ def lm_update(oracle: Oracle, st: LMState, s: Settings) -> LMState:
         norms = np.linalg.norm(jac, axis=0)
         diag = np.maximum(st.diag, np.where(np.isfinite(norms), norms, 0.0))
         free_now = np.flatnonzero(free_variables(x, g, s))
-        typical = np.maximum(np.abs(x), np.abs(st.x0))
-        cosine, gn_step = first_order(r, jac, x, free_now, typical)
         new = replace(new, x=x, f=f, g=g, r=r, jac=jac, diag=diag, first=False,
-                      cosine=cosine, gn_step=gn_step)  # fmt: skip
+                      cosine=column_cosine(r, jac, free_now), free=free_now)  # fmt: skip
     new = replace(new, test=_tests(new, actred, prered, ratio, s))
     if not new.test and new.delta <= EPS * float(np.linalg.norm(new.diag * new.x)):
         new = replace(new, stall="the trust region shrank below the rounding of the parameters")
@@ -304,15 +322,21 @@ def _tests(st: LMState, actred: float, prered: float, ratio: float, s: Settings)
                 f"{st.cosine:.2g}, is below gtol {gtol:.2g}")  # fmt: skip
     # ftol and xtol also hold where a tiny trust region stalls far from a fit (MINPACK
     # then reports success): they count only near a stationary point (the driver's guard)
-    if min(st.cosine, st.gn_step) > math.sqrt(gtol):
+    ftol_holds = abs(actred) <= ftol and prered <= ftol and 0.5 * ratio <= 1.0
+    if not (ftol_holds or st.delta <= xtol * xnorm) or _far(st, gtol):
         return ""
-    if abs(actred) <= ftol and prered <= ftol and 0.5 * ratio <= 1.0:
+    if ftol_holds:
         return (f"the actual and predicted relative reductions of the sum of squares "
                 f"({abs(actred):.2g}, {prered:.2g}) are below ftol {ftol:.2g}")  # fmt: skip
     if st.delta <= xtol * xnorm:
         return (f"the trust region {st.delta:.2g} is below xtol {xtol:.2g} times the "
                 f"scaled parameter norm {xnorm:.2g}")  # fmt: skip
     return ""
+
+
+def _far(st: LMState, tol: float) -> bool:
+    """The driver's guard fails: both scaled first-order measures are above sqrt(tol)."""
+    return st.cosine > math.sqrt(tol) and st.gn_step > math.sqrt(tol)
 
 
 def lm_converged(st: State, tol: float) -> str | None:
