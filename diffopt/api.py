@@ -9,7 +9,6 @@ anything the user wrote wrong; they never print.
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -28,6 +27,7 @@ from diffopt.results import (
     SolveResult,
 )
 from diffopt.source import Source
+from diffopt.standard_input import standard_input_bytes, standard_input_text
 from diffopt.vocab import GRADIENT_MODES
 
 # ------------------------------------------------------------------- loading
@@ -38,8 +38,9 @@ def read_source(path: str, stdin_text: str | None = None) -> Source:
     from diffopt.syntax.parser import decode
 
     if path == "-":
-        text = stdin_text if stdin_text is not None else sys.stdin.read()
-        return decode(text.encode("utf-8"), "<stdin>")
+        if stdin_text is not None:
+            return decode(stdin_text.encode("utf-8"), "<stdin>")
+        return decode(standard_input_bytes(), "<stdin>")
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -115,7 +116,7 @@ def _load(path: str, sets, data, seed, stdin_text, progress):
         raise UsageError("the problem and a data table cannot both come from standard input")
     table_stdin = stdin_text if path != "-" else None
     if "-" in data_paths.values() and table_stdin is None:
-        table_stdin = sys.stdin.read()
+        table_stdin = standard_input_text()
     _check_overrides(ast_program, parsed_sets, data_paths)
     settings = RunSettings(int(seed), parsed_sets, data_paths, table_stdin)
     progress("checking and recording")

@@ -60,7 +60,13 @@ def consoles():
     """(stdout console, stderr console); plain text when not a terminal."""
     from rich.console import Console
 
-    return Console(highlight=False), Console(stderr=True, highlight=False)
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # Rich's default exits with status 1, which reads as "did not
+            # converge"; re-raise so the command ends like any closed pipe (141)
+            raise BrokenPipeError()
+
+    return PipeConsole(highlight=False), PipeConsole(stderr=True, highlight=False)
 
 
 def assignments(items, option: str) -> dict[str, str]:
@@ -171,6 +177,8 @@ def command(fn):
             raise typer.Exit(signals.interrupted_status()) from None
         except BrokenPipeError:
             raise typer.Exit(signals.stdout_closed()) from None
+        except signals.OutputError as error:
+            raise typer.Exit(signals.output_failed(error)) from None
         except Exception as exc:  # a bug in diffopt, not in the user's input
             if os.environ.get("DIFFOPT_TRACEBACK"):
                 traceback.print_exc()
