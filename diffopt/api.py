@@ -8,6 +8,7 @@ anything the user wrote wrong; they never print.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from diffopt import budget
 from diffopt.errors import DopError, OptionError, UsageError, did_you_mean
 from diffopt.gcpause import gc_paused
 from diffopt.points import RANDOM_POINT_STREAM, random_point, resolve_point
@@ -71,6 +73,7 @@ def load(
     seed: int = 0,
     stdin_text: str | None = None,
     progress: Callable[..., None] | None = None,
+    max_memory: str | int | None = None,
 ):
     """Read, parse and check a problem: the one pass that also records it.
 
@@ -81,6 +84,9 @@ def load(
         seed: the random seed (``~ normal(...)`` starts, random functions).
         progress: called with each phase's name as it starts ("reading and
             parsing", "checking and recording"); the CLI draws them.
+        max_memory: the memory budget (bytes, or text like "2G" or "25%"); None:
+            half of physical memory. It holds for the rest of this context
+            (the run's re-recordings too); see diffopt.budget.
 
     Returns:
         A ``diffopt.session.Session``: the checked problem (``.problem``) with
@@ -88,6 +94,8 @@ def load(
     """
     if int(seed) != seed or seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {seed}")
+    budget.set_limit(budget.parse_size(max_memory) if isinstance(max_memory, str)
+                     else max_memory)
     with gc_paused():
         return _load(str(path), sets, data, seed, stdin_text, progress or _no_progress)
 
@@ -243,6 +251,7 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     method is known) before the first evaluation compiles the program.
     """
     from diffopt.solve.loop import minimize
+    from diffopt.solve.result import SolveOutcome
 
     problem = session.problem
     options = problem.options
@@ -268,6 +277,12 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
                            callback=callback)
     except OptionError as exc:
         raise _option_line(exc, options, from_file) from None
+    except (np.linalg.LinAlgError, FloatingPointError) as exc:
+        # LAPACK or NumPy refused the numbers (non-finite or degenerate
+        # matrices): a failed solve with the reason, not an internal error
+        outcome = SolveOutcome(x0, math.nan, math.nan, "failed",
+                               f"the linear algebra failed ({exc}); the start point is shown", 0,
+                               method=method or "auto")
     elapsed = time.perf_counter() - started
     report = engine.report(outcome.x)
     constraints = _constraint_rows(report.constraints)

@@ -71,3 +71,21 @@ def test_solve_json_into_a_reader_that_takes_one_byte(tmp_path):
     status = process.wait(timeout=60)
     assert status in (0, 141)
     assert process.stderr.read() == b""
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_while_loading_still_gives_one_json_document(tmp_path, sig, status):
+    path = tmp_path / "long_check.dop"
+    # checking runs this loop for many seconds (recording nothing: its body
+    # does not depend on x), so the signal lands while loading
+    path.write_text("param x = 1\nvar s = 0\nfor i in 0..100000000 {\n    s += i\n}\n"
+                    "minimize (s * x - 3)^2\n")
+    process = subprocess.Popen([*DIFFOPT, "solve", str(path), "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2.0)
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == status, err.decode()
+    document = json.loads(out)
+    assert document["status"] == "interrupted" and document["success"] is False
+    assert document["problem"] == "long_check.dop"

@@ -12,6 +12,7 @@ from diffopt.cli.common import (
     DataOpt,
     FileArg,
     JsonOpt,
+    MaxMemoryOpt,
     QuietOpt,
     SeedOpt,
     SetOpt,
@@ -31,6 +32,7 @@ def graph_command(
     format: Annotated[str, typer.Option("--format", help="text or dot.",
                                         autocompletion=one_of(("text", "dot")))] = "text",
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
+    max_memory: MaxMemoryOpt = None,
     json: JsonOpt = False, quiet: QuietOpt = False,
 ):
     """Print the objective's expression graph (at the start point).
@@ -43,6 +45,6 @@ def graph_command(
     if format not in ("text", "dot"):
         raise UsageError(f"--format must be text or dot, not '{format}'")
     with progress_display(quiet, label="loading") as progress:
-        problem = load(file, set, data, seed, progress=progress.phase)
+        problem = load(file, set, data, seed, progress=progress.phase, max_memory=max_memory)
     sys.stdout.write(api.graph(problem, "json" if json else format))
     return ExitStatus.SUCCESS
