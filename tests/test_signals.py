@@ -50,9 +50,14 @@ def test_sigterm_stops_a_solve_at_its_best_point(tmp_path):
     # gradient descent with a tiny step on a long valley: runs far longer than the test waits
     path.write_text("param x = -1.2, y = 1\noption method = \"gd\"\noption lr = 1e-7\n"
                     "option max_iter = 100000000\nminimize (1 - x)^2 + 100 * (y - x^2)^2\n")
-    process = subprocess.Popen([*DIFFOPT, "solve", str(path), "--json"],
+    trace = tmp_path / "trace.jsonl"
+    process = subprocess.Popen([*DIFFOPT, "solve", str(path), "--json", "--trace", str(trace)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(3.0)  # past loading, inside the iterations
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # past loading, inside the iterations (however busy)
+        if trace.exists() and trace.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.1)
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 143, err.decode()
