@@ -220,8 +220,6 @@ def _verdict(
     labels: tuple[str, ...] | None = None,
 ) -> tuple[str, str] | None:
     finite = math.isfinite(st.f) and (st.g is None or bool(np.all(np.isfinite(st.g))))
-    ok, measured = first_order_ok(st, s, tol)
-    above = f", but the {measured} is above {num(math.sqrt(tol))}"
     if st.f < UNBOUNDED_BELOW:
         return "diverged", f"the objective fell to {num(st.f)}: it looks unbounded below"
     if st.stall == UNBOUNDED:
@@ -230,15 +228,17 @@ def _verdict(
         message = gradient_rule(st, tol, s)
         if message is not None:
             return "converged", message
-    suffix = "" if st.g is None else f"; {measured}"
     test = own_test(st, tol) if own_test is not None else None
+    reason = None if test is not None else _exhausted(prev, st, monotone)
+    if test is None and reason is None and not st.stall:
+        return None
+    ok, measured = first_order_ok(st, s, tol)  # (the Gauss-Newton measure costs an SVD)
+    above = f", but the {measured} is above {num(math.sqrt(tol))}"
+    suffix = "" if st.g is None else f"; {measured}"
     if test is not None:
         return ("converged", test + suffix) if ok else ("stalled", test + above)
-    reason = _exhausted(prev, st, monotone)
     if reason is not None:
         if ok:
             return "converged", f"{reason}: precision is exhausted{suffix}"
         return "stalled", reason + above
-    if st.stall:
-        return "stalled", st.stall + suffix
-    return None
+    return "stalled", st.stall + suffix
