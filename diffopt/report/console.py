@@ -44,8 +44,6 @@ _STATUS_STYLE = {
     "diverged": "bold red",
     "max_iter": "bold yellow",
     "failed": "bold red",
-    "stalled": "bold red",
-    "diverged": "bold red",
     "interrupted": "bold yellow",
 }
 _STATUS_TEXT = {
