@@ -195,11 +195,16 @@ def run_method(
                     x=st.x.copy(),
                     max_violation=violation,
                 ))  # fmt: skip
+            # an augmented-Lagrangian round (observe given) is judged without the guard: its
+            # penalty terms put the merit gradient's rounding far above sqrt(tol), and the
+            # constraint measure decides the solve (see constraints.py)
+            guarded = observe is None
             verdict = stopping_rule(prev, st, tol, settings, monotone=spec.monotone,
-                                    own_test=spec.converged, x0=x0, labels=oracle.labels)
+                                    own_test=spec.converged, x0=x0, labels=oracle.labels,
+                                    guarded=guarded)  # fmt: skip
             if verdict is not None:
                 status, message = verdict
-                if status == "converged":
+                if status == "converged" and guarded:
                     ok, measured = least_squares_guard(oracle, st, tol, settings, x0)
                     if ok:
                         return SolveOutcome(st.x, st.f, gnorm, status, message, k)

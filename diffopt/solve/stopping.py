@@ -193,10 +193,14 @@ def stopping_rule(
     own_test: Callable[[State, float], str | None] | None,
     x0: np.ndarray,
     labels: tuple[str, ...] | None = None,
+    guarded: bool = True,
 ) -> tuple[str, str] | None:
-    """(status, message) when the run should stop after this update, else None."""
+    """(status, message) when the run should stop after this update, else None.
+
+    ``guarded=False`` (an augmented-Lagrangian round) drops the sqrt(tol) guard.
+    """
     verdict = _verdict(prev, st, tol, s, monotone=monotone, own_test=own_test, x0=x0,
-                       labels=labels)  # fmt: skip
+                       guarded=guarded)  # fmt: skip
     if verdict is not None and verdict[0] in ("converged", "stalled"):
         flat = plateau(st, x0, labels)
         if flat is not None:
@@ -217,7 +221,7 @@ def _verdict(
     monotone: bool,
     own_test: Callable[[State, float], str | None] | None,
     x0: np.ndarray,
-    labels: tuple[str, ...] | None = None,
+    guarded: bool = True,
 ) -> tuple[str, str] | None:
     finite = math.isfinite(st.f) and (st.g is None or bool(np.all(np.isfinite(st.g))))
     if st.f < UNBOUNDED_BELOW:
@@ -233,6 +237,7 @@ def _verdict(
     if test is None and reason is None and not st.stall:
         return None
     ok, measured = first_order_ok(st, s, tol)  # (the Gauss-Newton measure costs an SVD)
+    ok = ok or (finite and not guarded)
     above = f", but the {measured} is above {num(math.sqrt(tol))}"
     suffix = "" if st.g is None else f"; {measured}"
     if test is not None:
