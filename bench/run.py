@@ -30,6 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from training import bench_million_row_epoch, bench_tiny_mlp_step  # noqa: E402
+
 from diffopt import api  # noqa: E402
 
 ROWS: list[tuple] = []
@@ -536,8 +538,11 @@ def _try_import(name):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=("training",), help="run only these rows")
     args = parser.parse_args()
     repeat = 20 if args.quick else 100
+    if args.only == "training":
+        return _training(repeat)
     bench_projectile(repeat)
     bench_taxi(10**3, repeat)
     bench_taxi(10**6, max(repeat // 10, 5))
@@ -548,6 +553,16 @@ def main():
     bench_long_loop()
     bench_memory()
     bench_front_end()
+    _training(repeat)
+
+
+def _training(repeat):
+    bench_tiny_mlp_step(paired, row, _try_import, repeat)
+    bench_million_row_epoch(paired, row, _try_import)
+    _print_rows()
+
+
+def _print_rows():
     width = max(len(r[0]) for r in ROWS)
     print(f"{'work':<{width}}  {'diffopt':>10}  {'anchor':<28} {'anchor time':>11}  "
           f"{'ratio':>7}  target")
