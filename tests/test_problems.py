@@ -418,7 +418,7 @@ def test_iris_logistic_matches_the_reference_accuracy(method, lr):
     from diffopt.batching import split_rows  # the split is an input of the reference
 
     result = train("iris_logistic.dop", method=method, lr=lr)
-    assert result.status == "converged"
+    assert result.status == "max_iter"  # trained for all its epochs (no early stop)
     assert result.method == (method or "sgd")
     training_rows, held_out = split_rows(150, 0.2, 0)
     assert result.training.validation_rows == len(held_out) == 30

@@ -171,8 +171,13 @@ def _epochs(oracle, x, s, callback, started):
                        f"best at epoch {best[2]}")
             break
     else:
-        message = f"ran {epoch} epochs ({step} steps)"
+        # the budget ended the run, not a test on the result: a stochastic
+        # gradient has no convergence test, so this is max_iter (exit 1)
+        status = "max_iter"
+        message = (f"ran all {epoch} epochs ({step} steps), the budget epochs; a stochastic "
+                   "method certifies no optimum (early stopping by patience does)")
     if not message:
+        status = "max_iter"
         message = f"ran {epoch} epochs ({step} steps): the step limit max_iter was reached"
     return _outcome(x, status, message, epoch, step, float(np.mean(losses)) if losses
                     else math.nan, best, history, g, oracle)
