@@ -95,7 +95,8 @@ def compile_outputs(tape: Tape, outputs: list, guards: list | None = None,
             fn = _bind_params(fn, eqn.params)
         functions.append(fn)
         args = ", ".join(f"s{a}" if isinstance(a, int) else const_ref(a) for a in eqn.args)
-        lines.append(f"    {_targets(eqn)} = F[{len(functions) - 1}]({args}{plan.out_arg(eqn.out)})")
+        call = f"F[{len(functions) - 1}]({args}{plan.out_arg(eqn.out)})"
+        lines.append(f"    {_targets(eqn)} = {call}")
         lines.extend(plan.release_lines(position))
     returned = [f"s{o}" if isinstance(o, int) else const_ref(as_array(o)) for o in outputs]
     if guards:

@@ -76,7 +76,7 @@ class _Writer:
             name = f"a{len(self.arrays)}"
             self.arrays[key] = name
             if constant is not None:
-                self.namespace[f"_K{name}"] = np.ascontiguousarray(constant).reshape(-1)
+                self.namespace[f"_K{name}"] = np.asarray(constant).reshape(-1)
                 self.prelude.append(f"_X{name} = _K{name}")
             else:
                 self.prelude.append(f"_X{name} = {source}.reshape(-1)")
@@ -186,12 +186,13 @@ def build_region(region: Region, values) -> Region:
         if eqn.out in outs:
             escapes[eqn.out] = rep
     rows = math.prod(region.shape)
-    lines = [f"def kernel({', '.join(f'x{i}' for i in range(len(region.args)))}):"]
+    names = ", ".join(f"x{i}" for i in range(len(region.args)))
+    lines = [f"def kernel({names}):"]
     lines += [f"    {line}" for line in w.prelude]
     if w.scalars:
         checks = " and ".join(f"_isfinite({c}) and {c} != 0.0" for c in w.scalars)
         lines.append(f"    if not ({checks}):")
-        lines.append(f"        return _unfused({', '.join(f'x{i}' for i in range(len(region.args)))})")
+        lines.append(f"        return _unfused({names})")
     for k in range(len(escapes)):
         lines.append(f"    E{k} = _empty({rows})")
     lines.append("    def block(lo, hi, T):")
@@ -210,7 +211,7 @@ def build_region(region: Region, values) -> Region:
     if totals:
         lines.append(f"    R = ({''.join(f'{t}, ' for t in totals)})")
         lines.append("    if not all(_isfinite(r) for r in R):")
-        lines.append(f"        return _unfused({', '.join(f'x{i}' for i in range(len(region.args)))})")
+        lines.append(f"        return _unfused({names})")
         results = [f"R[{i}]" for i in range(len(totals))] + results[len(totals):]
     lines.append(f"    return ({''.join(f'{r}, ' for r in results)})")
     source = "\n".join(lines) + "\n"
