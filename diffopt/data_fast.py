@@ -14,8 +14,8 @@ Why the two agree (each point is tested in tests/test_data_fast.py):
   optional BOM, as in the careful reader.
 - ``np.loadtxt`` opens the file in universal-newline text mode, so CRLF, LF
   and CR line ends split lines as the ``csv`` module does; it skips empty
-  lines, which the careful reader refuses between rows, so a file with an
-  empty line before the trailing ones falls back. Lines of spaces, ragged rows, empty
+  lines, which the careful reader refuses between rows, so its row count
+  must equal the number of lines before the trailing empty ones. Lines of spaces, ragged rows, empty
   cells, quotes, underscores (``1_000``), non-ASCII digits and text that is
   not UTF-8 all make ``np.loadtxt`` fail, and fall back.
 - Its number parser strips the same whitespace as ``float`` and parses ASCII
@@ -45,6 +45,7 @@ import numpy as np
 __all__ = ["fast_table"]
 
 _LF, _CR = 10, 13
+_BLOCK = 1 << 22  # bytes per block when counting line ends
 
 
 def fast_table(file: str, header: Callable[[list[str]], list[str]]) -> dict[str, np.ndarray] | None:
@@ -58,7 +59,7 @@ def fast_table(file: str, header: Callable[[list[str]], list[str]]) -> dict[str,
         checked = _checked_names(file, header)
         if checked is None:
             return None
-        names = checked
+        names, lines = checked
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             array = np.loadtxt(
@@ -76,10 +77,14 @@ def fast_table(file: str, header: Callable[[list[str]], list[str]]) -> dict[str,
         return None
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         return None
-    if array.shape[1] != len(names):
+    # np.loadtxt skips empty lines, which the careful reader refuses between
+    # rows: one row per line means there were none.
+    if array.shape != (lines, len(names)):
         return None
     # a NaN makes the sum NaN (so does inf - inf: then look closer)
-    if math.isnan(np.add.reduce(array, axis=None)) and np.isnan(array).any():
+    with np.errstate(all="ignore"):
+        total = np.add.reduce(array, axis=None)
+    if math.isnan(total) and np.isnan(array).any():
         return None
     # Columns are views of the one (rows, columns) array NumPy parsed into:
     # the table is stored once, with no copy to transpose it.
@@ -88,8 +93,9 @@ def fast_table(file: str, header: Callable[[list[str]], list[str]]) -> dict[str,
 
 def _checked_names(
     file: str, header: Callable[[list[str]], list[str]]
-) -> list[str] | None:
-    """The column names, when ``file`` is one np.loadtxt reads exactly."""
+) -> tuple[list[str], int] | None:
+    """The column names and the number of data lines, when ``file`` is one
+    np.loadtxt reads exactly (its row count is checked against the lines)."""
     with open(file, "rb") as handle:
         if os.fstat(handle.fileno()).st_size == 0:
             return None
@@ -108,18 +114,29 @@ def _checked_names(
                 end -= 1
             if names is None or end == start or not _fields_short(view, start, end):
                 return None
-            if _has_empty_line(view, start, end):
-                return None
-    return names
+            lines = _line_ends(view, start, end) + 1
+    return names, lines
 
 
-def _has_empty_line(view: mmap.mmap, start: int, end: int) -> bool:
-    """An empty line among the data lines ``view[start:end]`` (np.loadtxt would
-    skip it; the careful reader refuses it): two line ends in a row, found at
-    memchr speed, or a line end first."""
-    if view[start] in (_LF, _CR):
-        return True
-    return any(view.find(pair, start, end) >= 0 for pair in (b"\n\n", b"\r\r", b"\n\r"))
+def _line_ends(view: mmap.mmap, start: int, end: int) -> int:
+    """Line ends (LF, CR or CRLF) in ``view[start:end]``, counted in blocks."""
+    has_cr = view.find(b"\r", start, end) >= 0
+    data = np.frombuffer(view, dtype=np.uint8)
+    count = 0
+    try:
+        for at in range(start, end, _BLOCK):
+            stop = min(at + _BLOCK, end)
+            block = data[at:stop]
+            count += int(np.count_nonzero(block == _LF))
+            if has_cr:
+                count += int(np.count_nonzero(block == _CR))
+                pairs = data[at : min(stop + 1, end)]
+                count -= int(np.count_nonzero((pairs[:-1] == _CR) & (pairs[1:] == _LF)))
+                del pairs
+            del block
+    finally:
+        del data  # the mmap cannot close while NumPy holds its buffer
+    return count
 
 
 def _names(
