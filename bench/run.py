@@ -32,6 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from diffopt import api  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+import big  # noqa: E402
+
 ROWS: list[tuple] = []
 
 
@@ -501,8 +504,19 @@ def _try_import(name):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only-big", action="store_true",
+                        help="only the big-data rows (bench/big.py)")
+    parser.add_argument("--no-big", action="store_true", help="skip the big-data rows")
     args = parser.parse_args()
     repeat = 20 if args.quick else 100
+    if not args.no_big:
+        big.bench_fused(10**6, 40, compare, api)
+        big.bench_fused(10**7, 20, compare, api)
+        big.bench_taxi_process(10**6, wall, row, ROWS)
+        big.bench_load(10**6, compare)
+    if args.only_big:
+        print_rows()
+        return
     bench_projectile(repeat)
     bench_taxi(10**3, repeat)
     bench_taxi(10**6, max(repeat // 10, 5))
@@ -512,6 +526,10 @@ def main():
     bench_long_loop()
     bench_memory()
     bench_front_end()
+    print_rows()
+
+
+def print_rows():
     width = max(len(r[0]) for r in ROWS)
     print(f"{'work':<{width}}  {'diffopt':>10}  {'anchor':<28} {'anchor time':>11}  "
           f"{'ratio':>7}  target")

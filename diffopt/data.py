@@ -1,5 +1,8 @@
 """Data tables from outside the .dop file: CSV files read into column vectors.
 
+A file whose extension names a binary format (``.npy``, ``.npz``,
+``.parquet``, ``.feather``, ``.arrow``) is read by diffopt.data_binary instead.
+
 This module owns reading ``csv("...")`` tables (and their ``--data``
 replacements) into float64 column vectors. Every failure is a ``DataError``
 with a message that names the file, row and column. It never prints and
@@ -42,6 +45,7 @@ import stat
 
 import numpy as np
 
+from diffopt.data_binary import binary_kind, load_binary
 from diffopt.data_fast import fast_table
 from diffopt.errors import DataError
 from diffopt.source import Span
@@ -89,6 +93,9 @@ def load_csv(
         file = os.fspath(path_or_text)
         errs = _Errors(file, name, span)
         _refuse_special_files(file, errs)
+        kind = binary_kind(file)
+        if kind is not None:  # .npy, .npz, Parquet, Arrow/Feather: by the extension
+            return load_binary(file, kind, errs)
         table = fast_table(file, lambda row: _header(row, errs))
         if table is not None:
             return table
