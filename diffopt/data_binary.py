@@ -43,17 +43,16 @@ def binary_kind(file: str) -> str | None:
 
 
 def load_binary(file: str, kind: str, errs) -> dict[str, np.ndarray]:
-    """The table in binary ``file``; ``errs(message)`` makes the DataError to raise."""
-    try:
-        if kind == "npz":
-            columns = _npz(file, errs)
-        elif kind == "npy":
-            columns = _npy(file, errs)
-        else:
-            columns = _arrow(file, kind, errs)
-    except OSError as exc:
-        raise errs(f"cannot read data file '{file}': {exc.strerror or exc}".rstrip(),
-                   prefix=False) from None
+    """The table in binary ``file``; ``errs(message)`` makes the DataError to raise.
+
+    Raises OSError when the file cannot be read (the caller words it).
+    """
+    if kind == "npz":
+        columns = _npz(file, errs)
+    elif kind == "npy":
+        columns = _npy(file, errs)
+    else:
+        columns = _arrow(file, kind, errs)
     if not columns:
         raise errs("the table has no columns")
     lengths = {name: column.shape[0] for name, column in columns.items()}
