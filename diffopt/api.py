@@ -8,14 +8,15 @@ anything the user wrote wrong; they never print.
 
 from __future__ import annotations
 
+import math
 import re
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 
+from diffopt import budget
 from diffopt.errors import DopError, OptionError, UsageError, did_you_mean
 from diffopt.gcpause import gc_paused
 from diffopt.points import RANDOM_POINT_STREAM, random_point, resolve_point
@@ -28,6 +29,7 @@ from diffopt.results import (
     SolveResult,
 )
 from diffopt.source import Source
+from diffopt.standard_input import standard_input_bytes, standard_input_text
 from diffopt.vocab import GRADIENT_MODES
 
 # ------------------------------------------------------------------- loading
@@ -38,8 +40,9 @@ def read_source(path: str, stdin_text: str | None = None) -> Source:
     from diffopt.syntax.parser import decode
 
     if path == "-":
-        text = stdin_text if stdin_text is not None else sys.stdin.read()
-        return decode(text.encode("utf-8"), "<stdin>")
+        if stdin_text is not None:
+            return decode(stdin_text.encode("utf-8"), "<stdin>")
+        return decode(standard_input_bytes(), "<stdin>")
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -70,6 +73,7 @@ def load(
     seed: int = 0,
     stdin_text: str | None = None,
     progress: Callable[..., None] | None = None,
+    max_memory: str | int | None = None,
 ):
     """Read, parse and check a problem: the one pass that also records it.
 
@@ -80,6 +84,9 @@ def load(
         seed: the random seed (``~ normal(...)`` starts, random functions).
         progress: called with each phase's name as it starts ("reading and
             parsing", "checking and recording"); the CLI draws them.
+        max_memory: the memory budget (bytes, or text like "2G" or "25%"); None:
+            half of physical memory. It holds for the rest of this context
+            (the run's re-recordings too); see diffopt.budget.
 
     Returns:
         A ``diffopt.session.Session``: the checked problem (``.problem``) with
@@ -87,6 +94,8 @@ def load(
     """
     if int(seed) != seed or seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {seed}")
+    budget.set_limit(budget.parse_size(max_memory) if isinstance(max_memory, str)
+                     else max_memory)
     with gc_paused():
         return _load(str(path), sets, data, seed, stdin_text, progress or _no_progress)
 
@@ -115,7 +124,7 @@ def _load(path: str, sets, data, seed, stdin_text, progress):
         raise UsageError("the problem and a data table cannot both come from standard input")
     table_stdin = stdin_text if path != "-" else None
     if "-" in data_paths.values() and table_stdin is None:
-        table_stdin = sys.stdin.read()
+        table_stdin = standard_input_text()
     _check_overrides(ast_program, parsed_sets, data_paths)
     settings = RunSettings(int(seed), parsed_sets, data_paths, table_stdin, progress)
     progress("checking and recording")
@@ -242,6 +251,7 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     method is known) before the first evaluation compiles the program.
     """
     from diffopt.solve.loop import minimize
+    from diffopt.solve.result import SolveOutcome
 
     problem = session.problem
     options = problem.options
@@ -267,6 +277,12 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
                            callback=callback)
     except OptionError as exc:
         raise _option_line(exc, options, from_file) from None
+    except (np.linalg.LinAlgError, FloatingPointError) as exc:
+        # LAPACK or NumPy refused the numbers (non-finite or degenerate
+        # matrices): a failed solve with the reason, not an internal error
+        outcome = SolveOutcome(x0, math.nan, math.nan, "failed",
+                               f"the linear algebra failed ({exc}); the start point is shown", 0,
+                               method=method or "auto")
     elapsed = time.perf_counter() - started
     report = engine.report(outcome.x)
     constraints = _constraint_rows(report.constraints)

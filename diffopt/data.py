@@ -46,6 +46,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from diffopt import budget
 from diffopt.data_binary import binary_kind, load_binary
 from diffopt.data_fast import fast_table
 from diffopt.errors import DataError
@@ -166,14 +167,18 @@ class _Errors:
 
 def _refuse_special_files(file: str, errs) -> None:
     """Only regular files are read: a device (``/dev/zero``), a pipe or a socket
-    could block or never end, and reading one is not what a data table means."""
+    could block or never end, and reading one is not what a data table means.
+    A file larger than the memory budget is refused too, before it is read."""
     try:
-        mode = os.stat(file).st_mode
+        status = os.stat(file)
     except OSError:
         return  # the read reports it, in its words
-    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+    if not stat.S_ISREG(status.st_mode) and not stat.S_ISDIR(status.st_mode):
         raise errs(f"cannot read data file '{file}': it is not a regular file "
                    "(a device, pipe or socket)", prefix=False)
+    too_big = budget.check_file(status.st_size, file)  # refused before reading a byte
+    if too_big:
+        raise errs(too_big, prefix=False)
 
 
 def _read_text(file: str, name: str, span: Span) -> str:

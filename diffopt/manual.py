@@ -116,11 +116,8 @@ def show(page: Path, out: TextIO | None = None, *, isatty: bool | None = None) -
     text = render(page, width, styled=terminal)
     if terminal and _through_pager(text):
         return
-    try:
-        out.write(text)
-        out.flush()
-    except BrokenPipeError:  # `diffopt help language | head`: the reader left; so do we
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    out.write(text)  # a closed pipe ends the command like any other (141), in the CLI
+    out.flush()
 
 
 def _through_pager(text: str) -> bool:

@@ -100,3 +100,4 @@ class Span:
 def unknown_span(name: str = "<input>") -> Span:
     """A span for errors that have no better place (an empty file, say)."""
     return Span(Source(name, ""), 0, 0, 1, 1, 1, 1)
+

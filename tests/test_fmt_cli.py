@@ -130,3 +130,17 @@ def test_usage_errors(tmp_path):
     assert result.exit_code == 2 and "standard input" in result.stderr
     result = run("fmt", "-w", tmp_path / "missing.dop")
     assert result.exit_code == 2 and "cannot read" in result.stderr
+
+
+def test_quiet_leaves_only_the_exit_status(tmp_path):
+    messy = tmp_path / "m.dop"
+    messy.write_text(MESSY)
+    result = run("fmt", "--check", "-q", messy)
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", "")
+    result = run("fmt", "-w", "--quiet", messy)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
+    assert messy.read_text() == CLEAN
+    bad = tmp_path / "bad.dop"
+    bad.write_text("param x = \n")
+    result = run("fmt", "--check", "-q", bad)  # errors are still reported
+    assert result.exit_code == 2 and result.stderr.startswith(f"{bad}:1:")

@@ -39,3 +39,11 @@ def test_graph_json_is_the_text_trees_graph_with_spans_into_the_source():
         elif node["op"] == "sqrt":
             assert source.startswith("sqrt(")
     assert any(n["op"] == "const" and n["value"] == 20.0 for n in graph["nodes"])  # h
+
+
+def test_graph_quiet_still_prints_the_graph():
+    path = str(Path(__file__).resolve().parents[1] / "problems" / "terrain.dop")
+    loud = CliRunner().invoke(app, ["graph", path])
+    quiet = CliRunner().invoke(app, ["graph", "-q", path])
+    assert loud.exit_code == quiet.exit_code == 0
+    assert quiet.stdout == loud.stdout and quiet.stdout.startswith("minimize time\n")

@@ -46,8 +46,9 @@ def test_arrays_larger_than_memory_are_refused_before_the_work(tmp_path, text, w
     result = run(tmp_path, text, "eval")
     assert result.exit_code == ExitStatus.BAD_INPUT, result.stderr
     first = result.stderr.splitlines()[0]
-    assert re.fullmatch(rf".*h\.dop:{where}: error: {re.escape(what)} \(.* GiB\); the limit "
-                        r"here is .* \(a quarter of this machine's memory\)", first), first
+    assert re.fullmatch(rf".*h\.dop:{where}: error: {re.escape(what)} \(.* [TG]iB\); the memory "
+                        r"budget is .* \(half of this machine's memory\); raise it with "
+                        r"--max-memory", first), first
 
 
 def test_a_negative_seed_is_a_usage_error(tmp_path):
@@ -119,3 +120,33 @@ def test_a_jacobian_of_1e308_does_not_hang_the_least_squares_step(tmp_path):
                              "--max-iter", "5"], capture_output=True, text=True, timeout=60)
     assert json.loads(result.stdout)["method"] == "lm"
     assert "DLASCL" not in result.stderr  # LAPACK was never handed an inf
+
+
+def test_cr_only_line_ends_end_statements_as_well_as_comments(tmp_path):
+    path = tmp_path / "cr.dop"
+    path.write_bytes(b"param x = 3  # start\rminimize (x - 1)^2\r")
+    result = runner.invoke(app, ["solve", str(path), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert abs(json.loads(result.stdout)["params"]["x"] - 1) < 1e-6
+    path.write_bytes(b"param x = 3\r\rminimize (x - 1)^2 +\r")
+    result = runner.invoke(app, ["eval", str(path)])
+    assert result.exit_code == 2 and result.stderr.startswith(f"{path}:3:")
+
+
+def test_a_linear_algebra_failure_inside_a_solve_is_a_failed_status(tmp_path, monkeypatch):
+    import numpy as np
+
+    from diffopt.solve import newton
+
+    def refuse(*args, **kwargs):
+        raise np.linalg.LinAlgError("SVD did not converge")
+
+    monkeypatch.setattr(newton.np.linalg, "eigh", refuse)
+    monkeypatch.setattr(newton.np.linalg, "solve", refuse)
+    monkeypatch.setattr(newton.np.linalg, "cholesky", refuse)
+    result = run(tmp_path, "param x = 3\nminimize (x - 1)^4 + x^2\n", "solve", "--json",
+                 "--method", "newton")
+    assert result.exit_code == 1, result.stderr
+    document = json.loads(result.stdout)
+    assert document["status"] == "failed"
+    assert document["message"].startswith("the linear algebra failed (SVD did not converge)")

@@ -50,9 +50,14 @@ def test_sigterm_stops_a_solve_at_its_best_point(tmp_path):
     # gradient descent with a tiny step on a long valley: runs far longer than the test waits
     path.write_text("param x = -1.2, y = 1\noption method = \"gd\"\noption lr = 1e-7\n"
                     "option max_iter = 100000000\nminimize (1 - x)^2 + 100 * (y - x^2)^2\n")
-    process = subprocess.Popen([*DIFFOPT, "solve", str(path), "--json"],
+    trace = tmp_path / "trace.jsonl"
+    process = subprocess.Popen([*DIFFOPT, "solve", str(path), "--json", "--trace", str(trace)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(3.0)  # past loading, inside the iterations
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # past loading, inside the iterations (however busy)
+        if trace.exists() and trace.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.1)
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 143, err.decode()
@@ -71,3 +76,21 @@ def test_solve_json_into_a_reader_that_takes_one_byte(tmp_path):
     status = process.wait(timeout=60)
     assert status in (0, 141)
     assert process.stderr.read() == b""
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_while_loading_still_gives_one_json_document(tmp_path, sig, status):
+    path = tmp_path / "long_check.dop"
+    # checking runs this loop for many seconds (recording nothing: its body
+    # does not depend on x), so the signal lands while loading
+    path.write_text("param x = 1\nvar s = 0\nfor i in 0..100000000 {\n    s += i\n}\n"
+                    "minimize (s * x - 3)^2\n")
+    process = subprocess.Popen([*DIFFOPT, "solve", str(path), "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2.0)
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == status, err.decode()
+    document = json.loads(out)
+    assert document["status"] == "interrupted" and document["success"] is False
+    assert document["problem"] == "long_check.dop"

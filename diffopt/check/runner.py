@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from diffopt import budget
 from diffopt.check import declarations
 from diffopt.check.machine import Machine
 from diffopt.check.problem import CheckedProblem, Options, RunSettings
@@ -50,6 +51,22 @@ class _Frame:
     outer: Scope | None = None  # a loop's enclosing scope (each iteration gets a child)
     shadow: Scope | None = None  # speculative: where var assignments go instead of globals
     owner: bool = False  # the outermost speculative frame: leaves speculation when done
+    loop: ast.For | None = None  # the loop statement (its span locates a budget refusal)
+    loop_bytes: int = -1  # the tape's bytes when the loop's first step began (-1: judged)
+
+
+def _may_break(loop: ast.For) -> bool:
+    """Whether a break may end ``loop`` early (then its first step does not predict
+    its length, and only the running total of the memory budget applies)."""
+    pending = list(loop.body)
+    while pending:
+        stmt = pending.pop()
+        if type(stmt).__name__.startswith("Break"):
+            return True
+        if type(stmt) is ast.If:
+            pending.extend(stmt.body)
+            pending.extend(stmt.orelse or ())
+    return False  # a break inside an inner loop ends only that loop
 
 
 @dataclass
@@ -112,7 +129,8 @@ class _Runner:
             if lo < hi:
                 loop = _Frame(stmt.body, frame.scope, loop_var=stmt.var, loop_next=lo,
                               loop_stop=hi, speculative=frame.speculative,
-                              outer=frame.scope, shadow=frame.shadow)
+                              outer=frame.scope, shadow=frame.shadow, loop=stmt,
+                              loop_bytes=-1 if _may_break(stmt) else self.tape.bytes_used)
                 self._next_iteration(loop)
                 frames.append(loop)
         elif kind is ast.If:
@@ -127,6 +145,14 @@ class _Runner:
             self._simple(stmt, frame)
 
     def _next_iteration(self, frame: _Frame):
+        if frame.loop_bytes >= 0 and frame.index:  # the first step is done: judge the rest
+            steps_left = frame.loop_stop - frame.loop_next
+            try:
+                budget.check_loop(steps_left, self.tape.bytes_used - frame.loop_bytes,
+                                  self.tape.bytes_used)
+            except DopError as exc:
+                raise exc.located(frame.loop.span) from None
+            frame.loop_bytes = -1
         frame.index = 0
         frame.scope = frame.outer.child({frame.loop_var: np.array(float(frame.loop_next))})
         frame.loop_next += 1

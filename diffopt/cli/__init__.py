@@ -13,6 +13,7 @@ import sys
 
 from diffopt.cli import (  # the commands register themselves on app
     check_cmd,
+    completion,
     eval_cmd,
     export_cmd,
     fmt_cmd,
@@ -34,10 +35,19 @@ help_cmd.add_epilogs(app)  # after every command has registered: each --help end
 def main() -> None:
     """Console-script entry point."""
     signals.install()
-    try:
-        app()
-    except KeyboardInterrupt:  # outside a solve: nothing to report
-        sys.stderr.write("interrupted\n")
-        sys.exit(signals.interrupted_status())
-    except BrokenPipeError:
-        sys.exit(signals.stdout_closed())
+    signals.guard_stdout()
+    status = completion.answer(sys.argv[1:], app)
+    if status is None:
+        try:
+            app()
+        except SystemExit as done:
+            status = done.code
+        except KeyboardInterrupt:  # outside a solve: nothing to report
+            sys.stderr.write("interrupted\n")
+            status = signals.interrupted_status()
+        except BrokenPipeError:
+            status = signals.stdout_closed()
+        except signals.OutputError as error:
+            status = signals.output_failed(error)
+    failed = signals.flush_stdout()
+    sys.exit(failed if failed is not None else status)

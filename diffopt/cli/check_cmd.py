@@ -12,6 +12,7 @@ from diffopt.cli.common import (
     DataOpt,
     FileArg,
     JsonOpt,
+    MaxMemoryOpt,
     QuietOpt,
     SeedOpt,
     SetOpt,
@@ -35,13 +36,14 @@ def check_command(
     eps: Annotated[float | None, typer.Option(
         "--eps", help="Finite-difference step (relative); default cbrt(machine eps).")] = None,
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
+    max_memory: MaxMemoryOpt = None,
     json: JsonOpt = False, quiet: QuietOpt = False,
 ):
     """Check the derivatives: exit 1 when they disagree."""
     from diffopt import api
 
     with progress_display(quiet, label="checking") as progress:
-        problem = load(file, set, data, seed, progress=progress.phase)
+        problem = load(file, set, data, seed, progress=progress.phase, max_memory=max_memory)
         progress.phase("comparing derivatives")
         result = api.check(problem, at=at, points=points, rtol=rtol, atol=atol, eps=eps)
     if json:

@@ -52,6 +52,10 @@ DataOpt = Annotated[list[str] | None, typer.Option(
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for random starts and functions.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final result.")]
+MaxMemoryOpt = Annotated[str | None, typer.Option(
+    "--max-memory", envvar="DIFFOPT_MAX_MEMORY", metavar="SIZE",
+    help="Memory budget: a program or data file estimated to need more is refused "
+         "(512M, 2G, 25%; default: half of physical memory).")]
 AtOpt = Annotated[str | None, typer.Option(
     "--at", help='Point: init, random, NAME=VALUE,... or a JSON object like \'{"x1": 3}\'.')]
 
@@ -60,7 +64,13 @@ def consoles():
     """(stdout console, stderr console); plain text when not a terminal."""
     from rich.console import Console
 
-    return Console(highlight=False), Console(stderr=True, highlight=False)
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # Rich's default exits with status 1, which reads as "did not
+            # converge"; re-raise so the command ends like any closed pipe (141)
+            raise BrokenPipeError()
+
+    return PipeConsole(highlight=False), PipeConsole(stderr=True, highlight=False)
 
 
 def assignments(items, option: str) -> dict[str, str]:
@@ -70,12 +80,13 @@ def assignments(items, option: str) -> dict[str, str]:
     return dict(parse_assignment(item, option) for item in items or [])
 
 
-def load(file: str, sets, data, seed, progress=None):
-    """``api.load`` with the command's ``--set``/``--data``; ``progress`` is told its phases."""
+def load(file: str, sets, data, seed, progress=None, max_memory: str | None = None):
+    """``api.load`` with the command's ``--set``/``--data``/``--max-memory``;
+    ``progress`` is told its phases."""
     from diffopt import api
 
     return api.load(file, sets=assignments(sets, "--set"), data=assignments(data, "--data"),
-                    seed=seed, progress=progress)
+                    seed=seed, progress=progress, max_memory=max_memory)
 
 
 class _NoProgress:
@@ -148,6 +159,14 @@ def print_diagnostic(plain: str, rich, console=None) -> None:
     console.print(rich(), soft_wrap=True)
 
 
+def interrupted_document(file) -> dict:
+    """The --json document of a command interrupted before it had a result
+    (while loading, compiling, or before a solve's first evaluation)."""
+    return {"problem": os.path.basename(file) if isinstance(file, str) else None,
+            "status": "interrupted", "success": False,
+            "message": "interrupted before a result (while loading or preparing)"}
+
+
 def command(fn):
     """Run a command body; map DopError to a diagnostic and exit status 2.
 
@@ -168,9 +187,13 @@ def command(fn):
             raise
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
+            if kwargs.get("json"):  # --json promises one document, even now
+                print_json(interrupted_document(kwargs.get("file")))
             raise typer.Exit(signals.interrupted_status()) from None
         except BrokenPipeError:
             raise typer.Exit(signals.stdout_closed()) from None
+        except signals.OutputError as error:
+            raise typer.Exit(signals.output_failed(error)) from None
         except Exception as exc:  # a bug in diffopt, not in the user's input
             if os.environ.get("DIFFOPT_TRACEBACK"):
                 traceback.print_exc()

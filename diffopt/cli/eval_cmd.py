@@ -8,6 +8,7 @@ from diffopt.cli.common import (
     DataOpt,
     FileArg,
     JsonOpt,
+    MaxMemoryOpt,
     QuietOpt,
     SeedOpt,
     SetOpt,
@@ -23,11 +24,12 @@ from diffopt.status import ExitStatus
 @app.command("eval")
 @command
 def eval_command(file: FileArg, at: AtOpt = None, set: SetOpt = None, data: DataOpt = None,
-                 seed: SeedOpt = 0, json: JsonOpt = False, quiet: QuietOpt = False):
+                 seed: SeedOpt = 0, max_memory: MaxMemoryOpt = None, json: JsonOpt = False,
+                 quiet: QuietOpt = False):
     """Evaluate the objective, the lets and the constraints at the start point (or --at)."""
     from diffopt import api
 
-    problem = load(file, set, data, seed)
+    problem = load(file, set, data, seed, max_memory=max_memory)
     result = api.evaluate(problem, at=at)
     report_warnings(result.warnings)
     if json:

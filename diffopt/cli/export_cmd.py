@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from diffopt.cli.app import app
-from diffopt.cli.common import AtOpt, DataOpt, FileArg, SeedOpt, SetOpt, command, load, one_of
+from diffopt.cli.common import (
+    AtOpt,
+    DataOpt,
+    FileArg,
+    MaxMemoryOpt,
+    SeedOpt,
+    SetOpt,
+    command,
+    load,
+    one_of,
+)
 from diffopt.errors import UsageError
 from diffopt.status import ExitStatus
 
@@ -25,11 +35,12 @@ def export_command(
         metavar="FILE")] = None,
     at: AtOpt = None,
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
+    max_memory: MaxMemoryOpt = None,
 ):
     """Write a standalone Python module computing the objective and its gradient."""
     from diffopt.export import export_module
 
-    session = load(file, set, data, seed)
+    session = load(file, set, data, seed, max_memory=max_memory)
     source = export_module(session, to, at=at)
     if output is None:
         sys.stdout.write(source)

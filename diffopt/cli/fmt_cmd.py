@@ -75,13 +75,13 @@ def write_atomically(path: str, text: str) -> None:
                 pass
 
 
-def _one(path: str, check: bool, diff: bool, write: bool) -> ExitStatus:
+def _one(path: str, check: bool, diff: bool, write: bool, quiet: bool) -> ExitStatus:
     from diffopt import api
 
     original, formatted = api.format_source(path)
     changed = formatted != original
     if check:
-        if changed:
+        if changed and not quiet:
             sys.stderr.write(f"{path}: would be reformatted\n")
         return ExitStatus.FAILURE if changed else ExitStatus.SUCCESS
     if diff:
@@ -93,7 +93,8 @@ def _one(path: str, check: bool, diff: bool, write: bool) -> ExitStatus:
             raise UsageError("-w cannot rewrite standard input; give a file name")
         if changed:
             write_atomically(path, formatted)
-            sys.stderr.write(f"{path}: reformatted\n")
+            if not quiet:
+                sys.stderr.write(f"{path}: reformatted\n")
         return ExitStatus.SUCCESS
     sys.stdout.write(formatted)
     return ExitStatus.SUCCESS
@@ -110,6 +111,9 @@ def fmt_command(
     ] = False,
     write: Annotated[bool, typer.Option(
         "--write", "-w", help="Rewrite the files in place (atomically).")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="With --check or -w: no per-file lines; the exit status says it.")
+    ] = False,
 ):
     """Print FILE in canonical layout; --check, --diff or -w for files in place."""
     from diffopt.report.diagnostics import render
@@ -119,7 +123,7 @@ def fmt_command(
     status = ExitStatus.SUCCESS
     for path in files:
         try:
-            result = _one(path, check, diff, write)
+            result = _one(path, check, diff, write, quiet)
         except DopError as error:
             if len(files) == 1:
                 raise

@@ -12,6 +12,7 @@ from diffopt.cli.common import (
     DataOpt,
     FileArg,
     JsonOpt,
+    MaxMemoryOpt,
     QuietOpt,
     SeedOpt,
     SetOpt,
@@ -38,12 +39,13 @@ def grad_command(
     repeat: Annotated[int, typer.Option("--repeat", min=0,
                                         help="Time N evaluations; report medians.")] = 0,
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
+    max_memory: MaxMemoryOpt = None,
     json: JsonOpt = False, quiet: QuietOpt = False,
 ):
     """Print the objective and its gradient."""
     from diffopt import api
 
-    problem = load(file, set, data, seed)
+    problem = load(file, set, data, seed, max_memory=max_memory)
     result = api.gradient(problem, at=at, mode=mode, repeat=repeat)
     report_warnings(result.warnings)
     if json:

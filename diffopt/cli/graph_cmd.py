@@ -8,7 +8,19 @@ from typing import Annotated
 import typer
 
 from diffopt.cli.app import app
-from diffopt.cli.common import DataOpt, FileArg, JsonOpt, SeedOpt, SetOpt, command, load, one_of
+from diffopt.cli.common import (
+    DataOpt,
+    FileArg,
+    JsonOpt,
+    MaxMemoryOpt,
+    QuietOpt,
+    SeedOpt,
+    SetOpt,
+    command,
+    load,
+    one_of,
+    progress_display,
+)
 from diffopt.errors import UsageError
 from diffopt.status import ExitStatus
 
@@ -20,13 +32,19 @@ def graph_command(
     format: Annotated[str, typer.Option("--format", help="text or dot.",
                                         autocompletion=one_of(("text", "dot")))] = "text",
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
-    json: JsonOpt = False,
+    max_memory: MaxMemoryOpt = None,
+    json: JsonOpt = False, quiet: QuietOpt = False,
 ):
-    """Print the objective's expression graph (at the start point)."""
+    """Print the objective's expression graph (at the start point).
+
+    The graph is the output; --quiet turns off the progress shown on a
+    terminal's stderr while a large problem loads.
+    """
     from diffopt import api
 
     if format not in ("text", "dot"):
         raise UsageError(f"--format must be text or dot, not '{format}'")
-    problem = load(file, set, data, seed)
+    with progress_display(quiet, label="loading") as progress:
+        problem = load(file, set, data, seed, progress=progress.phase, max_memory=max_memory)
     sys.stdout.write(api.graph(problem, "json" if json else format))
     return ExitStatus.SUCCESS

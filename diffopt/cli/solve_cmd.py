@@ -12,6 +12,7 @@ from diffopt.cli.common import (
     DataOpt,
     FileArg,
     JsonOpt,
+    MaxMemoryOpt,
     QuietOpt,
     SeedOpt,
     SetOpt,
@@ -47,6 +48,7 @@ def solve_command(
         "--trace", help="Write one JSON object per iteration to this file (JSON Lines).",
         metavar="FILE")] = None,
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
+    max_memory: MaxMemoryOpt = None,
     json: JsonOpt = False, quiet: QuietOpt = False,
 ):
     """Minimize (or maximize) the problem; exit 1 if it does not converge."""
@@ -57,7 +59,7 @@ def solve_command(
     writer = None
     try:
         with progress_display(quiet) as progress:
-            session = load(file, set, data, seed, progress=progress.phase)
+            session = load(file, set, data, seed, progress=progress.phase, max_memory=max_memory)
             _refuse_to_overwrite(trace, file, assignments(data, "--data").values())
             writer = _TraceWriter(trace, session.problem) if trace else None
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from diffopt import budget
 from diffopt.ops.registry import Abstract, Prim, Var, as_array, shape_of
 from diffopt.source import Span
 
@@ -85,6 +86,8 @@ class Tape:
     mode: str = "value"
     origin: str | None = None  # primitive being differentiated (reverse staging)
     abstract: int = 0  # > 0 while checking a branch not taken: record nothing
+    bytes_used: int = 0  # values and equations recorded so far (diffopt.budget)
+    bytes_limit: int = field(default_factory=budget.limit)
     _cse: dict = field(default_factory=dict)
     _constants: list = field(default_factory=list)  # keeps constant ids unique
     _live: dict = field(default_factory=dict)  # outputs -> live equation order (cache)
@@ -132,7 +135,13 @@ class Tape:
         values = self.values
         if slot is not None:
             return Var(self, slot, values[slot])
-        p.shape(*[c.shape for c in concrete], **params)
+        size = 8
+        for n in p.shape(*[c.shape for c in concrete], **params):
+            size *= n
+        self.bytes_used += size + budget.EQUATION_BYTES
+        if self.bytes_used > self.bytes_limit:  # refused before the allocation
+            budget.check_array(size // 8, f"the result of {p.name}")
+            raise budget.refuse_recording(self.bytes_used)
         value = p.impl(*concrete, **params)
         if value.__class__ is not np.ndarray or value.dtype != _FLOAT64:
             value = np.asarray(value, dtype=np.float64)

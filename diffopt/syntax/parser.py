@@ -174,8 +174,15 @@ _IDLE_LOCK = threading.Lock()
 # ------------------------------------------------------------------- decoding
 
 
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
 def decode(data: bytes, name: str) -> Source:
-    """Bytes → Source: UTF-8 only (a BOM is dropped), CRLF kept for the lexer."""
+    """Bytes → Source: UTF-8 only (a BOM is dropped), CRLF kept for the lexer.
+
+    A lone CR (old Mac line ends) becomes LF: it ends a line, for statements
+    as for comments. One character for one, so offsets do not move.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -186,6 +193,8 @@ def decode(data: bytes, name: str) -> Source:
         ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
+    if "\r" in text:
+        text = _LONE_CR.sub("\n", text)
     if "\x00" in text:
         offset = text.index("\x00")
         source = Source(name, text)
