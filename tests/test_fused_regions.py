@@ -139,3 +139,34 @@ def test_small_tables_are_not_fused(tmp_path):
     problem = load(path, "60 * trips.d / speed - trips.m", tmp_path)
     problem.value_and_grad(np.array([20.0]))
     assert not re.search(r"s\d+, s\d+, = F\[", fused_source(problem))
+
+
+def test_a_forked_child_makes_its_own_threads(table, tmp_path):
+    """The pool's threads do not survive fork: the child must not wait on them."""
+    import os
+
+    path, d, m, w = table
+    problem = load(path, "60 * trips.d / speed - trips.m", tmp_path)
+    value, _ = problem.value_and_grad(np.array([22.0]))  # the parent's pool exists now
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: evaluate again, report, exit
+        try:
+            got, _ = problem.value_and_grad(np.array([22.0]))
+            os.write(write, repr(float(got)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    import select
+    import signal
+
+    ready, _, _ = select.select([read], [], [], 60.0)
+    if not ready:  # the child hangs: end it, and fail
+        os.kill(pid, signal.SIGKILL)
+    with os.fdopen(read) as reader:
+        reported = reader.read() if ready else ""
+    os.waitpid(pid, 0)
+    assert reported, "the forked child never finished"
+    assert float(reported) == value

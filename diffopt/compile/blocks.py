@@ -42,12 +42,14 @@ def part_count(rows: int) -> int:
 
 def _pool(workers: int):
     with _executor_lock:
-        if not _executor or _executor[0][0] < workers:
+        # a forked child inherits the pool but not its threads: it makes its own
+        if not _executor or _executor[0][0] < workers or _executor[0][2] != os.getpid():
             # imported here: only programs with a fused region need threads
             from concurrent.futures import ThreadPoolExecutor
 
             _executor.clear()
-            _executor.append((workers, ThreadPoolExecutor(workers, "diffopt-block")))
+            _executor.append((workers, ThreadPoolExecutor(workers, "diffopt-block"),
+                              os.getpid()))
         return _executor[0][1]
 
 
