@@ -359,6 +359,41 @@ def bench_problems(repeat):
                 repeat, f"≤ {1 + 1.5 * k:.1f}")
 
 
+# ------------------------------------------------------- jacobians and sensitivities
+
+
+def volume_weights_jacobian(sigma: np.ndarray, delta: float = 0.25) -> np.ndarray:
+    """dw/dsigma of volume_render.dop's w_i = T_i alpha_i, written by hand."""
+    optical = sigma * delta
+    transmittance = np.exp(-(np.cumsum(optical) - optical))
+    w = transmittance * (1 - np.exp(-optical))
+    jac = np.tril(np.broadcast_to(-delta * w[:, None], (sigma.size, sigma.size)), -1)
+    jac[np.diag_indices(sigma.size)] = delta * transmittance * np.exp(-optical)
+    return jac
+
+
+def bench_jacobians(repeat):
+    from diffopt.sensitivity import sensitivity
+
+    session, _, x = engine_for(ROOT / "problems" / "volume_render.dop")
+    for mode in ("forward", "reverse"):
+        session.output_jacobian(x, "w", mode)
+    assert np.allclose(session.output_jacobian(x, "w", "forward")[1],
+                       volume_weights_jacobian(x))
+    compare("volume_render.dop: jacobian of w (16x16), forward",
+            lambda: session.output_jacobian(x, "w", "forward"), "hand-written NumPy",
+            lambda: volume_weights_jacobian(x), repeat, "")
+    compare("volume_render.dop: jacobian of w (16x16), reverse",
+            lambda: session.output_jacobian(x, "w", "reverse"), "forward mode",
+            lambda: session.output_jacobian(x, "w", "forward"), repeat,
+            "grad --repeat keeps the faster")
+    terrain = api.load(ROOT / "problems" / "terrain.dop")
+    solved = terrain.problem.flatten(api.solve(terrain).params)
+    compare("terrain.dop: solve --sensitivity (5 consts), added cost",
+            lambda: sensitivity(terrain, solved), "the solve itself",
+            lambda: api.solve(terrain), max(repeat // 10, 5), "")
+
+
 # ------------------------------------------------------- whole process
 
 SCIPY_TERRAIN = """
@@ -522,6 +557,7 @@ def main():
     bench_taxi(10**6, max(repeat // 10, 5))
     bench_rosenbrock(1000, repeat)
     bench_problems(repeat)
+    bench_jacobians(repeat)
     bench_process()
     bench_long_loop()
     bench_memory()

@@ -12,6 +12,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +20,11 @@ import numpy as np
 from diffopt import budget
 from diffopt.errors import DopError, OptionError, UsageError, did_you_mean
 from diffopt.gcpause import gc_paused
+from diffopt.notices import unique
 from diffopt.points import RANDOM_POINT_STREAM, random_point, resolve_point
 from diffopt.results import (
     ConstraintRow,
     EvalResult,
-    FitReport,
     GradResult,
     ObjectiveInfo,
     SolveResult,
@@ -105,8 +106,8 @@ def _no_progress(phase: str, **details) -> None:
 
 
 def _load(path: str, sets, data, seed, stdin_text, progress):
+    from diffopt.check.passes import check as check_program
     from diffopt.check.problem import RunSettings
-    from diffopt.check.runner import check as check_program
     from diffopt.option_values import parse_value
     from diffopt.session import Session
 
@@ -156,13 +157,15 @@ def _objective(problem, value: float) -> ObjectiveInfo:
 
 
 def _warnings(engine, x, values, mode: str = "reverse") -> tuple:
-    """The first NaN/inf's origin when any of ``values`` is not finite."""
+    """The program's warnings at x (loop exits, doubtful root/argmin solutions),
+    then the first NaN/inf's origin when any of ``values`` is not finite."""
+    notices = engine.notices(x)
     if all(np.all(np.isfinite(v)) for v in values):
-        return ()
+        return notices
     found = engine.diagnose(x, "value")
     if found is None:
         found = engine.diagnose(x, "forward" if mode == "forward" else "gradient")
-    return (found,) if found is not None else ()
+    return notices + ((found,) if found is not None else ())
 
 
 # --------------------------------------------------------------- evaluation
@@ -234,7 +237,10 @@ def check(session, at="init", points: int = 1, rtol: float = 1e-5, atol: float =
     xs = [resolve_point(problem, at)]
     while len(xs) < points:
         xs.append(random_point(problem, rng))
-    return check_points(session, xs, rng, rtol=rtol, atol=atol, eps=eps)
+    result = check_points(session, xs, rng, rtol=rtol, atol=atol, eps=eps)
+    with np.errstate(all="ignore"):
+        notices = unique(n for x in xs for n in session.notices(x))
+    return replace(result, warnings=notices)
 
 
 # -------------------------------------------------------------------- solving
@@ -242,14 +248,18 @@ def check(session, at="init", points: int = 1, rtol: float = 1e-5, atol: float =
 
 def solve(session, *, method: str | None = None, max_iter: int | None = None,
           tol: float | None = None, lr: float | None = None, mode: str | None = None,
+          intervals: str | None = None, confidence: float | None = None,
           callback: Callable | None = None,
           progress: Callable[..., None] | None = None) -> SolveResult:
     """Minimize (or maximize) the problem from its start point.
 
-    Options given here override the file's ``option`` lines. ``progress`` is
-    told the phase "compiling" (with ``limit``, the iteration limit, when the
-    method is known) before the first evaluation compiles the program.
+    Options given here override the file's ``option`` lines. ``intervals``
+    ("asymptotic" or "profile") and ``confidence`` shape a fit's confidence
+    intervals (see diffopt.fitting). ``progress`` is told the phase
+    "compiling" (with ``limit``, the iteration limit, when the method is
+    known) before the first evaluation compiles the program.
     """
+    from diffopt.fitting import interval_settings
     from diffopt.solve.loop import minimize
     from diffopt.solve.result import SolveOutcome
 
@@ -257,18 +267,17 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     options = problem.options
     from_file = {name for name, flag in (("method", method), ("max_iter", max_iter),
                                          ("tol", tol), ("lr", lr)) if flag is None}
-    method = method or options.get("method", "auto")
+    asked = method = method or options.get("method", "auto")
     max_iter = max_iter if max_iter is not None else options.get("max_iter")
     tol = tol if tol is not None else options.get("tol")
     lr = lr if lr is not None else options.get("lr")
     mode = mode or options.get("mode", "auto")
+    intervals, confidence = interval_settings(options, intervals, confidence)
     engine = session
     x0 = problem.start_point()
     started = time.perf_counter()
     oracle = engine.oracle()
     if mode == "forward":
-        from dataclasses import replace
-
         oracle = replace(oracle, value_and_grad=engine.gradient_forward)
     if progress is not None:
         progress("compiling", limit=_limit(oracle, method, max_iter))
@@ -286,7 +295,11 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     elapsed = time.perf_counter() - started
     report = engine.report(outcome.x)
     constraints = _constraint_rows(report.constraints)
-    fit = _fit_report(problem, engine, outcome.x) if oracle.residuals is not None else None
+    from diffopt.solution import solution_details
+
+    details = solution_details(engine, oracle, outcome, asked=asked, mode=mode, tol=tol,
+                               max_iter=max_iter, lr=lr, intervals=intervals,
+                               confidence=confidence)
     return SolveResult(
         problem=Path(problem.source.name).name if problem.source.name != "<stdin>" else "<stdin>",
         status=outcome.status,
@@ -302,8 +315,8 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
         evaluations=dict(outcome.evaluations),
         constraints=constraints,
         time_s=elapsed,
-        fit=fit,
         warnings=_warnings(engine, outcome.x, [outcome.objective]),
+        **details,
     )
 
 
@@ -357,14 +370,6 @@ def _constraint_rows(constraints) -> list[ConstraintRow]:
             label = f"{name}[{', '.join(map(str, index))}]"
             rows.append(ConstraintRow(label, float(value[index]), float(violation[index])))
     return rows
-
-
-def _fit_report(problem, engine, x) -> FitReport:
-    """The fit's statistics at x (see diffopt.solve.statistics.fit_report)."""
-    from diffopt.solve.statistics import fit_report
-
-    r, J = engine.residual_jacobian(x)
-    return fit_report(r, J, problem.params, problem.param_labels())
 
 
 # --------------------------------------------------------------- fmt / graph

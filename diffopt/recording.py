@@ -53,6 +53,7 @@ class Recording:
     placeholders: list = field(default_factory=list)  # tangent seed slots, per parameter
     programs: dict = field(default_factory=dict)
     pool: BufferPool = field(default_factory=BufferPool)  # shared by its programs
+    notices: tuple = ()  # warnings the trace found (its loops' exits; diffopt.notices)
 
     def compiled(self, key: str, outputs: list, extra_inputs: tuple = ()) -> Compiled:
         """Outputs compiled with the guard check as one extra, last, result."""
@@ -82,7 +83,7 @@ def record(trace: Trace, sense: str, objective_span) -> Recording:
     ]
     recording = Recording(tape=tape, objective=slot_of(minimized), reported=slot_of(reported),
                           lets=lets, constraints=constraints,
-                          gradient=[slot_of(g) for g in gradient])
+                          gradient=[slot_of(g) for g in gradient], notices=result.notices)
     if sense == "minimize":
         found = least_squares_residual(tape, recording.objective)
         if found is not None:
@@ -136,3 +137,27 @@ def jacobian_rows(recording: Recording) -> list:
                             stage_vjp(tape, r, seed.reshape(r.shape), list(tape.inputs)))
         recording.jacobian_rows = rows
     return [recording.residual] + recording.jacobian_rows
+
+
+def vjp_rows(recording: Recording, key: str, output) -> list:
+    """[output, then for each of its entries i the pieces of d output_i / d params]:
+    the rows of its Jacobian by reverse mode, one staged sweep per entry, once per trace."""
+    key = f"rows:{key}"
+    cached = recording.tangents.get(key)
+    if cached is None:
+        tape = recording.tape
+        if not isinstance(output, int):  # a constant: its Jacobian is zero
+            size = np.size(output)
+            zeros = [np.zeros_like(tape.values[s]) for s in tape.inputs]
+            cached = recording.tangents[key] = [output] + zeros * size
+            return cached
+        out = tape.var(output)
+        rows = []
+        with np.errstate(all="ignore"):
+            for i in range(out.value.size):
+                seed = np.zeros(out.value.size)
+                seed[i] = 1.0
+                rows.extend(slot_of(g) for g in
+                            stage_vjp(tape, out, seed.reshape(out.shape), list(tape.inputs)))
+        cached = recording.tangents[key] = [output] + rows
+    return cached

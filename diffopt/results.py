@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from diffopt.notices import warning_json
+
+SCHEMA = 2  # the version of solve's JSON document (1: before gradient, settings, schema)
+
 
 def _plain(value):
     if isinstance(value, np.ndarray):
@@ -35,26 +39,82 @@ class ConstraintRow:
         return {"name": self.name, "value": self.value, "violation": self.violation}
 
 
-@dataclass(frozen=True)
+def shaped(flat, params) -> dict:
+    """Parameter name -> its piece of a flat vector (a float, or nested lists)."""
+    out = {}
+    for p in params:
+        piece = np.asarray(flat[p.offset: p.offset + p.size], dtype=float)
+        out[p.name] = float(piece[0]) if p.shape == () else piece.reshape(p.shape).tolist()
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Intervals:
+    """Confidence intervals of a fit's parameters, one [lower, upper] per flat entry."""
+
+    method: str  # "asymptotic" (value ± z·stderr) or "profile" (profile likelihood)
+    confidence: float  # the level, e.g. 0.95
+    delta_chi2: float  # the rise of χ² that bounds the interval (z²)
+    lower: np.ndarray
+    upper: np.ndarray
+    params: tuple = field(repr=False, default=())  # the layout, to shape them per name
+    notes: tuple = ()  # e.g. an end that is a bound, not a crossing
+    evaluations: int = 0  # residual evaluations the profiles cost
+
+    def to_json(self) -> dict:
+        out = {"method": self.method, "confidence": self.confidence,
+               "delta_chi2": self.delta_chi2,
+               "lower": shaped(self.lower, self.params),
+               "upper": shaped(self.upper, self.params)}
+        if self.method == "profile":
+            out["notes"] = list(self.notes)
+            out["evaluations"] = self.evaluations
+        return out
+
+
+@dataclass(frozen=True, eq=False)
 class FitReport:
-    """The statistics of a least-squares fit at its solution."""
+    """The statistics of a least-squares fit at its solution (see solve.statistics)."""
 
     residuals: int
     dof: int
-    reduced_chi2: float
-    stderr: dict  # parameter name -> standard error (a float, or nested lists)
+    reduced_chi2: float | None  # None without degrees of freedom
+    stderr: dict  # parameter name -> standard error (a float, or nested lists; None: n/a)
     labels: tuple  # one per flat parameter entry: ``w`` or ``w[0, 1]``
-    correlation: np.ndarray  # (n, n), in the order of ``labels``
+    correlation: np.ndarray | None  # (n, n), in the order of ``labels``; None: n/a
     rank: int | None = None  # of the Jacobian at the solution
     not_identifiable: tuple = ()  # labels of entries the data do not determine
+    chi2: float = 0.0  # Σ r², of the weighted residuals under option sigma
+    aic: float | None = None
+    bic: float | None = None
+    r_squared: float | None = None  # only when the residual is model - data
+    absolute_sigma: bool = False  # residuals weighted by option sigma
+    applies: bool = True  # standard errors, covariance and intervals apply
+    notes: tuple = ()  # why something is missing or infinite, in words
+    covariance: np.ndarray | None = None
+    relative_error: dict = field(default_factory=dict)  # stderr / |value|, like stderr
+    strong_correlations: tuple = ()  # (label, label, rho) with |rho| > 0.9
+    intervals: Intervals | None = None
 
     def to_json(self) -> dict:
+        matrix = lambda a: None if a is None else a.tolist()  # noqa: E731
         out = {
             "residuals": self.residuals,
             "dof": self.dof,
             "reduced_chi2": self.reduced_chi2,
             "stderr": self.stderr,
-            "correlation": {"names": list(self.labels), "matrix": self.correlation.tolist()},
+            "correlation": {"names": list(self.labels), "matrix": matrix(self.correlation)},
+            "chi2": self.chi2,
+            "aic": self.aic,
+            "bic": self.bic,
+            "r_squared": self.r_squared,
+            "absolute_sigma": self.absolute_sigma,
+            "statistics_apply": self.applies,
+            "notes": list(self.notes),
+            "relative_error": self.relative_error,
+            "covariance": {"names": list(self.labels), "matrix": matrix(self.covariance)},
+            "strong_correlations": [list(pair) for pair in self.strong_correlations],
+            "intervals": self.intervals.to_json() if self.intervals is not None else None,
         }
         if self.rank is not None:
             out["rank"] = self.rank
@@ -88,6 +148,7 @@ class EvalResult:
         }
         if self.constraints:
             out["constraints"] = [c.to_json() for c in self.constraints]
+        out["warnings"] = [warning_json(w) for w in self.warnings]
         return out
 
 
@@ -108,6 +169,7 @@ class GradResult:
         }
         if self.timing is not None:
             out["timing"] = dict(self.timing)
+        out["warnings"] = [warning_json(w) for w in self.warnings]
         return out
 
 
@@ -141,9 +203,12 @@ class CheckPoint:
     entries: list
     taylor: dict | None = None
     notes: tuple = ()
+    staircase: str | None = None  # why the objective is a staircase here (a failure)
 
     def to_json(self) -> dict:
         out = {"at": _plain_dict(self.at), "entries": [e.to_json() for e in self.entries]}
+        if self.staircase is not None:
+            out["staircase"] = self.staircase
         if self.taylor is not None:
             out["taylor"] = self.taylor
         if self.notes:
@@ -155,9 +220,11 @@ class CheckPoint:
 class CheckResult:
     passed: bool
     points: list
+    warnings: tuple = ()  # about the program at the points checked (diffopt.notices)
 
     def to_json(self) -> dict:
-        return {"passed": self.passed, "points": [p.to_json() for p in self.points]}
+        return {"passed": self.passed, "points": [p.to_json() for p in self.points],
+                "warnings": [warning_json(w) for w in self.warnings]}
 
 
 @dataclass(frozen=True)
@@ -178,9 +245,21 @@ class SolveResult:
     time_s: float
     fit: FitReport | None = None
     warnings: tuple = ()
+    gradient: dict = field(default_factory=dict)  # of the objective as written, per parameter
+    active_bounds: dict = field(default_factory=dict)  # name -> "lower"/"upper"/None per entry
+    settings: dict = field(default_factory=dict)  # what the solve ran with, defaults filled in
+
+    @property
+    def success(self) -> bool:
+        """The solve converged (a documented stopping test holds at the point)."""
+        return self.status == "converged"
 
     def to_json(self) -> dict:
+        from diffopt import __version__
+
         out = {
+            "schema": SCHEMA,
+            "diffopt_version": __version__,
             "problem": self.problem,
             "status": self.status,
             "message": self.message,
@@ -194,7 +273,12 @@ class SolveResult:
             "evaluations": dict(self.evaluations),
             "constraints": [c.to_json() for c in self.constraints],
             "time_s": self.time_s,
+            "success": self.success,
+            "gradient": _plain_dict(self.gradient),
+            "active_bounds": dict(self.active_bounds),
+            "settings": dict(self.settings),
         }
         if self.fit is not None:
             out["fit"] = self.fit.to_json()
+        out["warnings"] = [warning_json(w) for w in self.warnings]
         return out

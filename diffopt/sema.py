@@ -33,6 +33,7 @@ def check_names(program: ast.Program) -> None:
     objectives = []
     # (statements, index, depth in loops, local names of the block)
     frames = [[program.statements, 0, 0, {}]]
+    loop_bodies: set[int] = set()  # ids of the statement tuples that are loop bodies
     while frames:
         frame = frames[-1]
         statements, index, loops, local = frame
@@ -94,6 +95,7 @@ def check_names(program: ast.Program) -> None:
             scope.check_expr(stmt.range.start)
             scope.check_expr(stmt.range.stop)
             frames.append([stmt.body, 0, loops + 1, {**local, stmt.var: "loop index"}])
+            loop_bodies.add(id(stmt.body))
         elif isinstance(stmt, ast.If):
             scope.check_expr(stmt.test, condition=True)
             if stmt.orelse:
@@ -102,10 +104,35 @@ def check_names(program: ast.Program) -> None:
         elif isinstance(stmt, ast.Break):
             if loops == 0:
                 raise DopTypeError("'break' outside a loop", stmt.span)
+            if stmt.when is not None:
+                _check_break_when(stmt, id(statements) in loop_bodies,
+                                  any(s.when is not None for s in statements[:index]
+                                      if isinstance(s, ast.Break)))
+                scope.check_expr(stmt.when, condition=True)
     if not objectives:
         end = program.span.source.span(len(program.span.source.text)) if program.span else None
         raise DopTypeError("the problem has no objective", end,
                            hint="add 'minimize <expression>' or 'maximize <expression>'")
+
+
+def _check_break_when(stmt: ast.Break, in_loop_body: bool, second: bool) -> None:
+    """``break when a < b`` stands directly in a loop body, once, and crosses one
+    comparison."""
+    if not in_loop_body:
+        raise DopTypeError("'break when' must stand directly in a loop's body, not inside "
+                           "an 'if'", stmt.span,
+                           hint="put it in the loop's body itself, usually last: it "
+                           "interpolates between two passes through the body")
+    if second:
+        raise DopTypeError("a loop's body has at most one 'break when'", stmt.span,
+                           hint="combine the exits into one comparison, e.g. break when "
+                           "minimum(py, 10 - px) < 0")
+    test = stmt.when
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1
+            and test.ops[0] in ("<", "<=", ">", ">=")):
+        raise DopTypeError("'break when' needs one comparison with <, <=, > or >=",
+                           test.span, hint="for example: break when py < 0 (the step where "
+                           "py - 0 changes sign is interpolated)")
 
 
 def top_level_declarations(program: ast.Program) -> list[tuple[str, str, object]]:

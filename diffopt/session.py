@@ -19,10 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from diffopt import recording as rec
+from diffopt.check.passes import Trace, trace
 from diffopt.check.problem import CheckedProblem
-from diffopt.check.runner import Trace, trace
 from diffopt.diagnose import NonFinite, first_nonfinite
 from diffopt.gcpause import gc_paused
+from diffopt.notices import Notice, unique
+from diffopt.ops.implicit import assess
 from diffopt.ops.registry import Var
 from diffopt.solve.oracle import Constraints, Oracle
 
@@ -115,6 +117,25 @@ class Session:
         _, (f,) = self._run("value", lambda r: [r.objective], x)
         return float(f)
 
+    def probe(self, x) -> tuple[float, tuple]:
+        """The minimized value at x and the branch decisions, (place, taken), there.
+
+        For probes that each go elsewhere (the staircase scan of ``check``):
+        a point off the current path is traced but not compiled, and the
+        current recording is kept.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        recording = self.recording
+        out = self._program(recording, "value", [recording.objective], ()).run(self._inputs(x))
+        if not recording.tape.guards or out[1]:
+            return float(out[0]), _decisions(recording.tape)
+        values = [np.asarray(v, dtype=np.float64) for v in self.problem.unflatten(x).values()]
+        with np.errstate(all="ignore"), gc_paused():
+            traced = trace(self.problem, values)
+        f = traced.result.objective
+        f = float(f.value if isinstance(f, Var) else f)
+        return (-f if self.problem.sense == "maximize" else f), _decisions(traced.tape)
+
     def value_and_grad(self, x) -> tuple[float, np.ndarray]:
         _, out = self._run("value_and_grad", lambda r: [r.objective] + r.gradient, x)
         return float(out[0]), self._flat(out[1:])
@@ -193,6 +214,28 @@ class Session:
         r = np.ravel(values[0])
         return r, np.array([np.ravel(c[0]) for c in columns]).reshape(n, r.size).T
 
+    def output_value(self, x, name: str) -> np.ndarray:
+        """The value of a let or var at x."""
+        _, (value,) = self._run(f"let:{name}", lambda r: [r.lets[name]], x)
+        return np.asarray(value, dtype=np.float64)
+
+    def output_jacobian(self, x, name: str, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        """(value, J) of a let or var at x, J[i, j] = d value_i / d x_j (value
+        flattened): by forward mode (one tangent per parameter entry) or reverse
+        mode (one adjoint sweep per entry of the value)."""
+        n = self.problem.n
+        if mode == "forward":
+            values, columns = self._tangents(x, f"let:{name}", lambda r: [r.lets[name]])
+            value = np.asarray(values[0], dtype=np.float64)
+            J = np.array([np.ravel(c[0]) for c in columns]).reshape(n, value.size).T
+            return value, J
+        _, out = self._run(f"rows:let:{name}",
+                           lambda r: rec.vjp_rows(r, f"let:{name}", r.lets[name]), x)
+        value = np.asarray(out[0], dtype=np.float64)
+        k, m = len(self.problem.params), value.size
+        rows = [self._flat(out[1 + i * k: 1 + (i + 1) * k]) for i in range(m)]
+        return value, np.array(rows).reshape(m, n)
+
     def constraint_values(self, x) -> np.ndarray:
         _, out = self._run("constraints", lambda r: [c[2] for c in r.constraints], x)
         return np.concatenate([np.ravel(v) for v in out]) if out else np.zeros(0)
@@ -221,6 +264,24 @@ class Session:
             violation = np.abs(value) if kind == "eq" else np.maximum(value, 0.0)
             constraints.append((name, kind, value, violation))
         return PointReport(float(out[0]), lets, constraints)
+
+    def notices(self, x) -> tuple:
+        """Warnings about the program at x: its loops' exits (found by the trace
+        that holds at x) and doubtful root/argmin solutions there."""
+        recording = self.recording
+        if not _implicit_equations(recording.tape):  # only the trace's own notices
+            if recording.tape.guards:  # the recording that holds at x
+                recording, _ = self._run("value", lambda r: [r.objective], x)
+            if not _implicit_equations(recording.tape):
+                return recording.notices
+        recording, out = self._run("implicit", _implicit_outputs, x)
+        found, values = list(recording.notices), iter(out)
+        for eqn in _implicit_equations(recording.tape):
+            x_star = next(values)
+            theta = [next(values) if isinstance(a, int) else a for a in eqn.args]
+            sub = eqn.params["sub"]
+            found.extend(Notice(m, sub.span) for m in assess(sub, theta, x_star))
+        return unique(found)
 
     def diagnose(self, x, mode: str = "value") -> NonFinite | None:
         """Where the first NaN/inf of the objective ("value"), the reverse-mode
@@ -269,3 +330,21 @@ class Session:
             upper=upper,
             constraints=constraints,
         )
+
+
+def _decisions(tape) -> tuple:
+    return tuple((g.span.location if g.span is not None else "?", g.taken) for g in tape.guards)
+
+
+def _implicit_equations(tape) -> list:
+    """The program's root/argmin equations (not their staged derivatives)."""
+    return [e for e in tape.eqns if e.prim.name == "implicit" and e.mode == "value"]
+
+
+def _implicit_outputs(recording) -> list:
+    """Per root/argmin equation: its solution, then its traced arguments (θ)."""
+    outputs = []
+    for eqn in _implicit_equations(recording.tape):
+        outputs.append(eqn.out)
+        outputs.extend(a for a in eqn.args if isinstance(a, int))
+    return outputs

@@ -22,7 +22,8 @@ from typing import Literal
 from diffopt.status import ExitStatus
 
 __all__ = [
-    "ExitStatus", "FileOption", "FILE_OPTIONS", "GRADIENT_MODES", "METHODS",
+    "DEFAULT_CONFIDENCE", "ExitStatus", "FileOption", "FILE_OPTIONS", "GRADIENT_MODES",
+    "INTERVALS", "METHODS",
     "METHOD_TABLE", "MODES", "MethodInfo", "OPTIONS", "choices_text", "method_info",
 ]  # fmt: skip
 
@@ -90,8 +91,10 @@ class FileOption:
 
     Attributes:
         name: the option's name in the file.
-        kind: "string" (one of ``choices``), "integer" (a whole number >= 0)
-            or "positive" (a number > 0).
+        kind: "string" (one of ``choices``), "integer" (a whole number >= 0),
+            "positive" (a number > 0), "fraction" (a number strictly between
+            0 and 1) or "uncertainty" (a constant scalar or array, every
+            element finite and > 0).
         choices: the strings a "string" option takes, else None.
         default: the value when neither the file nor a flag sets it; None when
             it depends on the method (see diffopt-solve(1)).
@@ -99,7 +102,7 @@ class FileOption:
     """
 
     name: str
-    kind: Literal["string", "integer", "positive"]
+    kind: Literal["string", "integer", "positive", "fraction", "uncertainty"]
     choices: tuple[str, ...] | None
     default: str | float | None
     doc: str
@@ -107,12 +110,23 @@ class FileOption:
 
 DEFAULT_TOL = 1e-8  # the gradient (and constraint) tolerance of solve
 
+# How a fit's confidence intervals are computed: value ± z·stderr, or by
+# re-solving with one parameter fixed (profile likelihood, as MINOS does).
+INTERVALS: tuple[str, ...] = ("asymptotic", "profile")
+DEFAULT_CONFIDENCE = 0.95  # the level of a fit's confidence intervals
+
 FILE_OPTIONS: tuple[FileOption, ...] = (
     FileOption("method", "string", METHODS, "auto", "the solve method"),
     FileOption("mode", "string", MODES, "auto", "how solve computes gradients"),
     FileOption("max_iter", "integer", None, None, "the iteration limit (default per method)"),
     FileOption("tol", "positive", None, DEFAULT_TOL, "the gradient tolerance"),
     FileOption("lr", "positive", None, None, "the step of gd, momentum and adam"),
+    FileOption("sigma", "uncertainty", None, None,
+               "absolute uncertainty of each residual of a least-squares fit (weights 1/sigma^2)"),
+    FileOption("intervals", "string", INTERVALS, "asymptotic",
+               "how a fit's confidence intervals are computed"),
+    FileOption("confidence", "fraction", None, DEFAULT_CONFIDENCE,
+               "the confidence level of a fit's intervals"),
 )
 
 # name -> (kind, choices): the shape diffopt.program.OPTIONS has.

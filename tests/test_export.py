@@ -311,7 +311,7 @@ def _import(source: str, folder: Path, name: str):
 def test_a_flipped_guard_raises_and_exporting_there_follows_it(tmp_path):
     problem = api.load(ROOT / "problems" / "projectile.dop")
     at_start = _import(export_module(problem), tmp_path, "at_start")
-    with pytest.raises(ValueError, match=r"projectile\.dop:44:8 was true when exported"):
+    with pytest.raises(ValueError, match=r"projectile\.dop:46:16 was true when exported"):
         at_start.value_and_grad([0.55])
     there = _import(export_module(problem, at={"angle": 0.55}), tmp_path, "there")
     f, g = there.value_and_grad([0.55])

@@ -116,7 +116,7 @@ def test_vocabulary_is_the_tables_and_the_grammar():
     assert {w for w, t in words.items() if t is Name.Constant} == set(CONSTANTS)
     keywords = {w for w, t in words.items() if t in Keyword or t is Operator.Word}
     documented = ("const data param let def var minimize maximize subject to option for in if "
-                  "then else and or not break")  # dop-language.md, "Keywords, reserved"
+                  "then else and or not break when")  # dop-language.md + dop.5 (when)
     assert keywords == set(documented.split())
     assert DECLARATIONS <= keywords
 

@@ -26,8 +26,8 @@ def load(tmp_path, text: str, **kw):
 
 def test_loading_runs_the_program_once(tmp_path, monkeypatch):
     runs = []
-    original = runner._Runner.run
-    monkeypatch.setattr(runner._Runner, "run", lambda self: runs.append(1) or original(self))
+    original = runner.Runner.run
+    monkeypatch.setattr(runner.Runner, "run", lambda self: runs.append(1) or original(self))
     session = load(tmp_path, "param x = 1\nvar y = 0\nif x > 0 { y = x^2 }\nminimize (y - 2)^2\n")
     assert len(runs) == 1
     session.value_and_grad(session.problem.start_point())

@@ -63,6 +63,7 @@ SNIPPETS = {
         "param x = 1\nvar s = 0\nvar t = [0, 0, 0]\n"
         "for i in 0..3 {\n  s += x * i; t[i] = s\n  if s > 2 { break }\n}\n"
         "for j in 1 .. abs(3) { }\n"
+        "for k in 0..9 {\n  s -= x\n  break  when s<=-( 1 )  # interpolated\n}\n"
         "if x > 0 and not x > 5 or x == 1 {\n  s -= 1\n} else if x < -1 { s *= 2 }"
         " else {\n\n  s /= 2\n\n}\n"
         "if x > 0 { s = 1 } else { }\n"
@@ -303,7 +304,7 @@ def test_deep_nesting_at_the_limit_parses_without_recursion():
 # token kind, so mutants reach most states of the table with most lookaheads.
 _PIECES = [
     "const", "data", "param", "let", "var", "option", "def", "minimize", "maximize",
-    "subject", "to", "for", "in", "if", "then", "else", "break", "or", "and", "not",
+    "subject", "to", "for", "in", "if", "then", "else", "break", "when", "or", "and", "not",
     "x", "y", "f", "1", "2.5", '"s"', "(", ")", "[", "]", "{", "}", ",", ";", ":", ".",
     "..", "=", "~", "+=", "-=", "*=", "/=", "+", "-", "*", "/", "//", "%", "@", "^", "**",
     "<", "<=", ">", ">=", "==", "!=", "\n", " ", "# c\n", "$", "'", "!", "\"", "\x01",

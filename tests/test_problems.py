@@ -256,6 +256,33 @@ def test_polyfit_matches_numpy():
     assert result.fit is not None and result.fit.dof == len(xs) - 3
 
 
+# ---------------------------------------------------------------- decay.dop
+
+
+@covers("decay.dop")
+def test_decay_weighted_fit_matches_curve_fit_with_absolute_sigma():
+    optimize = pytest.importorskip("scipy.optimize")
+    t, counts = ref.inline_data("decay.dop", "t"), ref.inline_data("decay.dop", "N")
+    sigma = ref.inline_data("decay.dop", "dN")
+
+    def model(t, n0, tau):
+        return n0 * np.exp(-t / tau)
+
+    def jacobian(t, n0, tau):
+        return np.column_stack([np.exp(-t / tau), n0 * t / tau**2 * np.exp(-t / tau)])
+
+    popt, pcov = optimize.curve_fit(model, t, counts, p0=[1000, 5], sigma=sigma,
+                                    absolute_sigma=True, jac=jacobian, ftol=1e-15,
+                                    xtol=1e-15, gtol=1e-15)
+    result = solve("decay.dop")
+    assert result.status == "converged"
+    np.testing.assert_allclose([float(param(result, "N0")), float(param(result, "tau"))],
+                               popt, rtol=1e-8)
+    np.testing.assert_allclose(result.fit.covariance, pcov, rtol=1e-7)
+    assert result.objective.value == pytest.approx(
+        np.sum(((model(t, *popt) - counts) / sigma) ** 2), rel=1e-9)
+
+
 # ---------------------------------------------------------------- tiny_mlp.dop
 
 # A 1-8-1 tanh network has 25 weights for 20 points of sin on [-3, 3]: with

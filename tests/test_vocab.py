@@ -99,7 +99,7 @@ def test_solve_help_lists_the_methods_and_modes_from_vocab():
 
 
 def test_grad_help_lists_the_gradient_modes_from_vocab():
-    assert "--mode <str> forward or reverse." in help_of("grad")
+    assert "--mode <str> auto, forward or reverse (default auto)." in help_of("grad")
 
 
 def test_solve_rejects_a_mode_outside_vocab():

@@ -9,15 +9,20 @@ hinge on one step, a Taylor-remainder test sweeps h along a random direction
 v: for a correct gradient |f(x + h v) − f(x) − h ∇f·v| shrinks like h², a log-
 log slope near 2. When a branch or a loop's break decision differs between
 x − h and x + h, the difference quotient straddles a jump: the entry is
-reported with a note instead of as a mismatch.
+reported with a note instead of as a mismatch, unless the objective jumps
+there and the derivative disagrees with wider secants: a staircase
+(``ad.staircase``), which fails the check.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from diffopt.ad import staircase
 from diffopt.errors import UsageError
-from diffopt.ir.tape import live_equations
+from diffopt.ir.passes import surrogate_uses
 from diffopt.results import CheckEntry, CheckPoint, CheckResult
 
 DEFAULT_EPS = float(np.finfo(float).eps ** (1 / 3))  # ≈ 6.1e-6
@@ -68,6 +73,8 @@ def point_passed(point: CheckPoint) -> bool:
     """Entries all within tolerance, or (the two AD modes agreeing) a Taylor
     remainder of order 2, which shows the gradient right whatever one FD step
     said. A poor Taylor order alone is only a note (kinks make it so)."""
+    if point.staircase is not None:
+        return False
     if all(e.ok for e in point.entries):
         return True
     modes_agree = all(
@@ -80,17 +87,7 @@ def point_passed(point: CheckPoint) -> bool:
 def _surrogates(engine) -> list[str]:
     """Where the objective uses a primitive whose derivative is a surrogate."""
     recording = engine.recording
-    tape = recording.tape
-    slots = [recording.objective] if isinstance(recording.objective, int) else []
-    found = []
-    for index in live_equations(tape, slots):
-        eqn = tape.eqns[index]
-        if eqn.prim.surrogate:
-            where = eqn.span.location if eqn.span is not None else "?"
-            text = f"{eqn.prim.name} at {where}"
-            if text not in found:
-                found.append(text)
-    return found
+    return surrogate_uses(recording.tape, [recording.objective])
 
 
 def _check_point(problem, engine, x, rtol, atol, eps, rng) -> CheckPoint:
@@ -137,12 +134,27 @@ def _check_point_quietly(problem, engine, x, rtol, atol, eps, rng) -> CheckPoint
         where = f" ({found.describe()})" if found is not None else ""
         notes.append(f"the objective is {f} at this point{where}: its derivatives cannot "
                      "be checked there")
-    taylor = (_taylor(engine, x, f, reverse, rng)
-              if problem.n and not surrogates and np.isfinite(f) else None)
+    stairs = _staircase(engine, x, entries, reverse, sign) if base else None
+    if stairs is not None:  # the point fails: no need for the Taylor test
+        notes.append(stairs)
+    taylor = (_taylor(engine, x, f, reverse, rng) if problem.n and not surrogates
+              and np.isfinite(f) and stairs is None else None)
     if taylor is not None and not taylor["ok"]:
         notes.append(f"the Taylor remainder decays with order {taylor['order']:.2f}, not 2: "
                      "the objective may have a kink or a branch near this point")
-    return CheckPoint(at=problem.unflatten(x), entries=entries, taylor=taylor, notes=tuple(notes))
+    return CheckPoint(at=problem.unflatten(x), entries=entries, taylor=taylor, notes=tuple(notes),
+                      staircase=stairs)
+
+
+def _staircase(engine, x, entries: list, reverse, sign: float) -> str | None:
+    """The first entry along which the objective is a staircase (marked failed)."""
+    for i, entry in enumerate(entries[:staircase.MAX_ENTRIES]):
+        label = entry.param + (str(list(entry.index)) if entry.index else "")
+        found = staircase.find(engine, x, i, label, float(reverse[i]), sign)
+        if found is not None:
+            entries[i] = replace(entry, ok=False)
+            return found
+    return None
 
 
 def _taylor(engine, x, f, g, rng) -> dict:

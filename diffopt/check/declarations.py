@@ -135,6 +135,8 @@ def option_value(machine, scope, binding: ast.Binding):
     if isinstance(node, ast.Name) and node.id in ("true", "false"):
         raise OptionError(f"option '{name}' takes a number, not {node.id}", node.span)
     raw = machine.eval(node, scope) if not isinstance(node, ast.String) else None
+    if kind == "uncertainty":
+        return _uncertainty(name, raw, node.span)
     if raw is None or not is_constant(raw) or raw.shape != ():
         raise OptionError(f"option '{name}' takes a number", node.span)
     value = float(raw)
@@ -144,8 +146,26 @@ def option_value(machine, scope, binding: ast.Binding):
         if value != int(value) or value < 0:
             raise OptionError(f"option '{name}' takes a whole number", node.span)
         return int(value)
+    if kind == "fraction" and not 0.0 < value < 1.0:
+        raise OptionError(f"option '{name}' must be between 0 and 1, not {value:g}", node.span)
     if value <= 0:
         raise OptionError(f"option '{name}' must be positive", node.span)
+    return value
+
+
+def _uncertainty(name: str, raw, span) -> np.ndarray:
+    """A constant scalar or array of finite, positive uncertainties (``option sigma``)."""
+    if raw is None or isinstance(raw, (str, Table)) or not is_constant(raw):
+        raise OptionError(f"option '{name}' takes a number or an array of numbers that does "
+                          "not depend on a parameter (a data column, say)", span)
+    value = np.asarray(raw, dtype=np.float64)
+    bad = np.flatnonzero(~(np.isfinite(value) & (value > 0)))
+    if bad.size:
+        index = np.unravel_index(bad[0], value.shape)
+        label = name if value.ndim == 0 else f"{name}[{', '.join(map(str, index))}]"
+        what = "not finite" if not np.isfinite(value[index]) else "not positive"
+        raise OptionError(f"option '{name}': {label} = {float(value[index]):g} is {what}; "
+                          "an uncertainty must be a finite number > 0", span)
     return value
 
 

@@ -19,7 +19,8 @@ from diffopt.check.values import Definition
 from diffopt.errors import DopTypeError, ShapeError
 from diffopt.ir.subprogram import SubProgram, inline
 from diffopt.ir.tape import Tape
-from diffopt.ops.implicit import evaluate_g, implicit, newton
+from diffopt.notices import Notice
+from diffopt.ops.implicit import assess, evaluate_g, implicit, newton
 from diffopt.ops.registry import Abstract, Var, as_array, format_shape, shape_of
 from diffopt.syntax import ast
 
@@ -56,7 +57,8 @@ def implicit_call(machine, node: ast.Call, scope):
             break
         x_start = x_star  # the body branches differently there: trace it again
     machine.tape.span = node.span
-    if not outer:
+    if not outer:  # a constant: judged here (a traced one at each reported point)
+        machine.notices.extend(Notice(m, node.span) for m in assess(sub, theta, x_star))
         return x_star
     result = implicit(*outer, sub=sub)
     _promote_guards(machine, sub, result, outer)

@@ -65,6 +65,7 @@ class Machine(Operations):
         self.globals = globals
         self.loader = None
         self.reentry = 0
+        self.notices: list = []  # warnings found while running (diffopt.notices.Notice)
         self.span: Span | None = None
         self._draws: list[int] = []  # random draws made before each speculation
         self._numbers: dict[float, np.ndarray] = {}  # literal -> its constant array
@@ -73,6 +74,7 @@ class Machine(Operations):
         """A machine for a sub-program (an implicit function's body) on ``tape``."""
         inner = Machine(tape, self.checking, globals)
         inner.reentry = self.reentry
+        inner.notices = self.notices
         return inner
 
     def speculate(self, delta: int) -> None:

@@ -105,10 +105,11 @@ class CheckedProblem:
 
     def param_labels(self) -> list[str]:
         """One label per flat entry: ``w`` for a scalar, ``w[0, 1]`` for an element."""
-        labels = []
-        for p in self.params:
-            if p.shape == ():
-                labels.append(p.name)
-            else:
-                labels.extend(f"{p.name}[{', '.join(map(str, i))}]" for i in np.ndindex(*p.shape))
-        return labels
+        return [label for p in self.params for label in entry_labels(p.name, p.shape)]
+
+
+def entry_labels(name: str, shape: tuple) -> list[str]:
+    """One label per entry of a value, row-major: ``w`` for a scalar, ``w[0, 1]``."""
+    if shape == ():
+        return [name]
+    return [f"{name}[{', '.join(map(str, i))}]" for i in np.ndindex(*shape)]

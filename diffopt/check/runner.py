@@ -1,11 +1,10 @@
 """Running a whole .dop program: declarations, simulation blocks, the objective.
 
-``check`` is the one pass from AST to IR: it runs the program once, at the
-start point, with parameters as Vars on a fresh tape. That run both checks
-(shapes, bounds, options, data; branches not taken are explored
-speculatively, see ``machine``) and records the program, guards included. It
-returns the frozen ``CheckedProblem`` and the ``Trace``. ``trace`` runs the
-same program again at another point, to re-record when a guard fails there.
+A ``Runner`` runs the program once, with parameters as Vars on a fresh tape:
+at the start point that run both checks (shapes, bounds, options, data;
+branches not taken are explored speculatively, see ``machine``) and
+records the program, guards included; at another point it re-records.
+diffopt.check.passes holds the two entry points (``check``, ``trace``).
 Statements execute from an explicit frame stack (loops, if/else, break),
 never by recursion.
 """
@@ -17,13 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from diffopt import budget
-from diffopt.check import declarations
+from diffopt.check import declarations, loops
 from diffopt.check.machine import Machine
-from diffopt.check.problem import CheckedProblem, Options, RunSettings
+from diffopt.check.problem import RunSettings
 from diffopt.check.values import ConstraintValue, Definition, RunResult, Scope, Table, is_constant
-from diffopt.errors import DopError, DopNameError, DopTypeError, ShapeError
+from diffopt.errors import DopError, DopTypeError, ShapeError
 from diffopt.ir.tape import Tape
-from diffopt.ops import random as dop_random
+from diffopt.notices import unique
 from diffopt.ops.registry import Abstract, broadcast_shapes, format_shape, shape_of
 from diffopt.source import Source
 from diffopt.syntax import ast
@@ -51,22 +50,11 @@ class _Frame:
     outer: Scope | None = None  # a loop's enclosing scope (each iteration gets a child)
     shadow: Scope | None = None  # speculative: where var assignments go instead of globals
     owner: bool = False  # the outermost speculative frame: leaves speculation when done
-    loop: ast.For | None = None  # the loop statement (its span locates a budget refusal)
+    loop: ast.For | None = None  # the loop statement (warnings, budget refusals name it)
     loop_bytes: int = -1  # the tape's bytes when the loop's first step began (-1: judged)
-
-
-def _may_break(loop: ast.For) -> bool:
-    """Whether a break may end ``loop`` early (then its first step does not predict
-    its length, and only the running total of the memory budget applies)."""
-    pending = list(loop.body)
-    while pending:
-        stmt = pending.pop()
-        if type(stmt).__name__.startswith("Break"):
-            return True
-        if type(stmt) is ast.If:
-            pending.extend(stmt.body)
-            pending.extend(stmt.orelse or ())
-    return False  # a break inside an inner loop ends only that loop
+    crossing: loops.Crossing | None = None  # its `break when` between passes
+    exit_branch: ast.Break | None = None  # an exit decided by the parameters
+    steps: int = 0  # a loop's number of steps
 
 
 @dataclass
@@ -80,10 +68,12 @@ class _Collected:
     objective: tuple = (None, "minimize", None)  # name, sense, span
 
 
-class _Runner:
+class Runner:
     def __init__(self, source: Source, program: ast.Program, settings: RunSettings,
-                 tape: Tape, param_values: list | None, tables: dict):
+                 tape: Tape, param_values: list | None, tables: dict,
+                 const_inputs: frozenset = frozenset()):
         self.source = source
+        self.const_inputs = const_inputs  # consts recorded as tape slots (sensitivity)
         self.program = program
         self.settings = settings
         self.tape = tape
@@ -96,6 +86,8 @@ class _Runner:
         self.var_shapes: dict[str, tuple] = {}
         self.n_constraints = 0
         self.n_params = 0
+        self.breaks: dict = {}  # loops.break_inside's cache
+        self.warned: set = set()  # (loop, break) pairs already reported
 
     def run(self) -> RunResult:
         frames = [_Frame(self.program.statements, self.globals)]
@@ -106,6 +98,9 @@ class _Runner:
                 if frame.loop_var is not None and frame.loop_next < frame.loop_stop:
                     self._next_iteration(frame)
                     continue
+                if frame.exit_branch is not None and not frame.speculative:
+                    machine.notices.append(loops.ran_out(frame.loop, frame.exit_branch,
+                                                         frame.steps))
                 frames.pop()
                 if frame.owner:
                     machine.speculate(-1)
@@ -118,6 +113,7 @@ class _Runner:
                 raise exc.located(stmt.span) from None
         assert tape.abstract == 0
         self.result.names = self.globals.names
+        self.result.notices = unique(machine.notices)
         return self.result
 
     def _statement(self, stmt, frame: _Frame, frames: list) -> None:
@@ -129,13 +125,20 @@ class _Runner:
             if lo < hi:
                 loop = _Frame(stmt.body, frame.scope, loop_var=stmt.var, loop_next=lo,
                               loop_stop=hi, speculative=frame.speculative,
-                              outer=frame.scope, shadow=frame.shadow, loop=stmt,
-                              loop_bytes=-1 if _may_break(stmt) else self.tape.bytes_used)
+                              outer=frame.scope, shadow=frame.shadow, loop=stmt, steps=hi - lo,
+                              loop_bytes=-1 if loops.break_inside(stmt.body, self.breaks)
+                              else self.tape.bytes_used)
                 self._next_iteration(loop)
+                node = loops.break_when_of(stmt.body)
+                if node is not None:
+                    loop.crossing = loops.start(machine, node, loop.scope, self._vars(loop))
                 frames.append(loop)
         elif kind is ast.If:
             self._if(stmt, frame, frames)
         elif kind is ast.Break:
+            if stmt.when is not None:
+                self._break_when(frame, frames)
+                return
             if frame.speculative:
                 return
             while frames and frames[-1].loop_var is None:
@@ -143,6 +146,23 @@ class _Runner:
             frames.pop()
         else:
             self._simple(stmt, frame)
+
+    def _vars(self, frame: _Frame) -> dict:
+        return {name: frame.scope.lookup(name) for name in self.var_shapes}
+
+    def _break_when(self, frame: _Frame, frames: list):
+        """A pass through `break when` (it stands directly in the loop's body)."""
+        crossing = frame.crossing
+        ended = loops.passed(self.machine, crossing, frame.scope, self._vars(frame),
+                             frame.speculative)
+        if ended is None:
+            if loops.depends_on_parameters(crossing.g) and not frame.speculative:
+                frame.exit_branch = crossing.node
+            return
+        for name, value in ended.items():
+            self.globals.names[name] = value
+            self.result.vars[name] = value
+        frames.pop()
 
     def _next_iteration(self, frame: _Frame):
         if frame.loop_bytes >= 0 and frame.index:  # the first step is done: judge the rest
@@ -167,6 +187,8 @@ class _Runner:
             return
         body = stmt.body if decided else stmt.orelse
         other = stmt.orelse if decided else stmt.body
+        if not frame.speculative and loops.depends_on_parameters(test):
+            loops.exit_decided(stmt, frames, self.breaks, self.warned, self.machine.notices)
         if body:
             frames.append(self._block(body, frame, speculative=frame.speculative))
         if self.checking and other and not frame.speculative and not is_constant(test):
@@ -228,7 +250,12 @@ class _Runner:
                 machine.loader = None
         else:
             value = machine.eval(binding.value, frame.scope)
-        if kind in ("const", "data") and not (is_constant(value) or isinstance(value, Table)):
+        if kind == "const" and name in self.const_inputs and is_constant(value):
+            value = self.tape.new_slot(value)
+            self.result.const_inputs[name] = value
+        if kind in ("const", "data") and not (is_constant(value) or isinstance(value, Table)) \
+                and not (kind == "const" and self.const_inputs):
+            # (a const computed from a const recorded as an input is traced too)
             raise DopTypeError(
                 f"{kind} '{name}' depends on a parameter; use 'let' for derived values",
                 binding.value.span,
@@ -339,33 +366,3 @@ def _is_csv(node) -> bool:
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             and node.func.id == "csv")
 
-
-def check(source: Source, program: ast.Program,
-          settings: RunSettings) -> tuple[CheckedProblem, Trace]:
-    """The one pass: check ``program`` and record it at its start point."""
-    tape = Tape()
-    dop_random.set_seed(settings.seed)
-    runner = _Runner(source, program, settings, tape, None, {})
-    result = runner.run()
-    if result.objective is None:
-        raise DopNameError("the problem has no objective",
-                           source.span(len(source.text)),
-                           hint="add 'minimize <expression>' or 'maximize <expression>'")
-    collected = runner.collected
-    name, sense, span = collected.objective
-    problem = CheckedProblem(
-        source=source, program=program, params=tuple(collected.params),
-        objective_name=name, sense=sense, objective_span=span,
-        options=Options(dict(collected.options), dict(collected.option_spans)),
-        settings=settings, tables=dict(collected.tables),
-    )
-    return problem, Trace(tape, result)
-
-
-def trace(problem: CheckedProblem, values: list) -> Trace:
-    """Record the program again with parameters at ``values`` (one array each)."""
-    tape = Tape()
-    dop_random.set_seed(problem.seed)
-    runner = _Runner(problem.source, problem.program, problem.settings, tape, values,
-                     problem.tables)
-    return Trace(tape, runner.run())

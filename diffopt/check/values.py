@@ -73,6 +73,8 @@ class RunResult:
     vars: dict = field(default_factory=dict)
     constraints: list = field(default_factory=list)
     names: dict = field(default_factory=dict)  # the top-level scope when the run ended
+    notices: tuple = ()  # warnings about the program at this point (diffopt.notices)
+    const_inputs: dict = field(default_factory=dict)  # const name -> its slot's Var, if asked
 
 
 def is_constant(x) -> bool:

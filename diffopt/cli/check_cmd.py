@@ -21,6 +21,7 @@ from diffopt.cli.common import (
     load,
     print_json,
     progress_display,
+    report_warnings,
 )
 from diffopt.status import ExitStatus
 
@@ -46,6 +47,7 @@ def check_command(
         problem = load(file, set, data, seed, progress=progress.phase, max_memory=max_memory)
         progress.phase("comparing derivatives")
         result = api.check(problem, at=at, points=points, rtol=rtol, atol=atol, eps=eps)
+    report_warnings(result.warnings)
     if json:
         print_json(result.to_json())
     else:

@@ -27,7 +27,7 @@ from diffopt.cli.common import (
 )
 from diffopt.errors import UsageError
 from diffopt.status import ExitStatus
-from diffopt.vocab import METHODS, MODES, choices_text
+from diffopt.vocab import INTERVALS, METHODS, MODES, choices_text
 
 METHOD_HELP = choices_text(METHODS, default="auto") + "."
 MODE_HELP = "Gradient mode: " + choices_text(MODES, default="auto") + "."
@@ -44,9 +44,21 @@ def solve_command(
     lr: Annotated[float | None, typer.Option("--lr", help="Step (gd, momentum, adam).")] = None,
     mode: Annotated[str | None, typer.Option("--mode", help=MODE_HELP,
                                              autocompletion=one_of(MODES))] = None,
+    intervals: Annotated[str | None, typer.Option(
+        "--intervals", help="A fit's confidence intervals: " + choices_text(
+            INTERVALS, default="asymptotic") + ".", autocompletion=one_of(INTERVALS))] = None,
+    confidence: Annotated[float | None, typer.Option(
+        "--confidence", help="The level of a fit's confidence intervals (default 0.95).",
+        metavar="LEVEL")] = None,
     trace: Annotated[str | None, typer.Option(
         "--trace", help="Write one JSON object per iteration to this file (JSON Lines).",
         metavar="FILE")] = None,
+    sensitivity: Annotated[bool, typer.Option(
+        "--sensitivity", help="Derivatives of the optimum with respect to the consts, "
+                              "and the constraints' multipliers.")] = False,
+    wrt: Annotated[str | None, typer.Option(
+        "--wrt", help="Only these consts (comma-separated); implies --sensitivity.",
+        metavar="C1,C2")] = None,
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
     max_memory: MaxMemoryOpt = None,
     json: JsonOpt = False, quiet: QuietOpt = False,
@@ -61,6 +73,10 @@ def solve_command(
         with progress_display(quiet) as progress:
             session = load(file, set, data, seed, progress=progress.phase, max_memory=max_memory)
             _refuse_to_overwrite(trace, file, assignments(data, "--data").values())
+            if sensitivity or wrt is not None:  # a bad --wrt is refused before the solve
+                from diffopt.sensitivity import chosen_consts
+
+                chosen_consts(session.problem, _names(wrt))
             writer = _TraceWriter(trace, session.problem) if trace else None
 
             def callback(info):
@@ -69,22 +85,47 @@ def solve_command(
                     writer(info)
 
             result = api.solve(session, method=method, max_iter=max_iter, tol=tol, lr=lr,
-                               mode=mode, callback=callback, progress=progress.phase)
+                               mode=mode, intervals=intervals, confidence=confidence,
+                               callback=callback, progress=progress.phase)
     finally:
         if writer is not None:
             writer.close()
     report_warnings(result.warnings)
+    derivatives = None
+    if (sensitivity or wrt is not None) and result.status != "interrupted":
+        from diffopt.sensitivity import sensitivity as sensitivities
+
+        derivatives = sensitivities(session, session.problem.flatten(result.params),
+                                    wrt=_names(wrt), converged=result.status == "converged")
+        report_warnings(derivatives.warnings)
     if json:
-        print_json(result.to_json())
+        document = result.to_json()
+        if derivatives is not None:
+            document["sensitivity"] = derivatives.to_json()
+        print_json(document)
     else:
         from diffopt.report.console import print_solve_report
 
         print_solve_report(consoles()[0], result)
+        if derivatives is not None:
+            from diffopt.report.derivatives import print_sensitivity
+
+            print_sensitivity(consoles()[0], derivatives)
     if result.status == "converged":
         return ExitStatus.SUCCESS
     if result.status == "interrupted":
         return ExitStatus.INTERRUPTED
     return ExitStatus.FAILURE
+
+
+def _names(wrt: str | None) -> list[str] | None:
+    """``--wrt a,b`` as names; an empty item is a usage error."""
+    if wrt is None:
+        return None
+    names = [name.strip() for name in wrt.split(",")]
+    if not all(names):
+        raise UsageError(f"--wrt {wrt}: expected const names separated by commas")
+    return names
 
 
 def _refuse_to_overwrite(trace: str | None, file: str, data_paths) -> None:

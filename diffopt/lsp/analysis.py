@@ -82,8 +82,8 @@ def _check(source, program):
     """The checking pass as ``api.load`` runs it (no --set, no --data, seed 0)."""
     import numpy as np
 
+    from diffopt.check.passes import check as check_program
     from diffopt.check.problem import RunSettings
-    from diffopt.check.runner import check as check_program
     from diffopt.gcpause import gc_paused
     from diffopt.session import Session
 

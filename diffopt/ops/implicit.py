@@ -79,6 +79,51 @@ def newton(sub: SubProgram, theta: list, x0: np.ndarray) -> np.ndarray:
         sub.span, hint="try a start value closer to the solution with init=")
 
 
+def assess(sub: SubProgram, theta: list, x: np.ndarray) -> list[str]:
+    """What is doubtful about a solution x of g(·, θ) = 0: messages, none when sound.
+
+    Warnings, not errors (the value and its derivative are still returned):
+    the solve stopped above its tolerance; ∂g/∂x is nearly singular, so x is
+    pinned down only loosely by |g| ≤ tol and dx/dθ (through its inverse) is
+    unreliable; for ``argmin``, f curves down in some direction (a saddle or
+    a maximum, not a minimum).
+    """
+    if not isinstance(sub.g, int):
+        return []
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        g, J, _ = evaluate_g(sub, x, theta)
+    norm = float(np.max(np.abs(g))) if g.size else 0.0
+    if not (np.isfinite(norm) and np.all(np.isfinite(J))):
+        return []
+    kind, found = sub.kind, []
+    if norm > sub.tol:
+        found.append(f"{kind} stopped short of its tolerance: |g| = {norm:.3g} > tol = "
+                     f"{sub.tol:.3g} at x = {_show(x)}")
+    singular = np.linalg.svd(J, compute_uv=False) if J.size else np.zeros(0)
+    smallest = float(singular.min()) if singular.size else 0.0
+    spread = max(norm, sub.tol) / smallest if smallest > 0 else np.inf
+    what = "∂g/∂x" if kind == "root" else "the Hessian of f"
+    scalar = "∂g/∂x" if kind == "root" else "f''"
+    size = (f" ({scalar} = {float(J.ravel()[0]):.3g})" if J.size == 1 else
+            f" (smallest singular value {smallest:.3g})")
+    if spread > 1e-6 * (1.0 + float(np.max(np.abs(x), initial=0.0))):
+        found.append(f"{kind}: {what} is nearly singular at x = {_show(x)}{size}: x is "
+                     f"pinned down only to about ±{spread:.2g} by |g| <= {sub.tol:.3g}, and "
+                     "its derivative (through the inverse) is unreliable")
+    if kind == "argmin" and J.size:
+        curvature = np.linalg.eigvalsh(0.5 * (J + J.T))
+        lowest, highest = float(curvature.min()), float(curvature.max())
+        if lowest < -1e-8 * max(1.0, float(np.max(np.abs(curvature)))):
+            shape = ("f'' = " + f"{lowest:.3g} < 0 there (a maximum or an inflection)"
+                     if J.size == 1 else
+                     f"its Hessian has a negative eigenvalue, {lowest:.3g} ("
+                     + ("a maximum" if highest < 0 else "a saddle point") + ")")
+            found.append(f"argmin: x = {_show(x)} is a stationary point of f but not a "
+                         f"minimum: {shape}; start nearer a minimum with init=")
+    return found
+
+
 def _damped(sub: SubProgram, x, step, norm, theta):
     # Halve the Newton step until |g| decreases: keeps far starts from diverging.
     t = 1.0

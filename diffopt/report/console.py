@@ -37,12 +37,13 @@ from diffopt.report.formatting import (
 )
 
 MAX_CHECK_ROWS = 60  # gradient-check rows per point; failing rows are always shown
-MAX_CORRELATION = 12  # names in the printed correlation matrix
 
 _STATUS_STYLE = {
     "converged": "bold green",
     "max_iter": "bold yellow",
     "failed": "bold red",
+    "stalled": "bold red",
+    "diverged": "bold red",
     "interrupted": "bold yellow",
 }
 _STATUS_TEXT = {
@@ -79,7 +80,9 @@ def print_solve_report(console: Console, result: Any) -> None:
     _print_values(console, "let", result.lets)
     _print_constraints(console, result.constraints)
     if getattr(result, "fit", None):
-        _print_fit(console, result.fit, result.params)
+        from diffopt.report.fit_report import print_fit
+
+        print_fit(console, result.fit, result.params)
     console.print()
     evaluations = ", ".join(f"{fmt(n)} {kind}" for kind, n in result.evaluations.items())
     console.print(
@@ -168,48 +171,6 @@ def _print_constraints(console: Console, constraints: Iterable | None) -> None:
     console.print(table)
 
 
-def _print_fit(console: Console, fit, params: Mapping) -> None:
-    console.print()
-    console.print(
-        Text.assemble(
-            ("fit", "bold"),
-            f"  {fmt(fit.residuals)} residuals, {fmt(fit.dof)} degrees of freedom,",
-            " reduced χ² = ",
-            (fmt(fit.reduced_chi2), "bold"),
-        )
-    )
-    stderr = fit.stderr or {}
-    if stderr:
-        table = plain_table("parameter", "value", "std. error")
-        for name, err in stderr.items():
-            values = dict(elements(name, params.get(name)))
-            shown, hidden = capped(elements(name, err))
-            for label, e in shown:
-                table.add_row(Text(label), fmt(values.get(label)), fmt(e))
-            more_row(table, hidden)
-        console.print(table)
-    names, matrix = list(fit.labels), fit.correlation
-    if names and matrix is not None and len(names) > 1:
-        _print_correlation(console, names, np.asarray(matrix, dtype=float))
-
-
-def _print_correlation(console: Console, names: list[str], matrix: np.ndarray) -> None:
-    shown = names[:MAX_CORRELATION]
-    table = plain_table("correlation", *shown)
-    for i, name in enumerate(shown):
-        cells = [_correlation_cell(matrix[i, j], i == j) for j in range(len(shown))]
-        table.add_row(Text(name), *cells)
-    console.print(table)
-    if len(names) > len(shown):
-        console.print(Text(f"  … {len(names) - len(shown)} more parameters (see --json)"))
-
-
-def _correlation_cell(r: float, diagonal: bool) -> Text:
-    text = "nan" if not np.isfinite(r) else f"{r:+.3f}"
-    style = "dim" if diagonal else ("bold yellow" if np.isfinite(r) and abs(r) > 0.95 else None)
-    return Text(text, style=style)
-
-
 # -------------------------------------------------------------- eval, grad
 
 
@@ -256,6 +217,9 @@ def print_grad(console: Console, result: Any, quiet: bool = False) -> None:
         )
         if value_s and gradient_s and np.isfinite(value_s) and np.isfinite(gradient_s):
             line.append(f"  ({gradient_s / value_s:.3g}× the value)", style="dim")
+        if "forward_s" in timing and "reverse_s" in timing:  # --mode auto timed both
+            line.append(f"  forward {fmt_seconds(timing['forward_s'])}, "
+                        f"reverse {fmt_seconds(timing['reverse_s'])}", style="dim")
         console.print(line)
 
 
@@ -293,6 +257,9 @@ def print_check(console: Console, result: Any, quiet: bool = False) -> None:
         )
     elif result.passed:
         verdict = Text.assemble(("passed", "bold green"), f": all {total} entries agree")
+    elif any(getattr(point, "staircase", None) for point in result.points):
+        verdict = Text.assemble(("FAILED", "bold red"), ": the objective is a staircase the "
+                                "derivative does not see (see the note)")
     else:
         verdict = Text.assemble(("FAILED", "bold red"), f": {failed} of {total} entries disagree")
     console.print(verdict)

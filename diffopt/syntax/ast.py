@@ -323,6 +323,10 @@ class If:
 
 @dataclass(frozen=True)
 class Break:
+    """``break``, or ``break when a < b``: the loop ends where ``a - b`` crosses
+    zero, every var interpolated to the crossing (``when`` is the condition)."""
+
+    when: Expr | None = None
     span: Span = _span()
 
 

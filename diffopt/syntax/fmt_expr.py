@@ -271,5 +271,5 @@ def statement_pieces(stmt) -> list:
             pieces += [BRACKET, *_joined(stmt.index, COND), BRACKET_CLOSE]
         return [*pieces, f" {stmt.op} ", (stmt.value, COND)]
     if isinstance(stmt, ast.Break):
-        return ["break"]
+        return ["break"] if stmt.when is None else ["break when ", (stmt.when, COND)]
     raise AssertionError(f"fmt: no layout for {type(stmt).__name__} (internal error)")

@@ -229,7 +229,8 @@ class Builder:
         return _Part(statements, _between(self.source, children[0], children[-1]))
 
     def break_stmt(self, children):
-        return ast.Break(span=_of_token(self.source, children[0]))
+        when = _bare(children[2]) if len(children) == 3 else None  # break when a < b
+        return ast.Break(when, span=_between(self.source, children[0], children[-1]))
 
     def assign(self, children):
         name, op, value = children[0], children[-2], children[-1]
@@ -395,6 +396,4 @@ def _first_index(items, cls) -> int:
 
 def _last_positional(items) -> int:
     return max(i for i, item in enumerate(items) if not isinstance(item, ast.Keyword))
-
-
 __all__ = ["Builder"]

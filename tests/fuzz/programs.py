@@ -121,6 +121,9 @@ def program(c) -> str:
             lines.append(f"    if s > {c.choice(NUMBERS)} {{")
             lines.append("        break")
             lines.append("    }")
+        elif c.boolean():  # an interpolated exit (break when)
+            lines.append(f"    break when s {c.choice(('<', '>', '<=', '>='))} "
+                         f"{c.choice(NUMBERS)}")
         lines.append("}")
         names.append("s")
     if c.boolean(0.25):

@@ -91,6 +91,8 @@ def main(argv=None) -> int:
             counts[kind] += 1
             if kind in DEFECTS:
                 defects.append((number, kind, code, detail))
+                line = detail.splitlines()[0] if detail else ""
+                print(f"case {number}: {kind} (exit {code}): {line}", file=sys.stderr, flush=True)
             if done % 1000 == 0:
                 rate = done / (time.perf_counter() - begin)
                 print(f"{done} cases, {rate:.0f}/s, {dict(counts)}", file=sys.stderr, flush=True)
