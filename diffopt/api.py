@@ -250,8 +250,9 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
           tol: float | None = None, lr: float | None = None, mode: str | None = None,
           intervals: str | None = None, confidence: float | None = None,
           callback: Callable | None = None,
-          progress: Callable[..., None] | None = None) -> SolveResult:
-    """Minimize (or maximize) the problem from its start point.
+          progress: Callable[..., None] | None = None, start=None) -> SolveResult:
+    """Minimize (or maximize) the problem from its start point (or ``start``:
+    a flat point or an ``--at`` value).
 
     Options given here override the file's ``option`` lines. ``intervals``
     ("asymptotic" or "profile") and ``confidence`` shape a fit's confidence
@@ -273,8 +274,7 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     lr = lr if lr is not None else options.get("lr")
     mode = mode or options.get("mode", "auto")
     intervals, confidence = interval_settings(options, intervals, confidence)
-    engine = session
-    x0 = problem.start_point()
+    engine, x0 = session, resolve_point(problem, start)
     started = time.perf_counter()
     oracle = engine.oracle()
     if mode == "forward":

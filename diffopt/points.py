@@ -14,7 +14,10 @@ RANDOM_POINT_STREAM = 0xA7  # key of `--at random` / check's random points
 
 
 def resolve_point(problem, at) -> np.ndarray:
-    """A flat point from ``--at``: None/"init", "random", its text, or {name: value}."""
+    """A flat point from ``--at``: None/"init", "random", its text, {name: value},
+    or a flat array of the parameters (taken as it is)."""
+    if isinstance(at, np.ndarray):
+        return np.array(at, dtype=np.float64).reshape(problem.n)
     x = problem.start_point()
     if at is None or (isinstance(at, str) and at == "init"):
         return x

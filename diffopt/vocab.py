@@ -24,7 +24,8 @@ from diffopt.status import ExitStatus
 __all__ = [
     "DEFAULT_CONFIDENCE", "ExitStatus", "FileOption", "FILE_OPTIONS", "GRADIENT_MODES",
     "INTERVALS", "METHODS",
-    "METHOD_TABLE", "MODES", "MethodInfo", "OPTIONS", "choices_text", "method_info",
+    "METHOD_TABLE", "MODES", "MethodInfo", "OPTIONS", "SWEEP_LAYOUTS", "choices_text",
+    "method_info",
 ]  # fmt: skip
 
 
@@ -80,6 +81,10 @@ MODES: tuple[str, ...] = ("auto", "forward", "reverse")
 
 # What ``diffopt grad --mode`` takes: a gradient is computed one way or the other.
 GRADIENT_MODES: tuple[str, ...] = tuple(mode for mode in MODES if mode != "auto")
+
+
+# How ``diffopt sweep`` combines its lists of values: every combination, or paired.
+SWEEP_LAYOUTS: tuple[str, ...] = ("grid", "zip")
 
 
 # ------------------------------------------------------------------ file options

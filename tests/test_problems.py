@@ -308,6 +308,40 @@ def test_tiny_mlp_fits_sin():
     np.testing.assert_allclose(let(result, "prediction"), ys, atol=0.1)
 
 
+# ---------------------------------------------------------------- relu_net.dop
+
+
+def relu_net_fit(W, b, a, c):
+    """(hidden activations 3 x 25, mean squared error) of relu_net.dop, in NumPy."""
+    xs = np.linspace(-2, 2, 25)
+    hidden = np.maximum(W @ xs[None, :] + b, 0.0)
+    return hidden, float(np.mean((a @ hidden + c - np.sin(2 * xs)) ** 2))
+
+
+@covers("relu_net.dop")
+def test_relu_net_ends_at_a_local_minimum_that_depends_on_the_start():
+    mse_by_seed = []
+    for seed in range(12):
+        result = api.solve(api.load(str(PROBLEMS / "relu_net.dop"), seed=seed))
+        W, b, a = param(result, "W"), param(result, "b"), param(result, "a")
+        c = float(param(result, "c"))
+        hidden, mse = relu_net_fit(W, b, a, c)
+        assert result.objective.value == pytest.approx(mse, rel=1e-10)
+        if result.status != "converged" or result.gradient_norm > 1e-6:
+            continue  # stopped on a kink (precision exhausted there), not at a minimum
+        # a minimum: with the units' kinks where they are, the output layer is
+        # linear least squares, and (a, c) must be its solution (NumPy's lstsq)
+        design = np.vstack([hidden, np.ones(25)]).T
+        xs = np.linspace(-2, 2, 25)
+        coef, *_ = np.linalg.lstsq(design, np.sin(2 * xs), rcond=None)
+        best = float(np.mean((design @ coef - np.sin(2 * xs)) ** 2))
+        assert mse == pytest.approx(best, rel=1e-6, abs=1e-12)
+        mse_by_seed.append(mse)
+    levels = sorted(set(np.round(mse_by_seed, 6)))
+    assert len(mse_by_seed) >= 8 and len(levels) >= 3, mse_by_seed  # several local minima
+    assert levels[0] < 0.5 * levels[-1]
+
+
 # ---------------------------------------------------------------- rosenbrock.dop
 
 

@@ -39,14 +39,15 @@ def param_spec(machine, scope, item: ast.ParamItem, settings: RunSettings, index
     if np.any(lower > upper) or np.any((lower == upper) & np.isinf(lower)):
         raise ShapeError(f"the bounds of '{item.name}' are empty or inverted",
                          item.lower.span.to(item.upper.span))
+    draw = None
     if item.name in settings.sets:
         start, start_span = settings.sets[item.name], item.name_span
     elif item.start is None:
         mid = np.where(np.isfinite(lower) & np.isfinite(upper), (lower + upper) / 2, 0.0)
         start, start_span = np.clip(mid, lower, upper), item.span
     elif item.random_start:
-        start, start_span = _random_start(machine, scope, item, shape, settings.seed,
-                                          index), item.start.span
+        draw = _random_start(machine, scope, item, index)
+        start, start_span = draw_start(draw, shape, settings.seed), item.start.span
     else:
         start, start_span = machine.eval(item.start, scope), item.start.span
         if not is_constant(start):
@@ -62,7 +63,7 @@ def param_spec(machine, scope, item: ast.ParamItem, settings: RunSettings, index
     if np.any(start < lower) or np.any(start > upper):
         raise ShapeError(f"the start value of '{item.name}' lies outside its bounds",
                          start_span)
-    return ParamSpec(item.name, shape, start, lower, upper, offset, item.span)
+    return ParamSpec(item.name, shape, start, lower, upper, offset, item.span, draw)
 
 
 def _dimension(machine, value, span) -> int:
@@ -86,8 +87,8 @@ def _bound(machine, scope, node, shape, default) -> np.ndarray:
         ) from None
 
 
-def _random_start(machine, scope, item: ast.ParamItem, shape, seed: int,
-                  index: int) -> np.ndarray:
+def _random_start(machine, scope, item: ast.ParamItem, index: int) -> tuple:
+    """The checked distribution of a ``~`` start: (kind, a, b, stream index)."""
     call = item.start
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
             and call.func.id in ("normal", "uniform")):
@@ -108,10 +109,16 @@ def _random_start(machine, scope, item: ast.ParamItem, shape, seed: int,
     if call.func.id == "uniform" and b < a:
         raise DopTypeError(f"'~ uniform': lo must be <= hi, not {float(a):g} and {float(b):g}",
                            call.span)
+    return (call.func.id, float(a), float(b), index)
+
+
+def draw_start(draw: tuple, shape, seed: int) -> np.ndarray:
+    """The start a ``~`` parameter gets under ``seed`` (multi-start draws more this way)."""
+    kind, a, b, index = draw
     # Its own stream (keyed apart from random functions' draws, which use
     # [seed, draw]), so `~ normal` and `normal(...)` never repeat each other.
     rng = np.random.default_rng([seed, RANDOM_START_STREAM, index])
-    if call.func.id == "normal":
+    if kind == "normal":
         return rng.normal(a, b, size=shape)
     return rng.uniform(a, b, size=shape)
 

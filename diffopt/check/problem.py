@@ -27,6 +27,8 @@ class ParamSpec:
     upper: np.ndarray
     offset: int  # position of its first entry in the flat parameter vector
     span: Span
+    # a `~ normal(a, b)` / `~ uniform(a, b)` start: (kind, a, b, stream index), else None
+    draw: tuple | None = None
 
     @property
     def size(self) -> int:

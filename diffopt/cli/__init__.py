@@ -23,11 +23,12 @@ from diffopt.cli import (  # the commands register themselves on app
     lsp_cmd,
     signals,
     solve_cmd,
+    sweep_cmd,
 )
 from diffopt.cli.app import app
 
 __all__ = ["app", "main", "check_cmd", "eval_cmd", "export_cmd", "fmt_cmd", "grad_cmd",
-           "graph_cmd", "help_cmd", "lsp_cmd", "solve_cmd"]
+           "graph_cmd", "help_cmd", "lsp_cmd", "solve_cmd", "sweep_cmd"]
 
 help_cmd.add_epilogs(app)  # after every command has registered: each --help ends with a pointer
 

@@ -25,6 +25,13 @@ from diffopt.cli.common import (
     progress_display,
     report_warnings,
 )
+from diffopt.cli.explore_opts import (
+    ClusterOpt,
+    JobsOpt,
+    StartsOpt,
+    cases_progress,
+    explore_problem,
+)
 from diffopt.errors import UsageError
 from diffopt.status import ExitStatus
 from diffopt.vocab import INTERVALS, METHODS, MODES, choices_text
@@ -61,6 +68,7 @@ def solve_command(
         metavar="C1,C2")] = None,
     set: SetOpt = None, data: DataOpt = None, seed: SeedOpt = 0,
     max_memory: MaxMemoryOpt = None,
+    starts: StartsOpt = 1, jobs: JobsOpt = None, cluster: ClusterOpt = None,
     json: JsonOpt = False, quiet: QuietOpt = False,
 ):
     """Minimize (or maximize) the problem; exit 1 if it does not converge."""
@@ -68,15 +76,18 @@ def solve_command(
 
     if mode is not None and mode not in MODES:
         raise UsageError(f"--mode must be {choices_text(MODES)}, not '{mode}'")
+    if starts != 1:
+        if trace:
+            raise UsageError("--trace records one solve; it cannot be combined with --starts")
+        options = dict(method=method, max_iter=max_iter, tol=tol, lr=lr, mode=mode)
+        return _solve_starts(file, set, data, seed, options, starts, jobs, cluster, json, quiet,
+                             max_memory, sensitivity, wrt)
     writer = None
     try:
         with progress_display(quiet) as progress:
             session = load(file, set, data, seed, progress=progress.phase, max_memory=max_memory)
             _refuse_to_overwrite(trace, file, assignments(data, "--data").values())
-            if sensitivity or wrt is not None:  # a bad --wrt is refused before the solve
-                from diffopt.sensitivity import chosen_consts
-
-                chosen_consts(session.problem, _names(wrt))
+            _check_wrt(session, sensitivity, wrt)
             writer = _TraceWriter(trace, session.problem) if trace else None
 
             def callback(info):
@@ -90,13 +101,44 @@ def solve_command(
     finally:
         if writer is not None:
             writer.close()
-    report_warnings(result.warnings)
+    return _report(session, result, result, json, sensitivity, wrt)
+
+
+def _solve_starts(file, sets, data, seed, options, starts, jobs, cluster, json, quiet,
+                  max_memory, sensitivity, wrt):
+    """``--starts N``: every start solved by diffopt.explore, the best reported as usual."""
+    from diffopt.explore.multistart import solve_starts
+
+    session, ref = explore_problem(file, assignments(sets, "--set"), data, seed, options,
+                                   max_memory=max_memory)
+    _check_wrt(session, sensitivity, wrt)
+    bar = cases_progress(quiet, "starts")
+    if bar is None:
+        result = solve_starts(ref, starts, jobs=jobs, cluster=cluster)
+    else:
+        with bar:
+            result = solve_starts(ref, starts, jobs=jobs, cluster=cluster, progress=bar)
+    return _report(session, result.best, result, json, sensitivity, wrt)
+
+
+def _check_wrt(session, sensitivity: bool, wrt: str | None) -> None:
+    """A bad --wrt is refused before the solve."""
+    if sensitivity or wrt is not None:
+        from diffopt.sensitivity import chosen_consts
+
+        chosen_consts(session.problem, _names(wrt))
+
+
+def _report(session, best, result, json: bool, sensitivity: bool, wrt: str | None):
+    """Print the solution (with its sensitivities, and a multi-start's optima);
+    the exit status of ``best``."""
+    report_warnings(best.warnings)
     derivatives = None
-    if (sensitivity or wrt is not None) and result.status != "interrupted":
+    if (sensitivity or wrt is not None) and best.status != "interrupted":
         from diffopt.sensitivity import sensitivity as sensitivities
 
-        derivatives = sensitivities(session, session.problem.flatten(result.params),
-                                    wrt=_names(wrt), converged=result.status == "converged")
+        derivatives = sensitivities(session, session.problem.flatten(best.params),
+                                    wrt=_names(wrt), converged=best.status == "converged")
         report_warnings(derivatives.warnings)
     if json:
         document = result.to_json()
@@ -106,14 +148,18 @@ def solve_command(
     else:
         from diffopt.report.console import print_solve_report
 
-        print_solve_report(consoles()[0], result)
+        print_solve_report(consoles()[0], best)
         if derivatives is not None:
             from diffopt.report.derivatives import print_sensitivity
 
             print_sensitivity(consoles()[0], derivatives)
-    if result.status == "converged":
+        if result is not best:
+            from diffopt.report.explore import print_optima
+
+            print_optima(consoles()[0], result)
+    if best.status == "converged":
         return ExitStatus.SUCCESS
-    if result.status == "interrupted":
+    if best.status == "interrupted":
         return ExitStatus.INTERRUPTED
     return ExitStatus.FAILURE
 
