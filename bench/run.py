@@ -30,6 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from training import bench_million_row_epoch, bench_tiny_mlp_step  # noqa: E402
+
 from diffopt import api  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -539,18 +541,20 @@ def _try_import(name):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only-big", action="store_true",
-                        help="only the big-data rows (bench/big.py)")
+    parser.add_argument("--only", choices=("training", "big"), help="run only these rows "
+                        "(big: the big-data rows of bench/big.py)")
     parser.add_argument("--no-big", action="store_true", help="skip the big-data rows")
     args = parser.parse_args()
     repeat = 20 if args.quick else 100
+    if args.only == "training":
+        return _training(repeat)
     if not args.no_big:
         big.bench_fused(10**6, 40, compare, api)
         big.bench_fused(10**7, 20, compare, api)
         big.bench_taxi_process(10**6, wall, row, ROWS)
         big.bench_load(10**6, compare)
-    if args.only_big:
-        print_rows()
+    if args.only == "big":
+        _print_rows()
         return
     bench_projectile(repeat)
     bench_taxi(10**3, repeat)
@@ -562,10 +566,16 @@ def main():
     bench_long_loop()
     bench_memory()
     bench_front_end()
-    print_rows()
+    _training(repeat)
 
 
-def print_rows():
+def _training(repeat):
+    bench_tiny_mlp_step(paired, row, _try_import, repeat)
+    bench_million_row_epoch(paired, row, _try_import)
+    _print_rows()
+
+
+def _print_rows():
     width = max(len(r[0]) for r in ROWS)
     print(f"{'work':<{width}}  {'diffopt':>10}  {'anchor':<28} {'anchor time':>11}  "
           f"{'ratio':>7}  target")

@@ -263,6 +263,7 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     from diffopt.fitting import interval_settings
     from diffopt.solve.loop import minimize
     from diffopt.solve.result import SolveOutcome
+    from diffopt.training import stochastic_solve
 
     problem = session.problem
     options = problem.options
@@ -275,6 +276,9 @@ def solve(session, *, method: str | None = None, max_iter: int | None = None,
     mode = mode or options.get("mode", "auto")
     intervals, confidence = interval_settings(options, intervals, confidence)
     engine, x0 = session, resolve_point(problem, start)
+    if (trained := stochastic_solve(session, method, lr, max_iter, callback, progress,
+                                    strict="method" in from_file, start=x0)) is not None:
+        return trained  # sgd, adam(w) over mini-batches: diffopt.training
     started = time.perf_counter()
     oracle = engine.oracle()
     if mode == "forward":

@@ -228,6 +228,29 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class TrainingReport:
+    """What a stochastic method's run adds: batches, epochs and the two losses.
+
+    ``train_loss`` and ``validation_loss`` are the objective over the training
+    and the held-out rows at the returned point (a sum rescaled to all rows,
+    as batches are); ``best_epoch`` is the epoch of the best validation loss.
+    """
+
+    batch: int
+    epochs: int
+    steps: int
+    train_loss: float
+    validation_loss: float | None = None
+    best_epoch: int | None = None
+    validation_rows: int = 0
+
+    def to_json(self) -> dict:
+        return {"batch": self.batch, "epochs": self.epochs, "steps": self.steps,
+                "train_loss": self.train_loss, "validation_loss": self.validation_loss,
+                "best_epoch": self.best_epoch, "validation_rows": self.validation_rows}
+
+
+@dataclass(frozen=True)
 class SolveResult:
     problem: str
     status: str
@@ -248,6 +271,7 @@ class SolveResult:
     gradient: dict = field(default_factory=dict)  # of the objective as written, per parameter
     active_bounds: dict = field(default_factory=dict)  # name -> "lower"/"upper"/None per entry
     settings: dict = field(default_factory=dict)  # what the solve ran with, defaults filled in
+    training: TrainingReport | None = None  # stochastic methods (diffopt.training)
 
     @property
     def success(self) -> bool:
@@ -280,5 +304,7 @@ class SolveResult:
         }
         if self.fit is not None:
             out["fit"] = self.fit.to_json()
+        if self.training is not None:
+            out["training"] = self.training.to_json()
         out["warnings"] = [warning_json(w) for w in self.warnings]
         return out

@@ -402,3 +402,67 @@ def test_arm_reaches_the_target():
     # the start (θ2 = 1) leads to the θ2 > 0 branch of the analytic solution
     expected = ref.arm_inverse(elbow_sign=+1.0)
     np.testing.assert_allclose(ref.wrap_angle(angles - expected), 0.0, atol=1e-5)
+
+
+# ---------------------------------------------------------------- mini-batch training
+
+
+def train(name: str, method: str | None = None, seed: int = 0, lr=None):
+    """Solve with the file's own method (or ``method``), as `diffopt solve` does."""
+    return api.solve(api.load(str(PROBLEMS / name), seed=seed), method=method, lr=lr)
+
+
+@covers("iris_logistic.dop")
+@pytest.mark.parametrize("method, lr", [(None, None), ("adam", 0.02)])
+def test_iris_logistic_matches_the_reference_accuracy(method, lr):
+    from diffopt.batching import split_rows  # the split is an input of the reference
+
+    result = train("iris_logistic.dop", method=method, lr=lr)
+    assert result.status == "max_iter"  # trained for all its epochs (no early stop)
+    assert result.method == (method or "sgd")
+    training_rows, held_out = split_rows(150, 0.2, 0)
+    assert result.training.validation_rows == len(held_out) == 30
+    reference = ref.iris_logistic_accuracy(training_rows, ridge=0.5 / 120, steps=4000)
+    # within one misclassified flower of the full-batch reference
+    assert abs(float(let(result, "accuracy")) - reference) <= 1 / 150 + 1e-12
+    assert reference > 0.9
+
+
+def test_iris_logistic_matches_scikit_learn():
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    from diffopt.batching import split_rows
+
+    X, y = ref.iris_table()
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    training_rows, _ = split_rows(150, 0.2, 0)
+    model = linear_model.LogisticRegression(C=1.0, max_iter=10000, tol=1e-10)
+    model.fit(X[training_rows], y[training_rows])
+    expected = float(np.mean(model.predict(X) == y))
+    result = train("iris_logistic.dop")
+    assert abs(float(let(result, "accuracy")) - expected) <= 1 / 150 + 1e-12
+
+
+@covers("iris_mlp.dop")
+@pytest.mark.parametrize("method, lr", [(None, None), ("sgd", 0.2)])
+def test_iris_mlp_classifies_the_flowers(method, lr):
+    result = train("iris_mlp.dop", method=method, lr=lr)
+    assert result.status == "converged"
+    assert float(let(result, "accuracy")) >= 0.95
+    assert result.training.best_epoch is not None
+    assert result.training.validation_loss < 0.3  # log 3 = 1.1 for a uniform guess
+
+
+@covers("gumbel_choice.dop")
+def test_gumbel_choice_learns_the_fastest_route_from_fresh_samples():
+    minutes = ref.inline_data("gumbel_choice.dop", "minutes")
+    fastest = int(np.argmin(minutes))
+    result = train("gumbel_choice.dop")
+    assert result.method == "sgd"
+    chosen = let(result, "chosen")
+    assert int(np.argmax(chosen)) == fastest and chosen[fastest] > 0.9
+    # the same seed: the same run, bit for bit
+    again = train("gumbel_choice.dop")
+    assert again.params["logits"].tobytes() == result.params["logits"].tobytes()
+    # deterministic: the noise is one fixed draw, and the fit is to that sample
+    fixed = train("gumbel_choice.dop", method="lbfgs")
+    assert not np.allclose(let(fixed, "chosen"), chosen, atol=0.05)

@@ -111,7 +111,7 @@ RNG = np.random.default_rng(7)
 _Q, _ = np.linalg.qr(RNG.standard_normal((5, 5)))
 QUAD_A = _Q @ np.diag([0.5, 1.0, 2.0, 3.0, 4.0]) @ _Q.T  # eigenvalues 0.5..4: easy for gd
 QUAD_B = np.arange(1.0, 6.0)
-FIRST_ORDER_LR = {"gd": 0.1, "momentum": 0.02, "adam": 0.1}
+FIRST_ORDER_LR = {"gd": 0.1, "momentum": 0.02, "adam": 0.1, "sgd": 0.1, "adamw": 0.1}
 
 
 # ---------------------------------------------------------------- convergence

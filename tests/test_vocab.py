@@ -57,7 +57,7 @@ def test_method_summaries_come_from_vocab():
 
 def test_method_info_rejects_unknown_names():
     with pytest.raises(KeyError):
-        vocab.method_info("sgd")
+        vocab.method_info("rmsprop")
 
 
 def scalar_oracle() -> Oracle:
@@ -69,7 +69,8 @@ def test_solver_rejects_a_name_vocab_does_not_know():
     with pytest.raises(OptionError) as caught:
         minimize(scalar_oracle(), [1.0], method="bfsg")
     assert caught.value.message == ("unknown method 'bfsg'; choose one of "
-                                 "auto, gd, momentum, adam, bfgs, lbfgs, newton, lm, nelder-mead")
+                                 "auto, gd, momentum, adam, sgd, adamw, bfgs, lbfgs, newton, lm, "
+                                 "nelder-mead")
 
 
 def test_solver_refuses_a_least_squares_method_without_residuals():
@@ -93,7 +94,8 @@ def help_of(command: str) -> str:
 
 def test_solve_help_lists_the_methods_and_modes_from_vocab():
     text = help_of("solve")
-    assert "--method <str> auto, gd, momentum, adam, bfgs, lbfgs, newton, lm or nelder-mead " \
+    assert "--method <str> auto, gd, momentum, adam, sgd, adamw, bfgs, lbfgs, newton, lm or " \
+           "nelder-mead " \
            "(default auto)." in text
     assert "--mode <str> Gradient mode: auto, forward or reverse (default auto)." in text
 

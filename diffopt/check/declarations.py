@@ -19,7 +19,7 @@ from diffopt.ops.registry import format_shape
 from diffopt.ops.shapes import check_size
 from diffopt.source import Source
 from diffopt.syntax import ast
-from diffopt.vocab import OPTIONS
+from diffopt.vocab import FILE_OPTION, OPTIONS
 
 RANDOM_START_STREAM = 0x5EED  # key of the random-start streams (see _random_start)
 
@@ -139,6 +139,10 @@ def option_value(machine, scope, binding: ast.Binding):
             raise OptionError(f"option '{name}' must be one of {', '.join(choices)}",
                               node.span, hint=did_you_mean(node.value, choices))
         return node.value
+    if kind == "boolean":
+        if not (isinstance(node, ast.Name) and node.id in ("true", "false")):
+            raise OptionError(f"option '{name}' takes true or false", node.span)
+        return node.id == "true"
     if isinstance(node, ast.Name) and node.id in ("true", "false"):
         raise OptionError(f"option '{name}' takes a number, not {node.id}", node.span)
     raw = machine.eval(node, scope) if not isinstance(node, ast.String) else None
@@ -149,10 +153,21 @@ def option_value(machine, scope, binding: ast.Binding):
     value = float(raw)
     if not np.isfinite(value):
         raise OptionError(f"option '{name}' takes a finite number, not {value:g}", node.span)
+    row = FILE_OPTION[name]
     if kind == "integer":
         if value != int(value) or value < 0:
             raise OptionError(f"option '{name}' takes a whole number", node.span)
+        if value < (row.low or 0):
+            raise OptionError(f"option '{name}' must be {row.range_text()}, got {value:g}",
+                              node.span)
         return int(value)
+    if kind == "number":
+        low, high = row.low, row.high
+        if (value < low or (row.open_low and value == low)
+                or (high is not None and (value > high or (row.open_high and value == high)))):
+            raise OptionError(f"option '{name}' must be {row.range_text()}, got {value:g}",
+                              node.span)
+        return value
     if kind == "fraction" and not 0.0 < value < 1.0:
         raise OptionError(f"option '{name}' must be between 0 and 1, not {value:g}", node.span)
     if value <= 0:

@@ -50,18 +50,23 @@ def check(source: Source, program: ast.Program,
 
 
 def trace(problem: CheckedProblem, values: list,
-          const_inputs: frozenset = frozenset()) -> Trace:
+          const_inputs: frozenset = frozenset(), tape: Tape | None = None,
+          tables: dict | None = None) -> Trace:
     """Record the program again with parameters at ``values`` (one array each).
 
     ``const_inputs``: consts recorded as slots of their own (not parameters),
     so that derivatives with respect to them can be staged; their slots are
     in ``result.const_inputs``. A const used where a constant is needed (a
     range bound, a shape) then raises DopError.
+
+    ``tape`` and ``tables``: a tape of another kind (diffopt.batching's, which
+    follows data rows) and data tables whose columns are slots of it (a batch
+    of rows as inputs of the compiled program) instead of the loaded ones.
     """
-    tape = Tape()
+    tape = Tape() if tape is None else tape
     dop_random.set_seed(problem.seed)
     runner = Runner(problem.source, problem.program, problem.settings, tape, values,
-                     problem.tables, const_inputs)
+                    problem.tables if tables is None else tables, const_inputs)
     result = runner.run()
     sigma = problem.options.get("sigma")
     if sigma is not None and result.objective is not None:

@@ -23,6 +23,7 @@ from diffopt.check.values import ConstraintValue, Definition, RunResult, Scope, 
 from diffopt.errors import DopError, DopTypeError, ShapeError
 from diffopt.ir.tape import Tape
 from diffopt.notices import unique
+from diffopt.ops import random as dop_random
 from diffopt.ops.registry import Abstract, broadcast_shapes, format_shape, shape_of
 from diffopt.source import Source
 from diffopt.syntax import ast
@@ -239,6 +240,9 @@ class Runner:
             value = self.settings.sets[name]
         elif kind == "data" and tables.get(name) is not None:
             value = tables[name]
+            if not (is_constant(value) or isinstance(value, Table)):  # batch rows (batching)
+                frame.scope.names[name] = value
+                return
         elif kind == "data" and name in self.settings.data_paths and not _is_csv(binding.value):
             value = declarations.inline_override(binding.value, name, self.source, self.settings)
         elif kind == "data" and _is_csv(binding.value):
@@ -248,6 +252,8 @@ class Runner:
                 value = machine.eval(binding.value, frame.scope)
             finally:
                 machine.loader = None
+        elif kind in ("const", "data"):
+            value = self._fixed(binding, frame)
         else:
             value = machine.eval(binding.value, frame.scope)
         if kind == "const" and name in self.const_inputs and is_constant(value):
@@ -256,6 +262,11 @@ class Runner:
         if kind in ("const", "data") and not (is_constant(value) or isinstance(value, Table)) \
                 and not (kind == "const" and self.const_inputs):
             # (a const computed from a const recorded as an input is traced too)
+            rows = getattr(self.tape, "rows_of", None)
+            if rows is not None and rows(value):
+                raise DopTypeError(
+                    f"{kind} '{name}' is computed from data rows that option batch slices; "
+                    "use 'let' for values derived from them", binding.value.span)
             raise DopTypeError(
                 f"{kind} '{name}' depends on a parameter; use 'let' for derived values",
                 binding.value.span,
@@ -274,6 +285,15 @@ class Runner:
         frame.scope.names[name] = value
         if kind == "let" and frame.scope is self.globals:
             self.result.lets[name] = value
+
+    def _fixed(self, binding: ast.Binding, frame: _Frame):
+        """A const's value: random draws in it stay fixed for the run, even where
+        stochastic methods draw fresh values at every step (see ops.random), and
+        under mini-batches it is computed from all rows of the data (diffopt.batching)."""
+        whole = getattr(self.tape, "whole_tables", None)  # batches: a const sees all rows
+        scope = frame.scope.child(dict(whole)) if whole else frame.scope
+        with dop_random.fixed_draws():
+            return self.machine.eval(binding.value, scope)
 
     def _param(self, item: ast.ParamItem):
         if self.checking:

@@ -210,6 +210,8 @@ class _TraceWriter:
         }
         if info.max_violation:
             record["max_violation"] = info.max_violation
+        if info.validation is not None:  # stochastic methods: one record per epoch
+            record["validation"] = info.validation
         self.handle.write(dumps(record) + "\n")
         self.handle.flush()
 

@@ -15,10 +15,19 @@ across re-traces, and a different ``--seed`` gives different values.
   standard Gumbel noise of the shape of ``logits`` (drawn once per call site
   per run), differentiable in ``logits``.
 
+Under a stochastic method (sgd, adamw, adam over batches) the trainer
+installs a ``fresh`` hook (``draw_fresh``) while it records the program it
+runs at every step: each draw outside a ``const`` then becomes an input of
+that program, and the trainer passes new samples of the same distribution
+at every step (see diffopt.batching). Draws inside a ``const``
+(``fixed_draws``) stay fixed for the run.
+
 Must not import the front end, the CLI or Rich.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -27,7 +36,38 @@ from diffopt.ops.registry import builtin, shape_of
 from diffopt.ops.relax import softmax
 from diffopt.ops.structure import shape_argument
 
-_state = {"seed": 0, "draws": 0}
+_state = {"seed": 0, "draws": 0, "fresh": None, "fixed": 0}
+
+
+@contextmanager
+def draw_fresh(hook):
+    """Within: ``hook(kind, sample, low, high)`` turns each draw into a per-step input.
+
+    ``kind`` is "normal", "uniform" or "gumbel"; ``low``/``high`` are mean/std,
+    lo/hi, or 0/1 for Gumbel noise; the hook returns what the program uses.
+    """
+    _state["fresh"] = hook
+    try:
+        yield
+    finally:
+        _state["fresh"] = None
+
+
+@contextmanager
+def fixed_draws():
+    """Within: draws stay fixed for the run (a const), even under ``draw_fresh``."""
+    _state["fixed"] += 1
+    try:
+        yield
+    finally:
+        _state["fixed"] -= 1
+
+
+def _drawn(kind: str, sample, low: float, high: float):
+    hook = _state["fresh"]
+    if hook is None or _state["fixed"]:
+        return sample
+    return hook(kind, np.asarray(sample, dtype=np.float64), low, high)
 
 
 def set_seed(seed: int) -> None:
@@ -65,7 +105,8 @@ def normal(mean, std, shape=None):
     std = _scalar(std, "normal: std")
     if std < 0:
         raise DopTypeError(f"normal: std must be >= 0, got {std:g}")
-    return generator().normal(_scalar(mean, "normal: mean"), std, size=size)
+    mean = _scalar(mean, "normal: mean")
+    return _drawn("normal", generator().normal(mean, std, size=size), mean, std)
 
 
 def uniform(lo, hi, shape=None):
@@ -74,18 +115,21 @@ def uniform(lo, hi, shape=None):
     lo, hi = _scalar(lo, "uniform: lo"), _scalar(hi, "uniform: hi")
     if not lo <= hi:
         raise DopTypeError(f"uniform: lo must be <= hi, got {lo:g} and {hi:g}")
-    return generator().uniform(lo, hi, size=size)
+    return _drawn("uniform", generator().uniform(lo, hi, size=size), lo, hi)
 
 
 def gumbel_softmax(logits, tau=1.0):
     """softmax((logits + g) / tau) with Gumbel noise g fixed for the run."""
-    noise = generator().gumbel(size=shape_of(logits))
+    noise = _drawn("gumbel", generator().gumbel(size=shape_of(logits)), 0.0, 1.0)
     return softmax(logits + noise, tau)
 
 
 builtin("normal", normal, positional=("mean", "std", "shape"), optional=1, constant_args=True,
-        doc="normal(mean, std, shape): seeded normal samples (constants)")
+        doc="normal(mean, std, shape): seeded normal samples (fixed for a run; "
+            "fresh at every step of sgd, adam, adamw)")
 builtin("uniform", uniform, positional=("lo", "hi", "shape"), optional=1, constant_args=True,
-        doc="uniform(lo, hi, shape): seeded uniform samples on [lo, hi) (constants)")
+        doc="uniform(lo, hi, shape): seeded uniform samples on [lo, hi) (fixed for a run; "
+            "fresh at every step of sgd, adam, adamw)")
 builtin("gumbel_softmax", gumbel_softmax, positional=("logits",), keywords={"tau": 1.0},
-        doc="softmax((logits + Gumbel noise) / tau); the noise is fixed within a run")
+        doc="softmax((logits + Gumbel noise) / tau); the noise is fixed for a run, fresh at "
+            "every step of sgd, adam, adamw")

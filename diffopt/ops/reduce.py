@@ -313,7 +313,11 @@ def _mean(v, axis=None):
     n = int(np.prod(shape, dtype=np.int64)) if axis is None else shape[axis]
     if n == 0:
         raise ShapeError("mean of an empty vector")
-    return sum(v, axis=axis) / float(n)
+    total = sum(v, axis=axis)
+    # Over a batch of data rows the sum was rescaled to estimate all rows: so is the count
+    # (diffopt.rowtape.RowTape.mean_count).
+    count = getattr(getattr(v, "tape", None), "mean_count", None)
+    return total / float(n if count is None else count(v, axis, n))
 
 
 def _prod(v, axis=None):

@@ -83,6 +83,8 @@ def print_solve_report(console: Console, result: Any) -> None:
         from diffopt.report.fit_report import print_fit
 
         print_fit(console, result.fit, result.params)
+    if getattr(result, "training", None):
+        _print_training(console, result.training)
     console.print()
     evaluations = ", ".join(f"{fmt(n)} {kind}" for kind, n in result.evaluations.items())
     console.print(
@@ -99,6 +101,20 @@ def print_solve_report(console: Console, result: Any) -> None:
             key_value("time", fmt_seconds(result.time_s)),
         )
     )
+
+
+def _print_training(console: Console, training: Any) -> None:
+    """Batches, epochs and the final training and validation losses of a stochastic run."""
+    console.print()
+    batch = fmt(training.batch) if training.batch else "—"
+    console.print(Text.assemble(key_value("batch", batch), "   ",
+                                key_value("epochs", fmt(training.epochs)), "   ",
+                                key_value("train loss", fmt(training.train_loss))))
+    if training.validation_loss is not None:
+        console.print(Text.assemble(
+            key_value("validation loss", fmt(training.validation_loss)), "   ",
+            key_value("best epoch", fmt(training.best_epoch)), "   ",
+            key_value("validation rows", fmt(training.validation_rows))))
 
 
 def _objective_line(objective: Any) -> Text:

@@ -236,12 +236,16 @@ class ProgressDisplay:
         iteration = str(info.iteration)
         if self.limit is not None:
             iteration += f"/{self.limit}"
+        validation = getattr(info, "validation", None)
+        epochs = self._phase == "training"  # stochastic methods: one event per epoch
         parts: list[tuple[str, Any]] = [
-            ("iteration", iteration),
-            ("objective", fmt(info.objective)),
+            ("epoch" if epochs else "iteration", iteration),
+            ("train" if epochs else "objective", fmt(info.objective)),
             ("|grad|", fmt(info.gradient_norm)),
-            ("step", fmt(info.step)),
+            ("lr" if epochs else "step", fmt(info.step)),
         ]
+        if validation is not None:
+            parts.insert(2, ("validation", fmt(validation)))
         violation = getattr(info, "max_violation", 0.0)
         if violation:
             parts.append(("violation", fmt(violation)))

@@ -74,6 +74,11 @@ _IMPLEMENTATIONS: dict[str, Method] = {
         Method("momentum", momentum_init, momentum_update, "gradient", 0.01, lambda n: 1000,
                monotone=False),
         Method("adam", adam_init, adam_update, "gradient", 0.01, lambda n: 1000, monotone=False),
+        # Over an oracle alone there are no rows to batch: one batch is the whole
+        # objective (diffopt.training runs them over mini-batches of data rows).
+        Method("sgd", gd_init, gd_update, "gradient", 0.1, lambda n: 1000, monotone=False),
+        Method("adamw", adam_init, adam_update, "gradient", 0.01, lambda n: 1000,
+               monotone=False),
         Method("bfgs", bfgs_init, bfgs_update, "gradient", None, lambda n: 1000),
         Method("lbfgs", lbfgs_init, lbfgs_update, "gradient", None, lambda n: 1000),
         Method("newton", newton_init, newton_update, "gradient", None, lambda n: 200),

@@ -85,3 +85,4 @@ class IterationInfo:
     elapsed: float
     x: np.ndarray = field(repr=False)
     max_violation: float = 0.0
+    validation: float | None = None  # stochastic methods: the held-out rows' objective
