@@ -1,6 +1,8 @@
-"""Iterations and evaluations of diffopt's solvers on the Moré-Garbow-Hillstrom set.
+"""Iterations and evaluations of diffopt's solvers on the Moré-Garbow-Hillstrom set,
+and diffopt's lm beside SciPy's MINPACK on the hard NIST fits of tests/fits.
 
 Run from the repository root:  python bench/solvers.py [--methods lbfgs,bfgs,...]
+[--suites classic,fits] [--repeat 5]
 
 For each problem of tests/test_classic.py and each method it prints
 iterations, objective/gradient/Hessian evaluations, the final objective and
@@ -13,7 +15,13 @@ nearest counterpart (an anchor, not a dependency):
     lm -> least_squares(method="lm")           (no iteration count: "-")
     nelder-mead -> minimize(method="Nelder-Mead", xatol=1e-4, fatol=1e-8)
 
-diffopt runs with its defaults (tol 1e-8 on the gradient's largest component).
+diffopt runs with its defaults. The fits table runs diffopt's lm and
+SciPy's least_squares(method="lm") (MINPACK's lmder, default tolerances
+1e-8) on the same compiled residuals and Jacobian of each tests/fits/*.dop
+(so their evaluations cost the same), alternating the two --repeat times
+and printing median wall times, the residual (f) and Jacobian (J)
+evaluations, the significant digits reached against NIST's certified values
+(lre), and the ratios diffopt / scipy of evaluations (f + J) and time.
 Not run by the tests.
 """
 
@@ -28,7 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from test_classic import PROBLEMS, Problem  # noqa: E402
+from test_hard_fits import CERTIFIED, FITS, digits  # noqa: E402
 
+from diffopt import api  # noqa: E402
 from diffopt.solve.loop import minimize  # noqa: E402
 
 try:
@@ -86,10 +96,71 @@ def _cells(row: dict | None) -> str:
     )
 
 
+def _lre(x, name: str) -> float:
+    certified = CERTIFIED.get(name.split("-")[0])
+    if certified is None:
+        return float("nan")
+    return min(digits(float(v), ref) for v, ref in zip(x, certified[1]))
+
+
+def fit_rows(repeat: int) -> None:
+    """diffopt's lm beside scipy's MINPACK on every tests/fits/*.dop (see the docstring)."""
+    import statistics
+
+    print(f"{'fit':<16} | {'diffopt lm':<37} | {'scipy least_squares(lm)':<37} | ratio")
+    cols = f"{'status':<10} {'f':>5} {'J':>5} {'lre':>5} {'ms':>7}"
+    print(f"{'':<16} | {cols} | {cols} | {'ev':>5} {'time':>5}")
+    totals = {"ours": 0, "theirs": 0, "t_ours": 0.0, "t_theirs": 0.0}
+    for path in sorted(FITS.glob("*.dop")):
+        session = api.load(str(path))
+        oracle = session.oracle()
+        x0 = session.problem.start_point()
+        jac = lambda x, o=oracle: o.jacobian(x)[1]  # noqa: E731
+        oracle.jacobian(x0)  # compile once, outside the timings
+        times_ours, times_theirs = [], []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            out = minimize(oracle, x0.copy(), method="lm")
+            times_ours.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            res = sciopt.least_squares(oracle.residuals, x0.copy(), jac=jac, method="lm")
+            times_theirs.append(time.perf_counter() - started)
+        ev = out.evaluations
+        f_ours, j_ours = ev["objective"] - ev["gradient"], ev["gradient"]
+        t_ours, t_theirs = statistics.median(times_ours), statistics.median(times_theirs)
+        theirs_status = "ok" if res.success else "fail"
+        print(f"{path.stem:<16} | {out.status:<10} {f_ours:>5} {j_ours:>5} "
+              f"{_lre(out.x, path.stem):>5.1f} {1e3 * t_ours:>7.1f} | {theirs_status:<10} "
+              f"{res.nfev:>5} {res.njev:>5} {_lre(res.x, path.stem):>5.1f} "
+              f"{1e3 * t_theirs:>7.1f} | {(f_ours + j_ours) / (res.nfev + res.njev):>5.2f} "
+              f"{t_ours / t_theirs:>5.2f}")  # fmt: skip
+        totals["ours"] += f_ours + j_ours
+        totals["theirs"] += res.nfev + res.njev
+        totals["t_ours"] += t_ours
+        totals["t_theirs"] += t_theirs
+    ours, theirs = totals["ours"], totals["theirs"]
+    t_ours, t_theirs = totals["t_ours"], totals["t_theirs"]
+    print(f"{'total':<16} | {'':<10} {ours:>11} {'':<5} {1e3 * t_ours:>7.1f} | {'':<10} "
+          f"{theirs:>11} {'':<5} {1e3 * t_theirs:>7.1f} | {ours / theirs:>5.2f} "
+          f"{t_ours / t_theirs:>5.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", default=",".join(METHODS))
-    methods = [m for m in parser.parse_args(argv).methods.split(",") if m]
+    parser.add_argument("--suites", default="classic,fits")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    methods = [m for m in args.methods.split(",") if m]
+    suites = args.suites.split(",")
+    if "fits" in suites:
+        if sciopt is None:
+            print("the fits table needs scipy: pip install scipy")
+        else:
+            fit_rows(max(1, args.repeat))
+            print()
+    if "classic" not in suites:
+        return 0
     cols = f"{'iter':>5} {'f-ev':>5} {'g-ev':>5} {'H-ev':>5} {'objective':>11} "
     cols += f"{'status':<10} {'ms':>7}"
     header = f"{'problem':<24} {'method':<12} | {cols}"

@@ -75,8 +75,20 @@ def limit() -> int:
     return _LIMIT.get()
 
 
+def count_text(count: int) -> str:
+    """An element count like ``1e+12``, also past the largest float (``1e+309``)."""
+    try:
+        return f"{float(count):.3g}"
+    except OverflowError:  # as .3g would write it
+        digits = str(int(count))
+        mantissa = f"{digits[0]}.{digits[1:3]}".rstrip("0").rstrip(".")
+        return f"{mantissa}e+{len(digits) - 1}"
+
+
 def show(size: float) -> str:
     """Bytes in words: ``1.5 GiB``, ``640 MiB``, ``12 KiB``."""
+    if size >= 1 << 60:  # past exbibytes the words no longer help (and floats overflow)
+        return f"{count_text(size)} bytes"
     for unit, scale in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if size >= scale:
             return f"{size / scale:.3g} {unit}"
@@ -91,7 +103,7 @@ def _limit_words() -> str:
 def check_array(count: int, what: str) -> None:
     """Refuse an array of ``count`` float64 elements that alone exceeds the budget."""
     if count * 8 > limit():
-        raise ShapeError(f"{what} would have {count:.3g} elements ({show(count * 8)}); "
+        raise ShapeError(f"{what} would have {count_text(count)} elements ({show(count * 8)}); "
                          + _limit_words())
 
 

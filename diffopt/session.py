@@ -329,6 +329,7 @@ class Session:
             lower=lower,
             upper=upper,
             constraints=constraints,
+            labels=tuple(problem.param_labels()),
         )
 
 

@@ -61,7 +61,7 @@ def test_a_negative_seed_is_a_usage_error(tmp_path):
 def test_maximizing_an_unbounded_objective_says_so_in_the_files_words(tmp_path):
     result = run(tmp_path, "param x = 1\nmaximize exp(x)\n", "solve", "--json")
     document = json.loads(result.stdout)
-    assert document["status"] == "failed"
+    assert document["status"] == "diverged"
     assert "rose to 1.8e+308: it looks unbounded above" in document["message"]
     assert "below" not in document["message"] and "-1.8e+308" not in document["message"]
 
@@ -150,3 +150,22 @@ def test_a_linear_algebra_failure_inside_a_solve_is_a_failed_status(tmp_path, mo
     document = json.loads(result.stdout)
     assert document["status"] == "failed"
     assert document["message"].startswith("the linear algebra failed (SVD did not converge)")
+
+
+@pytest.mark.parametrize("text, message", [
+    # found by the fuzzer (cases 20402 and 91282 of seed 0): internal errors before
+    ("param W[1e308, 3] = 0, v[2] = 0\nminimize sum(W @ v)\n",
+     "1:7: error: parameter 'W' would have 3e+308 elements (2.4e+309 bytes)"),
+    ("param w = 1\nminimize sum(arange(-1e308, 1e308)) + w\n",
+     "2:14: error: arange's result would have 1e+309 elements (8e+309 bytes)"),
+])
+def test_sizes_past_the_largest_float_are_refused_in_words(tmp_path, text, message):
+    result = run(tmp_path, text, "graph")
+    assert result.exit_code == ExitStatus.BAD_INPUT, result.stderr
+    assert message in result.stderr.splitlines()[0]
+
+
+def test_an_empty_descending_arange_is_empty(tmp_path):
+    result = run(tmp_path, "param w = 1\nminimize sum(arange(0, -1e308)) + w\n", "eval", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["objective"] == 1.0

@@ -339,6 +339,8 @@ def test_solve_report_plain_text():
     ("status", "words"),
     [
         ("max_iter", "stopped at the iteration limit"),
+        ("stalled", "stalled: no further progress possible"),
+        ("diverged", "diverged"),
         ("failed", "failed"),
         ("interrupted", "interrupted; showing the best point so far"),
     ],

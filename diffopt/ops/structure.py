@@ -302,7 +302,10 @@ def _arange(a, b=None):
     start, stop = float(start), float(stop)
     if not (math.isfinite(start) and math.isfinite(stop)):
         raise ShapeError(f"arange takes finite bounds, not {start:g} and {stop:g}")
-    check_size((max(0, math.ceil(stop - start)),), "arange's result")
+    length = stop - start  # may overflow to inf (arange(-1e308, 1e308)): still refused
+    if not length > 0:
+        return np.empty(0)  # NumPy refuses some empty ranges (arange(0, -1e308))
+    check_size((math.ceil(length) if math.isfinite(length) else 10**309,), "arange's result")
     return np.arange(start, stop, dtype=np.float64)
 
 

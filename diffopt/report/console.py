@@ -40,14 +40,16 @@ MAX_CHECK_ROWS = 60  # gradient-check rows per point; failing rows are always sh
 
 _STATUS_STYLE = {
     "converged": "bold green",
-    "max_iter": "bold yellow",
-    "failed": "bold red",
     "stalled": "bold red",
     "diverged": "bold red",
+    "max_iter": "bold yellow",
+    "failed": "bold red",
     "interrupted": "bold yellow",
 }
 _STATUS_TEXT = {
     "converged": "converged",
+    "stalled": "stalled: no further progress possible",
+    "diverged": "diverged",
     "max_iter": "stopped at the iteration limit",
     "failed": "failed",
     "interrupted": "interrupted; showing the best point so far",

@@ -8,16 +8,12 @@ a caller that wants progress passes ``callback``.
 
 Defaults (for the man page):
 
-- ``tol`` = 1e-8. Converged when the largest absolute component of the
-  gradient is <= tol; with bounds, of the projected gradient
-  x - clip(x - g, lower, upper), which is zero at a bound-constrained minimum.
-  This is the ``gradient_norm`` reported.
-- Also converged when precision is exhausted (bfgs, lbfgs, newton, lm, whose
-  accepted steps always lower f): an accepted step moved every coordinate by
-  at most 1e-12 |x_i|, or changed f by at most 1e-15 |f| (both relative), or
-  the method's own model predicts a decrease below the rounding error of f
-  (10 machine epsilons, relative). gd, momentum and adam stop only by the
-  gradient rule or the iteration limit (a fixed step can oscillate).
+- ``tol`` = 1e-8: the relative gradient test, lm's gtol, the constraint and
+  simplex tolerance; sqrt(tol) is the guard every converged verdict needs.
+  The stopping rules and the status words are diffopt.solve.stopping's.
+- The reported ``gradient_norm`` is the largest absolute component of the
+  gradient (of the projected gradient x - clip(x - g, lower, upper) with
+  bounds).
 - nelder-mead: converged when the objective spread over the simplex is
   <= tol (1 + |f|), the vertices lie within sqrt(tol) (1 + max|x|) of the best
   one, and rebuilding the simplex there (at most 5 times) no longer lowers f
@@ -26,9 +22,10 @@ Defaults (for the man page):
   is an inner solve with the same tol; converged when the constraint measure
   (largest violation, with complementarity) is <= tol after a converged
   round; at most 50 rounds. A final largest violation above tol is "failed".
-- ``max_iter``: gd, momentum, adam, bfgs, lbfgs 1000; newton, lm 200;
-  nelder-mead max(1000, 200 n). Under general constraints the limit counts
-  inner iterations over all augmented-Lagrangian rounds.
+- ``max_iter``: gd, momentum, adam, bfgs, lbfgs 1000; newton 200;
+  nelder-mead max(1000, 200 n); lm 200 (n + 1) trial evaluations. Under
+  general constraints the limit counts inner iterations over all
+  augmented-Lagrangian rounds.
 - ``lr`` (gd, momentum, adam only): gd 0.1; momentum 0.01 with momentum
   coefficient 0.9; adam 0.01 with beta1 0.9, beta2 0.999, eps 1e-8. (The
   seed blog's terrain example runs gd with ``--lr 1.5 --max-iter 20``.)
@@ -42,12 +39,9 @@ Defaults (for the man page):
   evaluations are not counted. Without hessian or hvp, newton differences
   gradients (n gradient evaluations per Hessian).
 
-Statuses: "converged"; "max_iter" (the limit was reached first); "failed"
-(non-finite objective or gradient at the start, a line search or trust
-region that can make no progress, an objective that looks unbounded below
-(it fell under -1e300, or a line search found no end to its decrease), or
-constraints left violated); and "interrupted" (Ctrl-C: the best point found
-so far is returned). Whatever the status, the returned point is the best one
+Statuses (defined in diffopt.solve.stopping): converged, stalled, diverged,
+max_iter, failed and interrupted (Ctrl-C: the best point found so far is
+returned). Whatever the status, the returned point is the best one
 seen, except that a converged run returns the point that met the rule. The
 start point is first clipped into the bounds. NaN/inf warnings from NumPy
 are silenced during a solve: non-finite values are handled explicitly.
@@ -69,17 +63,17 @@ from diffopt.solve.linesearch import is_finite
 from diffopt.solve.methods import METHODS, Method, choose_auto
 from diffopt.solve.oracle import IterationInfo, Oracle
 from diffopt.solve.result import SolveOutcome
-from diffopt.solve.state import Settings, State, projected_gradient
-
-STEP_TOL = 1e-12  # relative per-coordinate step below which precision is exhausted
-OBJECTIVE_TOL = 1e-15  # relative objective change below which precision is exhausted
-UNBOUNDED_BELOW = -1e300  # an objective this low is taken as unbounded below
+from diffopt.solve.state import Settings
+from diffopt.solve.stopping import (
+    gradient_norm,
+    least_squares_guard,
+    num,
+    runaway,
+    start_rule,
+    stopping_rule,
+)
 
 Callback = Callable[[IterationInfo], None]
-
-
-def _num(v: float) -> str:
-    return f"{v:.2g}"
 
 
 # ---------------------------------------------------------------- counting evaluations
@@ -133,55 +127,6 @@ def _counting(oracle: Oracle, counts: _Counts) -> Oracle:
 # ---------------------------------------------------------------- one run of one method
 
 
-def gradient_norm(st: State, s: Settings) -> float:
-    """Largest |component| of the (projected, when bounded) gradient; NaN without one."""
-    if st.g is None:
-        return math.nan
-    g = projected_gradient(st.x, st.g, s) if s.bounded else st.g
-    return float(np.max(np.abs(g), initial=0.0))
-
-
-def _gradient_rule(gnorm: float, tol: float, s: Settings) -> str | None:
-    if gnorm <= tol:
-        what = "projected gradient norm" if s.bounded else "gradient norm"
-        return f"{what} {_num(gnorm)} below tol {_num(tol)}"
-    return None
-
-
-def _stopping_rule(
-    prev: State, st: State, gnorm: float, tol: float, spec: Method, s: Settings
-) -> tuple[str, str] | None:
-    """(status, message) when the run should stop after this update, else None."""
-    message = _gradient_rule(gnorm, tol, s)
-    if message is None and spec.converged is not None:
-        message = spec.converged(st, tol)
-    if message is not None:
-        return "converged", message
-    suffix = f"; gradient norm {_num(gnorm)}"
-    if st.exhausted:
-        return "converged", f"{st.exhausted}: precision is exhausted{suffix}"
-    if st.moved and spec.monotone:
-        if np.all(np.abs(st.x - prev.x) <= STEP_TOL * np.abs(st.x)):
-            return "converged", (
-                f"the last step changed no coordinate by more than {_num(STEP_TOL)} "
-                f"(relative): precision is exhausted{suffix}"
-            )
-        change = abs(prev.f - st.f)
-        if change <= OBJECTIVE_TOL * max(abs(prev.f), abs(st.f)):
-            change /= max(abs(prev.f), abs(st.f), math.ulp(0.0))
-            return "converged", (
-                f"the objective changed by only {_num(change)} (relative) in the last step: "
-                f"precision is exhausted{suffix}"
-            )
-    if st.f < UNBOUNDED_BELOW:
-        return "failed", f"the objective fell to {_num(st.f)}: it looks unbounded below"
-    if st.stall:
-        if st.g is None:
-            return "failed", st.stall
-        return "failed", f"{st.stall}; gradient norm {_num(gnorm)} is above tol {_num(tol)}"
-    return None
-
-
 def run_method(
     oracle: Oracle,
     x0: np.ndarray,
@@ -222,10 +167,10 @@ def run_method(
     gnorm = gradient_norm(st, settings)
     if not is_finite(st.f, st.g):
         what = "objective" if not np.isfinite(st.f) else "gradient"
-        shown = _num(st.f) if what == "objective" else "not finite"
+        shown = num(st.f) if what == "objective" else "not finite"
         return SolveOutcome(st.x, st.f, gnorm, "failed",
                             f"the {what} is {shown} at the start point", 0)
-    message = _gradient_rule(gnorm, tol, settings)
+    message = start_rule(oracle, st, tol, settings)
     if message is not None:
         return SolveOutcome(st.x, st.f, gnorm, "converged", message, 0)
 
@@ -250,23 +195,35 @@ def run_method(
                     x=st.x.copy(),
                     max_violation=violation,
                 ))  # fmt: skip
-            verdict = _stopping_rule(prev, st, gnorm, tol, spec, settings)
+            # an augmented-Lagrangian round (observe given) is judged without the guard: its
+            # penalty terms put the merit gradient's rounding far above sqrt(tol), and the
+            # constraint measure decides the solve (see constraints.py)
+            guarded = observe is None
+            verdict = stopping_rule(prev, st, tol, settings, monotone=spec.monotone,
+                                    own_test=spec.converged, x0=x0, labels=oracle.labels,
+                                    guarded=guarded)  # fmt: skip
             if verdict is not None:
                 status, message = verdict
-                if status == "converged":
-                    return SolveOutcome(st.x, st.f, gnorm, status, message, k)
+                if status == "converged" and guarded:
+                    ok, measured = least_squares_guard(oracle, st, tol, settings, x0)
+                    if ok:
+                        return SolveOutcome(st.x, st.f, gnorm, status, message, k)
+                    status = "stalled"
+                    message += f", but the {measured} is above {num(math.sqrt(tol))}"
                 return SolveOutcome(best.x, best.f, best_gnorm, status, message, k)
     except KeyboardInterrupt:
         done = f"{k} iteration" + ("" if k == 1 else "s")
         message = f"interrupted after {done}; this is the best point found so far"
         return SolveOutcome(best.x, best.f, best_gnorm, "interrupted", message, k)
     if best.g is None:
-        message = f"reached the iteration limit ({max_iter})"
+        message = f"reached the {spec.limit} limit ({max_iter})"
     else:
         message = (
-            f"reached the iteration limit ({max_iter}); gradient norm {_num(best_gnorm)} "
-            f"is above tol {_num(tol)}"
+            f"reached the {spec.limit} limit ({max_iter}); gradient norm {num(best_gnorm)}"
         )
+    ran_off = runaway(best, x0, oracle.labels)
+    if ran_off is not None:
+        return SolveOutcome(best.x, best.f, best_gnorm, "diverged", f"{message}; {ran_off}", k)
     return SolveOutcome(best.x, best.f, best_gnorm, "max_iter", message, k)
 
 

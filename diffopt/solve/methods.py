@@ -27,7 +27,7 @@ from diffopt.solve.first_order import (
     momentum_init,
     momentum_update,
 )
-from diffopt.solve.least_squares import lm_init, lm_update
+from diffopt.solve.least_squares import lm_converged, lm_init, lm_update
 from diffopt.solve.nelder_mead import nelder_mead_converged, nelder_mead_init, nelder_mead_update
 from diffopt.solve.newton import newton_init, newton_update
 from diffopt.solve.oracle import Oracle
@@ -50,6 +50,8 @@ class Method:
             negligible step or change in f means precision is exhausted. Fixed-step
             methods can also stall by oscillating, so they get no such rule.
         converged: an extra, method-specific stopping rule (tol -> message or None).
+        limit: what ``max_iter`` counts, in messages: "iteration", or for lm
+            "evaluation" (one update is one trial evaluation of the residuals).
     """
 
     name: str
@@ -60,6 +62,7 @@ class Method:
     max_iter: Callable[[int], int]
     monotone: bool = True
     converged: Callable[[State, float], str | None] | None = None
+    limit: str = "iteration"
 
     @property
     def summary(self) -> str:
@@ -82,7 +85,10 @@ _IMPLEMENTATIONS: dict[str, Method] = {
         Method("bfgs", bfgs_init, bfgs_update, "gradient", None, lambda n: 1000),
         Method("lbfgs", lbfgs_init, lbfgs_update, "gradient", None, lambda n: 1000),
         Method("newton", newton_init, newton_update, "gradient", None, lambda n: 200),
-        Method("lm", lm_init, lm_update, "residuals", None, lambda n: 200),
+        # 200 (n + 1) trial evaluations of the residuals, MINPACK lmdif1's budget (lmder1's
+        # 100 (n + 1) stops NIST's Bennett5 and MGH09 from start 1, which need 757 and 511)
+        Method("lm", lm_init, lm_update, "residuals", None, lambda n: 200 * (n + 1),
+               converged=lm_converged, limit="evaluation"),
         Method("nelder-mead", nelder_mead_init, nelder_mead_update, "value", None,
                lambda n: max(1000, 200 * n), monotone=False, converged=nelder_mead_converged),
     )

@@ -30,6 +30,7 @@ class Oracle:
         residual_scale: the positive constant c in f = c * sum(r^2).
         lower, upper: bounds of shape (n,), -inf/inf where unbounded.
         constraints: general constraints (besides bounds), see ``Constraints``.
+        labels: a name per scalar unknown ("w[0]"), for messages that name one.
     """
 
     n: int
@@ -43,6 +44,7 @@ class Oracle:
     lower: np.ndarray | None = None
     upper: np.ndarray | None = None
     constraints: Constraints | None = None
+    labels: tuple[str, ...] | None = None
 
     @property
     def has_bounds(self) -> bool:

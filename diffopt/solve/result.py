@@ -12,9 +12,11 @@ from typing import Literal
 
 import numpy as np
 
-Status = Literal["converged", "max_iter", "failed", "interrupted"]
+Status = Literal["converged", "stalled", "diverged", "max_iter", "failed", "interrupted"]
 
-STATUSES: tuple[str, ...] = ("converged", "max_iter", "failed", "interrupted")
+# defined in diffopt.solve.stopping and man/diffopt-solve.1
+STATUSES: tuple[str, ...] = ("converged", "stalled", "diverged", "max_iter", "failed",
+                             "interrupted")
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,7 +32,7 @@ class SolveOutcome:
             of the projected gradient ``x - clip(x - g, lower, upper)`` when
             bounds exist; of the Lagrangian's gradient when general
             constraints exist; NaN for the derivative-free nelder-mead.
-        status: "converged", "max_iter", "failed" or "interrupted".
+        status: one of STATUSES (see diffopt.solve.stopping).
         message: a plain-language reason for stopping.
         iterations: iterations performed (inner iterations, summed, under an
             augmented Lagrangian).
