@@ -34,6 +34,9 @@ from training import bench_million_row_epoch, bench_tiny_mlp_step  # noqa: E402
 
 from diffopt import api  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+import big  # noqa: E402
+
 ROWS: list[tuple] = []
 
 
@@ -572,11 +575,21 @@ def _try_import(name):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=("training",), help="run only these rows")
+    parser.add_argument("--only", choices=("training", "big"), help="run only these rows "
+                        "(big: the big-data rows of bench/big.py)")
+    parser.add_argument("--no-big", action="store_true", help="skip the big-data rows")
     args = parser.parse_args()
     repeat = 20 if args.quick else 100
     if args.only == "training":
         return _training(repeat)
+    if not args.no_big:
+        big.bench_fused(10**6, 40, compare, api)
+        big.bench_fused(10**7, 20, compare, api)
+        big.bench_taxi_process(10**6, wall, row, ROWS)
+        big.bench_load(10**6, compare)
+    if args.only == "big":
+        _print_rows()
+        return
     bench_projectile(repeat)
     bench_taxi(10**3, repeat)
     bench_taxi(10**6, max(repeat // 10, 5))

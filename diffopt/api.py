@@ -127,7 +127,7 @@ def _load(path: str, sets, data, seed, stdin_text, progress):
     if "-" in data_paths.values() and table_stdin is None:
         table_stdin = standard_input_text()
     _check_overrides(ast_program, parsed_sets, data_paths)
-    settings = RunSettings(int(seed), parsed_sets, data_paths, table_stdin)
+    settings = RunSettings(int(seed), parsed_sets, data_paths, table_stdin, progress)
     progress("checking and recording")
     with np.errstate(all="ignore"):
         problem, first = check_program(source, ast_program, settings)

@@ -1,5 +1,8 @@
 """Data tables from outside the .dop file: CSV files read into column vectors.
 
+A file whose extension names a binary format (``.npy``, ``.npz``,
+``.parquet``, ``.feather``, ``.arrow``) is read by diffopt.data_binary instead.
+
 This module owns reading ``csv("...")`` tables (and their ``--data``
 replacements) into float64 column vectors. Every failure is a ``DataError``
 with a message that names the file, row and column. It never prints and
@@ -39,10 +42,12 @@ import math
 import os
 import re
 import stat
+from collections.abc import Callable
 
 import numpy as np
 
 from diffopt import budget
+from diffopt.data_binary import binary_kind, load_binary
 from diffopt.data_fast import fast_table
 from diffopt.errors import DataError
 from diffopt.source import Span
@@ -61,6 +66,7 @@ def load_csv(
     name: str,
     span: Span,
     from_stdin_text: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Read a CSV table into named float64 column vectors.
 
@@ -74,6 +80,9 @@ def load_csv(
         span: the span of the ``csv("...")`` call (or of the data declaration);
             every error points there.
         from_stdin_text: the CSV text read from standard input, for ``--data NAME=-``.
+        progress: called now and then as ``progress(rows_done, rows_total)``
+            while the careful reader converts the cells (the fast path and
+            the binary readers are one call each: they report nothing).
 
     Returns:
         Column name → float64 vector, in header order, all of one length (≥ 1).
@@ -90,14 +99,26 @@ def load_csv(
         file = os.fspath(path_or_text)
         errs = _Errors(file, name, span)
         _refuse_special_files(file, errs)
+        kind = binary_kind(file)
+        if kind is not None:  # .npy, .npz, Parquet, Arrow/Feather: by the extension
+            try:
+                return load_binary(file, kind, errs)
+            except OSError as exc:
+                raise errs(f"cannot read data file '{file}': {_os_reason(exc)}",
+                           prefix=False) from None
         table = fast_table(file, lambda row: _header(row, errs))
         if table is not None:
             return table
         text = _read_text(file, name, span)
-    return parse_csv(text, file=file, name=name, span=span)
+    return parse_csv(text, file=file, name=name, span=span, progress=progress)
 
 
-def parse_csv(text: str, *, file: str, name: str, span: Span) -> dict[str, np.ndarray]:
+# the careful reader reports its progress every this many rows
+PROGRESS_ROWS = 1 << 16
+
+
+def parse_csv(text: str, *, file: str, name: str, span: Span,
+              progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
     """The table in CSV ``text`` (see ``load_csv``); ``file`` names it in messages."""
     errs = _Errors(file, name, span)
     text = text.removeprefix("\ufeff")
@@ -114,6 +135,8 @@ def parse_csv(text: str, *, file: str, name: str, span: Span) -> dict[str, np.nd
     hint = _separator_hint(rows[0])
     columns: list[list[float]] = [[] for _ in header]
     for row_number, row in enumerate(rows[1:], start=2):
+        if progress is not None and row_number % PROGRESS_ROWS == 0:
+            progress(row_number - 1, len(rows) - 1)
         if _is_blank(row) and len(header) > 1:
             raise errs(f"row {row_number} is empty", hint=hint)
         if len(row) != len(header) and not (_is_blank(row) and len(header) == 1):

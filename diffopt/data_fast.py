@@ -34,6 +34,7 @@ stored once.
 from __future__ import annotations
 
 import csv
+import math
 import mmap
 import os
 import warnings
@@ -78,8 +79,16 @@ def fast_table(file: str, header: Callable[[list[str]], list[str]]) -> dict[str,
         return None
     # np.loadtxt skips empty lines, which the careful reader refuses between
     # rows: one row per line means there were none.
-    if array.shape != (lines, len(names)) or np.isnan(array).any():
+    if array.shape != (lines, len(names)):
         return None
+    # a NaN makes the sum NaN (so does inf - inf: then look closer)
+    with np.errstate(all="ignore"):
+        total = np.add.reduce(array, axis=None)
+    if math.isnan(total) and np.isnan(array).any():
+        return None
+    # One transposing copy: each column contiguous (a strided column makes
+    # every later pass over it slower, in the fused kernels by half), and the
+    # parsed array freed at once, so the table is stored once.
     columns = np.ascontiguousarray(array.T)
     del array
     return {col_name: columns[j] for j, col_name in enumerate(names)}

@@ -66,8 +66,7 @@ def check_file(path: Path, raw: bytes):
     if table is not None:
         assert not isinstance(want, str), f"fast path took a refused file: {raw!r}"
         assert_same(table, want)
-        for column in table.values():
-            assert column.flags.c_contiguous
+        assert_stored_once(table)
     return table is not None
 
 
@@ -246,11 +245,22 @@ def test_project_csv_files_agree(path):
         assert_same(table, want)
 
 
-def test_columns_are_contiguous_float64(tmp_path):
+def assert_stored_once(table: dict) -> None:
+    """Every column a contiguous float64 row of one (columns, rows) array."""
+    columns = list(table.values())
+    base = columns[0].base
+    assert base is not None and base.dtype == np.float64
+    assert base.size == len(columns) * columns[0].size  # one array holds them all
+    for column in columns:
+        assert column.dtype == np.float64 and column.flags.c_contiguous
+        assert column.base is base
+
+
+def test_columns_are_contiguous_float64_rows_of_one_array(tmp_path):
     path = tmp_path / "t.csv"
     path.write_bytes(b"a,b,c\n1,2,3\n4,5,6\n")
     table = fast(path)
     assert table is not None
+    assert_stored_once(table)
     for name, want in zip("abc", ([1, 4], [2, 5], [3, 6])):
-        assert table[name].flags.c_contiguous and table[name].dtype == np.float64
         np.testing.assert_array_equal(table[name], want)

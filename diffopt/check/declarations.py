@@ -7,6 +7,7 @@ program runs and kept in the checked problem, so re-traces skip them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -196,17 +197,33 @@ def load_table(node, name: str, source: Source, settings: RunSettings) -> Table:
 
     override = settings.data_paths.get(name)
     span = node.span
+    report = settings.progress
+    phase = f"reading data '{name}'"
+    rows = None if report is None else (lambda done, total: report(phase, done=done,
+                                                                    total=total))
     if override == "-":
         columns = data.load_csv("<stdin>", name=name, span=span,
-                                from_stdin_text=settings.stdin_text or "")
-    elif override is not None:
-        columns = data.load_csv(override, name=name, span=span)
+                                from_stdin_text=settings.stdin_text or "", progress=rows)
     else:
-        relative = node.args[0].value
-        base = Path(source.name).parent
-        path = relative if Path(relative).is_absolute() else str(base / relative)
-        columns = data.load_csv(path, name=name, span=span)
+        if override is not None:
+            path = override
+        else:
+            relative = node.args[0].value
+            base = Path(source.name).parent
+            path = relative if Path(relative).is_absolute() else str(base / relative)
+        if report is not None:
+            report(phase, size=_size(path))
+        columns = data.load_csv(path, name=name, span=span, progress=rows)
+    if report is not None:
+        report("checking and recording")
     return Table(name, columns)
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None  # the reader reports it
 
 
 def inline_override(node, name: str, source: Source, settings: RunSettings) -> np.ndarray:

@@ -9,7 +9,7 @@ command works from it; the engine pairs it with the recorded program.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +54,9 @@ class RunSettings:
     sets: Mapping = field(default_factory=dict)  # name -> float64 array
     data_paths: Mapping = field(default_factory=dict)  # data name -> CSV path or "-"
     stdin_text: str | None = None  # standard input, when a table is read from it
+    # the api's phase callback: reading a data file reports its phase, the
+    # file's size and, on the careful CSV reader's path, rows done of the total
+    progress: Callable[..., None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, eq=False)

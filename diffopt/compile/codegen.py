@@ -16,6 +16,8 @@ import numpy as np
 
 from diffopt.compile.buffers import BufferPlan, BufferPool, plan_buffers, with_buffers
 from diffopt.compile.fusion import fuse_reductions
+from diffopt.compile.kernel import build_region
+from diffopt.compile.regions import fuse_regions
 from diffopt.ir.tape import Tape, live_equations
 from diffopt.ops.registry import Prim, as_array
 
@@ -61,6 +63,7 @@ def compile_outputs(tape: Tape, outputs: list, guards: list | None = None,
     if len(order) > SOURCE_LIMIT:
         return _instruction_program(tape, order, outputs, guards, inputs)
     program = fuse_reductions(tape, [tape.eqns[i] for i in order], set(slots))
+    program = fuse_regions(tape, program, set(slots), lambda r: build_region(r, tape.values))
     plan = plan_buffers(tape, program, set(slots))
     functions: list = []
     constants: list = []
@@ -92,7 +95,8 @@ def compile_outputs(tape: Tape, outputs: list, guards: list | None = None,
             fn = _bind_params(fn, eqn.params)
         functions.append(fn)
         args = ", ".join(f"s{a}" if isinstance(a, int) else const_ref(a) for a in eqn.args)
-        lines.append(f"    s{eqn.out} = F[{len(functions) - 1}]({args}{plan.out_arg(eqn.out)})")
+        call = f"F[{len(functions) - 1}]({args}{plan.out_arg(eqn.out)})"
+        lines.append(f"    {_targets(eqn)} = {call}")
         lines.extend(plan.release_lines(position))
     returned = [f"s{o}" if isinstance(o, int) else const_ref(as_array(o)) for o in outputs]
     if guards:
@@ -130,6 +134,14 @@ def compile_outputs(tape: Tape, outputs: list, guards: list | None = None,
 
     return Compiled(with_buffers(run_fast, plan.shapes, pool), fast_source, len(program))
 
+
+
+def _targets(eqn) -> str:
+    """What a line assigns: ``s4``, or ``s4, s9,`` for a fused region's results."""
+    outs = getattr(eqn, "outs", None)
+    if outs is None:
+        return f"s{eqn.out}"
+    return "".join(f"s{o}, " for o in outs).rstrip()
 
 
 def _scalar_literal(c) -> str:
@@ -214,7 +226,7 @@ def _scalar_program(tape: Tape, program: list, outputs: list, functions: list, c
                 (f"_f64(s{a})" if a in floats else f"s{a}") if isinstance(a, int)
                 else const_ref(a) for a in eqn.args
             )
-            lines.append(f"    s{eqn.out} = F[{position}]({args}{plan.out_arg(eqn.out)})")
+            lines.append(f"    {_targets(eqn)} = F[{position}]({args}{plan.out_arg(eqn.out)})")
         lines.extend(plan.release_lines(position))
     returned = [f"s{o}" if isinstance(o, int) else const_ref(as_array(o)) for o in outputs]
     if guards:

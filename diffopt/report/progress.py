@@ -33,6 +33,29 @@ BLOCKS = "▁▂▃▄▅▆▇█"
 ASCII_BLOCKS = "_.-=+*#@"
 
 
+BAR_WIDTH = 24  # cells of the bar of rows read
+
+
+def phase_line(phase: str, details: dict, waited: float, unicode: bool = True) -> Text:
+    """``reading data 'trips'…  (15.8 MB)  [━━━━━━    ] 41%  1.2 s``: a phase, the
+    size of the file it reads and a bar of rows done, when known."""
+    line = Text.assemble((f"{phase}{'…' if unicode else '...'}", "bold"))
+    size = details.get("size")
+    if isinstance(size, int):
+        line.append(f"  ({size / 1e6:.1f} MB)" if size >= 1e5 else f"  ({size} bytes)", "dim")
+    done, total = details.get("done"), details.get("total")
+    if isinstance(done, int) and isinstance(total, int) and total > 0:
+        fraction = min(max(done / total, 0.0), 1.0)
+        filled = round(fraction * BAR_WIDTH)
+        mark, rest = ("━", "─") if unicode else ("#", "-")
+        line.append("  ")
+        line.append(mark * filled, "cyan")
+        line.append(rest * (BAR_WIDTH - filled), "dim")
+        line.append(f" {fraction:4.0%}")
+    line.append(f"  {fmt_seconds(waited)}", "dim")
+    return line
+
+
 def sparkline(values, blocks: str = BLOCKS) -> str:
     """One block character per value, lowest to highest; log-scaled over decades.
 
@@ -100,6 +123,7 @@ class ProgressDisplay:
         self._lock = threading.Lock()
         self._closed = False
         self._phase: str | None = None
+        self._details: dict = {}
         self._phase_started = time.monotonic()
         self._last_plain = 0.0
         self._last_draw = 0.0
@@ -148,9 +172,17 @@ class ProgressDisplay:
                 self._live = None
 
     def phase(self, name: str, limit: int | None = None, **details: object) -> None:
-        """Start a phase (the api's ``progress`` callback); ``limit`` is the iteration limit."""
+        """Start a phase (the api's ``progress`` callback); ``limit`` is the iteration limit.
+
+        Details drawn: ``size`` (bytes of the file being read) and ``done`` of
+        ``total`` (rows converted so far: a bar). The same phase named again
+        updates them, keeping its start time.
+        """
+        if name != self._phase:
+            self._phase_started = time.monotonic()
+            self._details = {}
         self._phase = name
-        self._phase_started = time.monotonic()
+        self._details = {**self._details, **details}
         self._info = None
         if limit is not None:
             self.limit = int(limit)
@@ -200,8 +232,7 @@ class ProgressDisplay:
             waited = time.monotonic() - self._phase_started
             if self._phase is None or waited < PHASE_DELAY:
                 return Text("")
-            return Text.assemble((f"{self._phase}{'…' if unicode else '...'}", "bold"), "  ",
-                                 (fmt_seconds(waited), "dim"))
+            return phase_line(self._phase, self._details, waited, unicode)
         iteration = str(info.iteration)
         if self.limit is not None:
             iteration += f"/{self.limit}"
