@@ -46,8 +46,8 @@ def test_arrays_larger_than_memory_are_refused_before_the_work(tmp_path, text, w
     result = run(tmp_path, text, "eval")
     assert result.exit_code == ExitStatus.BAD_INPUT, result.stderr
     first = result.stderr.splitlines()[0]
-    assert re.fullmatch(rf".*h\.dop:{where}: error: {re.escape(what)} \(.* ([TG]iB|bytes)\); the memory "
-                        r"budget is .* \(half of this machine's memory\); raise it with "
+    assert re.fullmatch(rf".*h\.dop:{where}: error: {re.escape(what)} \(.* ([TG]iB|bytes)\); "
+                        r"the memory budget is .* \(half of this machine's memory\); raise it with "
                         r"--max-memory", first), first
 
 
