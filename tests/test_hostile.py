@@ -169,3 +169,23 @@ def test_an_empty_descending_arange_is_empty(tmp_path):
     result = run(tmp_path, "param w = 1\nminimize sum(arange(0, -1e308)) + w\n", "eval", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["objective"] == 1.0
+
+
+def test_an_infinite_start_is_refused_where_it_is_written(tmp_path):
+    # found by the fuzzer (case 29880 of seed 1): a line search without a descent direction
+    result = run(tmp_path, "param p0[1] in [-inf, inf] = inf\nconst k1 = 0\nminimize k1\n",
+                 "solve", "--json")
+    assert result.exit_code == ExitStatus.BAD_INPUT
+    assert result.stderr.splitlines()[0].endswith(
+        "h.dop:1:30: error: the start value of 'p0' is inf; a start must be a finite number")
+
+
+def test_a_line_search_along_an_ascent_direction_fails_softly():
+    import numpy as np
+
+    from diffopt.solve.linesearch import strong_wolfe
+
+    found = strong_wolfe(lambda x: (float(x @ x), 2 * x), np.array([1.0]), 1.0,
+                         np.array([2.0]), np.array([1.0]))
+    assert not found.ok and found.evaluations == 0
+    assert found.message == "the search direction is not a descent direction (slope 2)"

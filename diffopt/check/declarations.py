@@ -60,6 +60,10 @@ def param_spec(machine, scope, item: ast.ParamItem, settings: RunSettings, index
             f"which does not fit the parameter's shape {format_shape(shape)}",
             start_span,
         ) from None
+    if not np.all(np.isfinite(start)):
+        bad = start[~np.isfinite(start)].flat[0]
+        raise ShapeError(f"the start value of '{item.name}' is {bad:g}; a start must be a "
+                         "finite number", start_span)
     if np.any(start < lower) or np.any(start > upper):
         raise ShapeError(f"the start value of '{item.name}' lies outside its bounds",
                          start_span)

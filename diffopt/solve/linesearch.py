@@ -95,7 +95,9 @@ def strong_wolfe(
         sufficient decrease, that step is returned with ``wolfe=False``.
     """
     slope0 = float(g0 @ d)
-    assert slope0 < 0.0, "strong_wolfe needs a descent direction"
+    if not slope0 < 0.0:  # rounding (or a non-finite start) left no way down along d
+        return LineSearchResult(False, 0.0, x, f0, g0, 0, message=(
+            f"the search direction is not a descent direction (slope {slope0:.3g})"))
     count = 0
 
     def trial(a: float) -> _Trial:
