@@ -31,6 +31,7 @@ from diffopt.results import (
 )
 from diffopt.source import Source
 from diffopt.standard_input import standard_input_bytes, standard_input_text
+from diffopt.timing import median_time
 from diffopt.vocab import GRADIENT_MODES
 
 # ------------------------------------------------------------------- loading
@@ -202,8 +203,8 @@ def gradient(session, at=None, mode: str = "reverse", repeat: int = 0) -> GradRe
     timing = None
     if repeat and repeat > 0:
         timing = {
-            "value_s": _median_time(lambda: engine.value(x), repeat),
-            "gradient_s": _median_time(lambda: compute(x), repeat),
+            "value_s": median_time(lambda: engine.value(x), repeat),
+            "gradient_s": median_time(lambda: compute(x), repeat),
         }
     return GradResult(
         objective=_objective(problem, sign * f),
@@ -213,15 +214,6 @@ def gradient(session, at=None, mode: str = "reverse", repeat: int = 0) -> GradRe
         timing=timing,
         warnings=_warnings(engine, x, [f, g], mode),
     )
-
-
-def _median_time(fn: Callable, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def check(session, at="init", points: int = 1, rtol: float = 1e-5, atol: float = 1e-6,

@@ -12,7 +12,6 @@ faster of the two when timed.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -21,6 +20,7 @@ from diffopt import api
 from diffopt.check.problem import entry_labels
 from diffopt.errors import UsageError, did_you_mean
 from diffopt.points import resolve_point
+from diffopt.timing import median_time
 from diffopt.vocab import MODES, choices_text
 
 
@@ -72,11 +72,11 @@ def differentiate(session, of: str | None = None, *, at=None, mode: str = "auto"
     size = int(np.size(session.output_value(x, of)))
     timing = None
     if repeat and repeat > 0:
-        timed = {m: _median_time(lambda m=m: session.output_jacobian(x, of, m), repeat)
+        timed = {m: median_time(lambda m=m: session.output_jacobian(x, of, m), repeat, warm_up=True)
                  for m in (("forward", "reverse") if mode == "auto" else (mode,))}
         if mode == "auto":
             mode = min(timed, key=timed.get)
-        timing = {"value_s": _median_time(lambda: session.output_value(x, of), repeat),
+        timing = {"value_s": median_time(lambda: session.output_value(x, of), repeat, warm_up=True),
                   "jacobian_s": timed[mode]}
         if len(timed) == 2:
             timing.update({f"{m}_s": t for m, t in timed.items()})
@@ -100,14 +100,3 @@ def _objective(session, at, mode: str, repeat: int):
     timing = dict(results[fastest].timing)
     timing.update({f"{m}_s": r.timing["gradient_s"] for m, r in results.items()})
     return replace(results[fastest], timing=timing)
-
-
-
-def _median_time(fn, repeat: int) -> float:
-    fn()  # the first call records and compiles: not part of the cost per evaluation
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
