@@ -126,17 +126,22 @@ def placeholder_tangents(recording: Recording, params, key: str, outputs: list) 
 def jacobian_rows(recording: Recording) -> list:
     """[r, then for each residual i its gradient pieces]: rows staged once per trace."""
     if recording.jacobian_rows is None:
-        tape = recording.tape
-        r = tape.var(recording.residual)
-        rows = []
-        with np.errstate(all="ignore"):
-            for i in range(r.value.size):
-                seed = np.zeros(r.value.size)
-                seed[i] = 1.0
-                rows.extend(slot_of(g) for g in
-                            stage_vjp(tape, r, seed.reshape(r.shape), list(tape.inputs)))
-        recording.jacobian_rows = rows
+        recording.jacobian_rows = _staged_rows(recording.tape, recording.residual)
     return [recording.residual] + recording.jacobian_rows
+
+
+def _staged_rows(tape, output: int) -> list:
+    """For each entry i of slot ``output``, the staged pieces of d output_i / d params
+    (one reverse sweep per entry)."""
+    out = tape.var(output)
+    rows = []
+    with np.errstate(all="ignore"):
+        for i in range(out.value.size):
+            seed = np.zeros(out.value.size)
+            seed[i] = 1.0
+            rows.extend(slot_of(g) for g in
+                        stage_vjp(tape, out, seed.reshape(out.shape), list(tape.inputs)))
+    return rows
 
 
 def vjp_rows(recording: Recording, key: str, output) -> list:
@@ -151,13 +156,5 @@ def vjp_rows(recording: Recording, key: str, output) -> list:
             zeros = [np.zeros_like(tape.values[s]) for s in tape.inputs]
             cached = recording.tangents[key] = [output] + zeros * size
             return cached
-        out = tape.var(output)
-        rows = []
-        with np.errstate(all="ignore"):
-            for i in range(out.value.size):
-                seed = np.zeros(out.value.size)
-                seed[i] = 1.0
-                rows.extend(slot_of(g) for g in
-                            stage_vjp(tape, out, seed.reshape(out.shape), list(tape.inputs)))
-        cached = recording.tangents[key] = [output] + rows
+        cached = recording.tangents[key] = [output] + _staged_rows(tape, output)
     return cached
