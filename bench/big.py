@@ -15,14 +15,12 @@ CSV takes minutes); the whole-process and loading rows use CSV.
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from peak import peak_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,12 +118,7 @@ print(fit.x)
 
 
 def _peak_mb(argv) -> float | None:
-    if not os.path.exists("/usr/bin/time"):
-        return None
-    out = subprocess.run(["/usr/bin/time", "-v", *argv], capture_output=True, text=True,
-                         check=True)
-    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr)
-    return int(found.group(1)) / 1024 if found else None
+    return peak_mb(argv, check=True)
 
 
 def bench_taxi_process(rows: int, wall, row, rows_out: list) -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))  # bench/peak.py, also when imported
+
+from peak import peak_mb  # noqa: E402
+
 RELU = ROOT / "problems" / "relu_net.dop"
 TERRAIN = ROOT / "problems" / "terrain.dop"
 DIFFOPT = [sys.executable, "-m", "diffopt"]
@@ -70,12 +73,7 @@ def sweep_time(cases: int, extra: list[str]) -> float:
 
 
 def peak_memory_mb(args: list[str]) -> float | None:
-    if not os.path.exists("/usr/bin/time"):
-        return None
-    proc = subprocess.run(["/usr/bin/time", "-v", *args], capture_output=True, text=True,
-                          cwd=ROOT)
-    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
-    return int(match.group(1)) / 1024 if match else None
+    return peak_mb(args, cwd=ROOT)
 
 
 def main() -> None:

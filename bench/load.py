@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +31,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # bench/peak.py
+
+from peak import peak_mb  # noqa: E402
 
 from diffopt.data import load_csv, parse_csv  # noqa: E402
 from diffopt.source import Source  # noqa: E402
@@ -84,19 +85,9 @@ def times(path: Path, runs: int, careful: bool) -> dict[str, float]:
 
 
 def peak_memory_mb(path: Path, code: str) -> float | None:
-    if not os.path.exists("/usr/bin/time"):
-        return None
     program = f"import numpy; PATH = {str(path)!r}; " + code
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    out = subprocess.run(
-        ["/usr/bin/time", "-v", sys.executable, "-c", program],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr)
-    return int(found.group(1)) / 1024 if found else None
+    return peak_mb([sys.executable, "-c", program], env=env, check=True)
 
 
 def main() -> None:
